@@ -1,0 +1,440 @@
+//! `leadgen import`: a CSV file becomes clean, deduplicated, scored leads.
+//!
+//! Two threads: a producer reads, parses and normalizes rows (and writes
+//! rejects); the caller's thread resolves identities against everything seen
+//! so far and writes to the store inside one transaction. One transaction
+//! makes an interrupted import leave no trace, so a re-run ends exactly as an
+//! uninterrupted one would.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use foldhash::fast::RandomState;
+use leadgen_core::dedupe::{merge_into, LeadKeys, SourcePriority};
+use leadgen_core::geo::Country;
+use leadgen_core::mapping::{auto_map, ColumnMapping};
+use leadgen_core::record::{Cells, RowParser};
+use leadgen_core::score::ScoringRules;
+use leadgen_core::{Field, Lead, LeadId, RecordId, SourceRef, WorkspaceId};
+use leadgen_store::{BatchCounts, BatchMeta, IngestTx, RecordChunk, RecordChunkWriter, Store, StoreError};
+
+use crate::csv_source::{CsvSource, CsvSourceError, RawRow, ReadError};
+use crate::rejects::{RejectsError, RejectsWriter};
+
+/// Rows per unit of work between the two threads.
+const CHUNK_ROWS: usize = 4096;
+/// Changed leads held in memory before they are written back.
+const DIRTY_FLUSH: usize = 20_000;
+
+/// Everything an import needs besides the store.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub path: PathBuf,
+    /// `--map FIELD=COLUMN` pairs.
+    pub overrides: Vec<(Field, String)>,
+    pub tags: Vec<String>,
+    pub source: String,
+    pub default_country: Country,
+    pub rules: ScoringRules,
+    pub source_priority: HashMap<String, i32>,
+    pub workspace: WorkspaceId,
+}
+
+/// The summary `--json` prints.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImportSummary {
+    pub rows_read: u64,
+    pub inserted: u64,
+    pub merged: u64,
+    pub rejected: u64,
+    pub rejects_file: Option<PathBuf>,
+    pub elapsed_ms: u64,
+    pub batch_id: i64,
+    pub preset: Option<&'static str>,
+    pub encoding: &'static str,
+}
+
+/// Progress after each chunk, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportProgress {
+    pub rows_read: u64,
+    pub bytes_read: u64,
+    pub total_bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Source(#[from] CsvSourceError),
+    #[error("{path}: {source}")]
+    Mapping { path: PathBuf, source: leadgen_core::mapping::MappingError },
+    #[error(transparent)]
+    Rejects(#[from] RejectsError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+}
+
+/// One parsed row on its way to the store.
+struct Parsed {
+    lead: Lead,
+    keys: LeadKeys,
+}
+
+/// A chunk of parsed rows, in file order.
+struct Chunk {
+    rows: Vec<Parsed>,
+    records: Option<RecordChunk>,
+    rows_read: u64,
+    rejected: u64,
+    bytes_read: u64,
+}
+
+/// The mapping an import would use, for `--dry-run` style previews.
+pub fn preview_mapping(path: &Path, overrides: &[(Field, String)]) -> Result<ColumnMapping, ImportError> {
+    let source = CsvSource::open(path)?;
+    map_columns(&source, overrides)
+}
+
+fn map_columns(source: &CsvSource, overrides: &[(Field, String)]) -> Result<ColumnMapping, ImportError> {
+    let headers: Vec<&str> = source.headers().iter().map(String::as_str).collect();
+    auto_map(&headers, overrides)
+        .map_err(|e| ImportError::Mapping { path: source.path().to_path_buf(), source: e })
+}
+
+/// Identity of an import: the file's bytes and every option that changes how
+/// they are read. The same file imported the same way is the same batch.
+fn content_hash(opts: &ImportOptions) -> Result<String, ImportError> {
+    let read_err = |source| ImportError::Read { path: opts.path.clone(), source };
+    let mut file = std::fs::File::open(&opts.path).map_err(read_err)?;
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(read_err)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    let options = format!(
+        "{:?}|{:?}|{}|{}",
+        opts.overrides,
+        opts.tags,
+        opts.source,
+        opts.default_country.as_str()
+    );
+    h.update(options.as_bytes());
+    Ok(format!("xxh3:{:032x}", h.digest128()))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Cells for RawRow {
+    fn cell(&self, col: usize) -> &str {
+        self.get(col)
+    }
+}
+
+/// Imports one CSV file. Bad rows go to the rejects file; nothing aborts the
+/// import but an unreadable file or a store failure, which roll it back.
+pub fn import_csv(
+    store: &dyn Store,
+    opts: &ImportOptions,
+    progress: &(dyn Fn(ImportProgress) + Sync),
+) -> Result<ImportSummary, ImportError> {
+    let started = Instant::now();
+    let mut source = CsvSource::open(&opts.path)?;
+    let mapping = map_columns(&source, &opts.overrides)?;
+    let total_bytes = std::fs::metadata(&opts.path).map(|m| m.len()).unwrap_or(0);
+    let meta = BatchMeta {
+        kind: "csv".into(),
+        name: opts.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        source: opts.source.clone(),
+        content_hash: content_hash(opts)?,
+        headers: source.headers().to_vec(),
+    };
+    let mut tx = store.begin_ingest(opts.workspace, &meta, now_ms())?;
+    let (batch_id, observed_at) = (tx.batch().id, tx.batch().started_at);
+    let parser = RowParser::new(
+        mapping.clone(),
+        opts.default_country,
+        &opts.source,
+        opts.tags.clone(),
+        opts.rules.clone(),
+    );
+    let mut rejects = RejectsWriter::new(&opts.path, source.headers())?;
+    let encoding = source.encoding();
+
+    let (sender, receiver) = crossbeam_channel::bounded::<Result<Chunk, ImportError>>(4);
+    let mut counts = BatchCounts::default();
+    let outcome = std::thread::scope(|scope| {
+        let producer = scope.spawn(move || {
+            let res = produce(&mut source, &parser, batch_id, observed_at, &mut rejects, &sender);
+            if let Err(e) = res {
+                let _ = sender.send(Err(e));
+                return None;
+            }
+            Some(rejects)
+        });
+        let consumed = consume(&mut *tx, opts, &receiver, &mut counts, total_bytes, progress);
+        // Unblock the producer if the consumer stopped early.
+        drop(receiver);
+        let rejects = producer.join().unwrap_or(None);
+        consumed.map(|()| rejects)
+    })?;
+    let rejects_file = match outcome {
+        Some(r) => r.finish()?,
+        None => None,
+    };
+    tx.commit(counts, now_ms())?;
+    Ok(ImportSummary {
+        rows_read: counts.rows_read,
+        inserted: counts.inserted,
+        merged: counts.merged,
+        rejected: counts.rejected,
+        rejects_file,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+        batch_id,
+        preset: mapping.preset(),
+        encoding,
+    })
+}
+
+/// The producer: read, parse, normalize, key; reject what cannot be used.
+fn produce(
+    source: &mut CsvSource,
+    parser: &RowParser,
+    batch_id: i64,
+    observed_at: i64,
+    rejects: &mut RejectsWriter,
+    out: &crossbeam_channel::Sender<Result<Chunk, ImportError>>,
+) -> Result<(), ImportError> {
+    let mut row = RawRow::new();
+    loop {
+        let mut chunk = Chunk { rows: Vec::with_capacity(CHUNK_ROWS), records: None, rows_read: 0, rejected: 0, bytes_read: 0 };
+        let mut records = RecordChunkWriter::default();
+        let mut eof = false;
+        while chunk.rows.len() < CHUNK_ROWS {
+            match source.read_row(&mut row) {
+                Ok(false) => {
+                    eof = true;
+                    break;
+                }
+                Ok(true) => {
+                    chunk.rows_read += 1;
+                    let origin = SourceRef { at: observed_at, record: RecordId::new(batch_id, row.line()) };
+                    match parser.parse(&row, origin) {
+                        Ok(lead) => {
+                            records.push(row.line(), row.raw_cells());
+                            let keys = LeadKeys::of(&lead);
+                            chunk.rows.push(Parsed { lead, keys });
+                        }
+                        Err(reason) => {
+                            chunk.rejected += 1;
+                            rejects.write(row.line(), &reason.to_string(), row.lossy_cells())?;
+                        }
+                    }
+                }
+                Err(ReadError::Row(e)) => {
+                    chunk.rows_read += 1;
+                    chunk.rejected += 1;
+                    rejects.write(e.line, &e.reason(), row.lossy_cells())?;
+                }
+                Err(ReadError::Fatal(e)) => return Err(e.into()),
+            }
+        }
+        chunk.records = records.finish();
+        chunk.bytes_read = source.bytes_read();
+        if out.send(Ok(chunk)).is_err() || eof {
+            return Ok(());
+        }
+    }
+}
+
+/// What a parsed row will do to the store.
+enum Action {
+    Insert,
+    Merge(LeadId),
+}
+
+/// Merge priority by the source of the batch a record belongs to.
+struct BatchPriority(HashMap<i64, i32>);
+
+impl SourcePriority for BatchPriority {
+    fn of_record(&self, record: RecordId) -> i32 {
+        self.0.get(&record.batch()).copied().unwrap_or(0)
+    }
+}
+
+/// Identity keys of every lead in the workspace, and the leads changed but
+/// not yet written back.
+struct Resolver {
+    email: HashMap<String, LeadId, RandomState>,
+    linkedin: HashMap<String, LeadId, RandomState>,
+    name: HashMap<String, LeadId, RandomState>,
+    /// Leads from the store (or earlier chunks) being merged into, with
+    /// whether anything changed.
+    dirty: HashMap<LeadId, (Lead, bool)>,
+    next_id: LeadId,
+    id_end: LeadId,
+}
+
+impl Resolver {
+    fn find(&self, k: &LeadKeys) -> Option<LeadId> {
+        let get = |m: &HashMap<String, LeadId, RandomState>, k: &Option<String>| k.as_ref().and_then(|k| m.get(k)).copied();
+        get(&self.email, &k.email).or_else(|| get(&self.linkedin, &k.linkedin)).or_else(|| get(&self.name, &k.name_company))
+    }
+
+    fn register(&mut self, k: LeadKeys, id: LeadId) {
+        fn put<S: BuildHasher>(m: &mut HashMap<String, LeadId, S>, k: Option<String>, id: LeadId) {
+            if let Some(k) = k {
+                m.entry(k).or_insert(id);
+            }
+        }
+        put(&mut self.email, k.email, id);
+        put(&mut self.linkedin, k.linkedin, id);
+        put(&mut self.name, k.name_company, id);
+    }
+
+    fn allocate(&mut self, tx: &mut dyn IngestTx) -> Result<LeadId, StoreError> {
+        if self.next_id >= self.id_end {
+            self.next_id = tx.reserve_lead_ids(CHUNK_ROWS as u64)?;
+            self.id_end = self.next_id + CHUNK_ROWS as LeadId;
+        }
+        self.next_id += 1;
+        Ok(self.next_id - 1)
+    }
+}
+
+fn consume(
+    tx: &mut dyn IngestTx,
+    opts: &ImportOptions,
+    chunks: &crossbeam_channel::Receiver<Result<Chunk, ImportError>>,
+    counts: &mut BatchCounts,
+    total_bytes: u64,
+    progress: &(dyn Fn(ImportProgress) + Sync),
+) -> Result<(), ImportError> {
+    let priority = BatchPriority(
+        tx.batch_sources()?
+            .into_iter()
+            .map(|(id, src)| (id, opts.source_priority.get(&src).copied().unwrap_or(0)))
+            .collect(),
+    );
+    let stored = tx.load_keys()?;
+    let mut r = Resolver {
+        email: HashMap::with_capacity_and_hasher(stored.len() + CHUNK_ROWS, RandomState::default()),
+        linkedin: HashMap::with_hasher(RandomState::default()),
+        name: HashMap::with_hasher(RandomState::default()),
+        dirty: HashMap::new(),
+        next_id: 0,
+        id_end: 0,
+    };
+    for s in stored {
+        let keys = LeadKeys { email: s.email_key, linkedin: s.linkedin, name_company: s.name_key };
+        r.register(keys, s.id);
+    }
+
+    let mut actions: Vec<Action> = Vec::with_capacity(CHUNK_ROWS);
+    let mut inserts: Vec<Lead> = Vec::with_capacity(CHUNK_ROWS);
+    let mut insert_pos: HashMap<LeadId, usize, RandomState> = HashMap::with_hasher(RandomState::default());
+    let mut to_fetch: Vec<LeadId> = Vec::new();
+    for chunk in chunks {
+        let chunk = chunk?;
+        counts.rows_read += chunk.rows_read;
+        counts.rejected += chunk.rejected;
+        actions.clear();
+        inserts.clear();
+        insert_pos.clear();
+        to_fetch.clear();
+
+        // Pass 1: who is who. New leads get ids now, so later rows of the
+        // same chunk find them.
+        let mut rows = chunk.rows;
+        for p in &mut rows {
+            let keys = std::mem::take(&mut p.keys);
+            match r.find(&keys) {
+                Some(id) => {
+                    if !r.dirty.contains_key(&id) {
+                        to_fetch.push(id);
+                    }
+                    r.register(keys, id);
+                    actions.push(Action::Merge(id));
+                }
+                None => {
+                    let id = r.allocate(tx)?;
+                    p.lead.id = id;
+                    r.register(keys, id);
+                    actions.push(Action::Insert);
+                }
+            }
+        }
+        // Leads this chunk merges into that live in the store.
+        to_fetch.sort_unstable();
+        to_fetch.dedup();
+        let new_ids: std::collections::HashSet<LeadId> = rows
+            .iter()
+            .zip(&actions)
+            .filter(|(_, a)| matches!(a, Action::Insert))
+            .map(|(p, _)| p.lead.id)
+            .collect();
+        to_fetch.retain(|id| !new_ids.contains(id));
+        if !to_fetch.is_empty() {
+            for lead in tx.get_leads(&to_fetch)? {
+                r.dirty.insert(lead.id, (lead, false));
+            }
+        }
+
+        // Pass 2: apply in file order.
+        for (p, action) in rows.into_iter().zip(actions.drain(..)) {
+            match action {
+                Action::Insert => {
+                    insert_pos.insert(p.lead.id, inserts.len());
+                    inserts.push(p.lead);
+                    counts.inserted += 1;
+                }
+                Action::Merge(id) => {
+                    counts.merged += 1;
+                    if let Some(&pos) = insert_pos.get(&id) {
+                        let target = &mut inserts[pos];
+                        if merge_into(target, &p.lead, &priority).changed() {
+                            opts.rules.apply(target);
+                        }
+                    } else if let Some((target, changed)) = r.dirty.get_mut(&id) {
+                        if merge_into(target, &p.lead, &priority).changed() {
+                            opts.rules.apply(target);
+                            *changed = true;
+                        }
+                    } else {
+                        return Err(StoreError::Corrupt(format!("lead {id} has identity keys but no row")).into());
+                    }
+                }
+            }
+        }
+        tx.insert_leads(&inserts)?;
+        if let Some(records) = &chunk.records {
+            tx.store_records(records)?;
+        }
+        r.dirty.retain(|_, (_, changed)| *changed);
+        if r.dirty.len() >= DIRTY_FLUSH {
+            flush(tx, &mut r.dirty)?;
+        }
+        progress(ImportProgress { rows_read: counts.rows_read, bytes_read: chunk.bytes_read, total_bytes });
+    }
+    flush(tx, &mut r.dirty)?;
+    Ok(())
+}
+
+fn flush(tx: &mut dyn IngestTx, dirty: &mut HashMap<LeadId, (Lead, bool)>) -> Result<(), StoreError> {
+    let mut leads: Vec<Lead> = dirty.drain().map(|(_, (lead, _))| lead).collect();
+    leads.sort_unstable_by_key(|l| l.id);
+    tx.update_leads(&leads)
+}

@@ -1,0 +1,513 @@
+//! `leadgen`: the command-line entry point. Each command parses its flags,
+//! calls one application service and renders the result.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use leadgen_app::config::{redact_url, Config};
+use leadgen_app::export::{self, lead_json, Format};
+use leadgen_app::import::{import_csv, preview_mapping, ImportOptions};
+use leadgen_app::sample::{write_sample, SampleSpec};
+use leadgen_core::lead::{LeadStatus, Tier};
+use leadgen_core::score::ScoringRules;
+use leadgen_core::{Field, DEFAULT_WORKSPACE};
+use leadgen_store::{Cursor, LeadFilter, LeadQuery, SortOrder, Store};
+
+#[derive(Parser)]
+#[command(name = "leadgen", version, about = "Self-hosted lead generation: import, clean, dedupe, score, export.")]
+struct Cli {
+    /// Where the embedded store lives.
+    #[arg(long, global = true, env = "LEADGEN_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://user@host:port/db); the embedded SQLite store when absent.
+    #[arg(long, global = true, env = "LEADGEN_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Config file (TOML); defaults to ./leadgen.toml when present.
+    #[arg(long, global = true, env = "LEADGEN_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import a CSV file of leads (Apollo, HubSpot, Sales Navigator, Clay, ... exports).
+    Import(ImportArgs),
+    /// Export leads as CSV or JSON Lines.
+    Export(ExportArgs),
+    /// List, search and show leads.
+    #[command(subcommand)]
+    Leads(LeadsCommand),
+    /// Counts of leads by status, tier and source.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a realistic synthetic lead file, with planted duplicates.
+    GenSample {
+        #[arg(long, default_value_t = 10_000)]
+        rows: u64,
+        #[arg(long, default_value_t = 0.15)]
+        dup_rate: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Create or upgrade the store's schema.
+    Migrate,
+    /// Measure import throughput or query latency.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Generate a sample file, then time its import into a fresh store
+    /// (a temporary SQLite file, or the --database-url store, which must be empty).
+    Import {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        #[arg(long, default_value_t = 0.15)]
+        dup_rate: f64,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Time filtered, paginated lead queries against the current store.
+    Query {
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
+        #[arg(long, default_value_t = 50)]
+        page: u32,
+    },
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    file: PathBuf,
+    /// Map a field to a column: --map email="Work Email". Repeatable.
+    #[arg(long = "map", value_name = "FIELD=COLUMN")]
+    maps: Vec<String>,
+    /// Tag every imported lead. Repeatable.
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// The source name the leads carry.
+    #[arg(long, default_value = "csv_upload")]
+    source: String,
+    /// Print one JSON summary object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Show how the columns would be mapped, and import nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Args, Default)]
+struct FilterArgs {
+    /// Only these statuses (raw, enriched, validated, ...). Repeatable or comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    status: Vec<String>,
+    #[arg(long)]
+    source: Option<String>,
+    #[arg(long)]
+    min_score: Option<u8>,
+    #[arg(long)]
+    max_score: Option<u8>,
+    #[arg(long)]
+    tier: Option<String>,
+    /// Leads with all of these tags. Repeatable.
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// Free text over name, email, company and title.
+    #[arg(long, short = 'q')]
+    search: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    #[arg(long, value_enum, default_value = "csv")]
+    format: ExportFormat,
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// Output file; standard output when absent.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum LeadsCommand {
+    /// One page of leads.
+    List(ListArgs),
+    /// Leads whose name, email, company or title contains TEXT.
+    Search {
+        text: String,
+        #[command(flatten)]
+        list: ListArgs,
+    },
+    /// One lead with the provenance of every field.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct ListArgs {
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// newest, oldest or score.
+    #[arg(long, default_value = "newest")]
+    sort: String,
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+    /// Continue after this cursor (printed at the end of a page).
+    #[arg(long)]
+    cursor: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LEADGEN_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn load_config(cli: &Cli) -> Result<Config> {
+    let mut env: HashMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("LEADGEN_")).collect();
+    // Flags win over the environment, which wins over the file.
+    if let Some(d) = &cli.data_dir {
+        env.insert("LEADGEN_DATA_DIR".into(), d.display().to_string());
+    }
+    if let Some(u) = &cli.database_url {
+        env.insert("LEADGEN_DATABASE_URL".into(), u.clone());
+    }
+    Ok(Config::load(cli.config.as_deref(), &env)?)
+}
+
+fn open_store(config: &Config) -> Result<Box<dyn Store>> {
+    let url = config.store_url();
+    leadgen_store::open(&url).with_context(|| format!("opening the store at {}", redact_url(&url)))
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let config = load_config(&cli)?;
+    match cli.command {
+        Command::GenSample { rows, dup_rate, seed, output } => {
+            if !(0.0..1.0).contains(&dup_rate) {
+                bail!("--dup-rate must be at least 0 and below 1 (got {dup_rate})");
+            }
+            let file = std::fs::File::create(&output).with_context(|| format!("creating {}", output.display()))?;
+            let stats = write_sample(&SampleSpec { rows, dup_rate, seed }, std::io::BufWriter::new(file))
+                .with_context(|| format!("writing {}", output.display()))?;
+            eprintln!(
+                "wrote {} rows to {} ({} unique leads, {} planted duplicates, {} deliberately bad rows)",
+                stats.rows,
+                output.display(),
+                stats.unique_leads,
+                stats.planted_duplicates,
+                stats.planted_bad
+            );
+            Ok(())
+        }
+        Command::Migrate => {
+            let store = open_store(&config)?;
+            store.migrate()?;
+            eprintln!("schema is up to date ({})", store.backend());
+            Ok(())
+        }
+        Command::Import(args) => import(&config, args),
+        Command::Bench(cmd) => bench(&config, cmd),
+        Command::Export(args) => {
+            let store = open_store(&config)?;
+            let filter = build_filter(&args.filter)?;
+            let format = match args.format {
+                ExportFormat::Csv => Format::Csv,
+                ExportFormat::Jsonl => Format::Jsonl,
+            };
+            let n = match &args.output {
+                Some(path) => {
+                    let file =
+                        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+                    let mut w = std::io::BufWriter::new(file);
+                    let n = export::export(&*store, DEFAULT_WORKSPACE, &filter, format, &mut w)?;
+                    w.flush()?;
+                    n
+                }
+                None => {
+                    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+                    let n = export::export(&*store, DEFAULT_WORKSPACE, &filter, format, &mut w)?;
+                    w.flush()?;
+                    n
+                }
+            };
+            eprintln!("exported {n} leads");
+            Ok(())
+        }
+        Command::Leads(cmd) => leads(&config, cmd),
+        Command::Stats { json } => {
+            let store = open_store(&config)?;
+            let s = store.stats(DEFAULT_WORKSPACE)?;
+            if json {
+                println!("{}", serde_json::to_string(&s)?);
+            } else {
+                println!("leads: {}   (with email {}, phone {}, LinkedIn {})", s.leads, s.with_email, s.with_phone, s.with_linkedin);
+                for (title, rows) in [("status", &s.by_status), ("tier", &s.by_tier), ("source", &s.by_source)] {
+                    let parts: Vec<String> = rows.iter().map(|(k, n)| format!("{k} {n}")).collect();
+                    println!("by {title}: {}", parts.join(", "));
+                }
+                println!("imports: {}   source records: {}", s.batches, s.source_records);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn import_options(config: &Config, path: PathBuf) -> ImportOptions {
+    ImportOptions {
+        path,
+        overrides: Vec::new(),
+        tags: Vec::new(),
+        source: "csv_upload".into(),
+        default_country: config.default_country,
+        rules: config.scoring.clone(),
+        source_priority: config.source_priority.clone(),
+        workspace: DEFAULT_WORKSPACE,
+    }
+}
+
+fn bench(config: &Config, cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Import { rows, dup_rate, seed } => {
+            let dir = std::env::temp_dir().join(format!("leadgen-bench-{}", std::process::id()));
+            std::fs::create_dir_all(&dir)?;
+            let file = dir.join("sample.csv");
+            let out = std::io::BufWriter::new(std::fs::File::create(&file)?);
+            write_sample(&SampleSpec { rows, dup_rate, seed }, out)?;
+            let url = match &config.database_url {
+                Some(url) => url.clone(),
+                None => dir.join("bench.db").display().to_string(),
+            };
+            let store = leadgen_store::open(&url).with_context(|| format!("opening {}", redact_url(&url)))?;
+            if store.stats(DEFAULT_WORKSPACE)?.leads > 0 {
+                bail!("the benchmark needs an empty store; {} has leads", redact_url(&url));
+            }
+            leadgen_app::bench::reset_peak_rss();
+            let summary = import_csv(&*store, &import_options(config, file.clone()), &|_| {})?;
+            let peak = leadgen_app::bench::peak_rss_mib();
+            let file_mib = std::fs::metadata(&file).map(|m| m.len() as f64 / 1048576.0).unwrap_or(0.0);
+            drop(store);
+            let _ = std::fs::remove_dir_all(&dir);
+            println!(
+                "{}",
+                serde_json::json!({
+                    "backend": if config.database_url.is_some() { "postgres" } else { "sqlite" },
+                    "rows": summary.rows_read,
+                    "inserted": summary.inserted,
+                    "merged": summary.merged,
+                    "rejected": summary.rejected,
+                    "file_mib": (file_mib * 10.0).round() / 10.0,
+                    "elapsed_ms": summary.elapsed_ms,
+                    "rows_per_s": (summary.rows_read as f64 / (summary.elapsed_ms.max(1) as f64 / 1000.0)).round(),
+                    "peak_rss_mib": peak.map(|p| p.round()),
+                })
+            );
+            Ok(())
+        }
+        BenchCommand::Query { runs, page } => {
+            let store = open_store(config)?;
+            let leads = store.stats(DEFAULT_WORKSPACE)?.leads;
+            for f in leadgen_app::bench::bench_queries(&*store, DEFAULT_WORKSPACE, runs, page)? {
+                let mut v = serde_json::to_value(&f)?;
+                v["leads_in_store"] = leads.into();
+                println!("{v}");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn parse_maps(maps: &[String]) -> Result<Vec<(Field, String)>> {
+    maps.iter()
+        .map(|m| {
+            let (field, column) = m
+                .split_once('=')
+                .with_context(|| format!("--map '{m}': write FIELD=COLUMN, e.g. --map email=\"Work Email\""))?;
+            let f = Field::from_name(field.trim()).with_context(|| {
+                let names: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
+                format!("--map '{m}': unknown field '{field}'; fields are {}", names.join(", "))
+            })?;
+            Ok((f, column.trim().trim_matches('"').to_owned()))
+        })
+        .collect()
+}
+
+fn import(config: &Config, args: ImportArgs) -> Result<()> {
+    let overrides = parse_maps(&args.maps)?;
+    if args.dry_run {
+        let mapping = preview_mapping(&args.file, &overrides)?;
+        println!("{}", mapping.describe());
+        return Ok(());
+    }
+    let store = open_store(config)?;
+    let opts = ImportOptions {
+        overrides,
+        tags: args.tags,
+        source: args.source,
+        ..import_options(config, args.file.clone())
+    };
+    let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(0) };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} ({elapsed}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let summary = import_csv(&*store, &opts, &|p| {
+        bar.set_length(p.total_bytes);
+        bar.set_position(p.bytes_read);
+        bar.set_message(format!("{} rows", p.rows_read));
+    })
+    .with_context(|| format!("importing {}", args.file.display()))?;
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        let rate = summary.rows_read as f64 / (summary.elapsed_ms.max(1) as f64 / 1000.0);
+        println!(
+            "{}: {} rows read, {} new leads, {} merged into existing, {} rejected in {:.1}s ({:.0} rows/s)",
+            args.file.display(),
+            summary.rows_read,
+            summary.inserted,
+            summary.merged,
+            summary.rejected,
+            summary.elapsed_ms as f64 / 1000.0,
+            rate
+        );
+        if let Some(p) = &summary.rejects_file {
+            println!("rejected rows and their reasons: {}", p.display());
+        }
+    }
+    Ok(())
+}
+
+fn build_filter(f: &FilterArgs) -> Result<LeadFilter> {
+    let statuses = f
+        .status
+        .iter()
+        .map(|s| {
+            LeadStatus::parse(s.trim()).with_context(|| {
+                let names: Vec<&str> = LeadStatus::ALL.iter().map(|s| s.as_str()).collect();
+                format!("--status '{s}': expected one of {}", names.join(", "))
+            })
+        })
+        .collect::<Result<_>>()?;
+    let tier = f
+        .tier
+        .as_deref()
+        .map(|t| Tier::parse(&t.to_ascii_uppercase()).with_context(|| format!("--tier '{t}': expected A, B or C")))
+        .transpose()?;
+    Ok(LeadFilter {
+        statuses,
+        source: f.source.clone(),
+        min_score: f.min_score,
+        max_score: f.max_score,
+        tier,
+        tags: f.tags.clone(),
+        text: f.search.clone(),
+    })
+}
+
+fn leads(config: &Config, cmd: LeadsCommand) -> Result<()> {
+    let store = open_store(config)?;
+    let (list, text) = match cmd {
+        LeadsCommand::Show { id, json } => return show_lead(&*store, &config.scoring, id, json),
+        LeadsCommand::List(list) => (list, None),
+        LeadsCommand::Search { text, list } => (list, Some(text)),
+    };
+    let mut filter = build_filter(&list.filter)?;
+    if text.is_some() {
+        filter.text = text;
+    }
+    let sort = SortOrder::parse(&list.sort).with_context(|| format!("--sort '{}': expected newest, oldest or score", list.sort))?;
+    let after = list.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let page = store.query_leads(DEFAULT_WORKSPACE, &LeadQuery { filter, sort, limit: list.limit.clamp(1, 1000), after })?;
+    if list.json {
+        for lead in &page.leads {
+            println!("{}", serde_json::Value::Object(lead_json(lead)));
+        }
+    } else {
+        println!("{:>8}  {:>5} {:4} {:32} {:24} {:28} {}", "id", "score", "tier", "email", "name", "company", "title");
+        for l in &page.leads {
+            println!(
+                "{:>8}  {:>5} {:4} {:32} {:24} {:28} {}",
+                l.id,
+                l.score,
+                l.tier.as_str(),
+                l.email.as_ref().map_or("", |e| e.as_str()),
+                l.full_name().unwrap_or_default(),
+                l.company_name.as_deref().unwrap_or(""),
+                l.title.as_deref().unwrap_or("")
+            );
+        }
+    }
+    if let Some(next) = page.next {
+        eprintln!("more: --cursor {}", next.encode());
+    }
+    Ok(())
+}
+
+fn show_lead(store: &dyn Store, rules: &ScoringRules, id: i64, json: bool) -> Result<()> {
+    let lead = store.get_lead(DEFAULT_WORKSPACE, id)?.with_context(|| format!("no lead with id {id}"))?;
+    let mut records = Vec::new();
+    for r in lead.provenance.records() {
+        if let Some(rec) = store.source_record(DEFAULT_WORKSPACE, r)? {
+            records.push(rec);
+        }
+    }
+    let card = rules.score(&lead);
+    if json {
+        let mut obj = lead_json(&lead);
+        obj.insert("score_factors".into(), serde_json::to_value(&card.factors)?);
+        obj.insert("provenance".into(), serde_json::to_value(&lead.provenance)?);
+        obj.insert("source_records".into(), serde_json::to_value(&records)?);
+        println!("{}", serde_json::Value::Object(obj));
+        return Ok(());
+    }
+    for (k, v) in lead_json(&lead) {
+        if !v.is_null() {
+            let src = Field::from_name(&k).and_then(|f| lead.provenance.of(f));
+            let from = src.map(|s| format!("   ← line {} of import {}", s.record.line(), s.record.batch())).unwrap_or_default();
+            println!("{k:>22}: {v}{from}");
+        }
+    }
+    println!("\nscore {} (tier {}):", card.score, card.tier);
+    for f in &card.factors {
+        println!("{:>22}: {} ({} points)", f.rule, if f.matched { "yes" } else { "no" }, f.weight);
+    }
+    for rec in records {
+        println!("\nsource record: line {} of {} ({})", rec.record.line(), rec.batch_name, rec.source);
+        for (h, c) in rec.headers.iter().zip(&rec.cells) {
+            if !c.is_empty() {
+                println!("{h:>22}: {c}");
+            }
+        }
+    }
+    Ok(())
+}

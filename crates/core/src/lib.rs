@@ -1,0 +1,26 @@
+//! leadgen's domain: the types a lead is made of, the parsers that build them
+//! from raw strings, dedupe keys, merge rules and scoring.
+//!
+//! Nothing in this crate does IO, spawns threads or reads the clock: callers
+//! pass `now`. It is the hot path of ingest and is benchmarked in `benches/`.
+
+pub mod dedupe;
+pub mod domain;
+pub mod email;
+pub mod geo;
+pub mod lead;
+pub mod linkedin;
+pub mod mapping;
+pub mod names;
+pub mod phone;
+pub mod record;
+pub mod score;
+
+pub use lead::Field;
+pub use lead::{Lead, LeadId, RecordId, SourceRef};
+
+/// A tenant. Every stored row belongs to exactly one workspace.
+pub type WorkspaceId = i64;
+
+/// The workspace a fresh install works in.
+pub const DEFAULT_WORKSPACE: WorkspaceId = 1;

@@ -1,0 +1,303 @@
+//! One mapping between a `Lead` and the columns of the `leads` table, shared
+//! by both backends so they cannot drift apart.
+
+use std::borrow::Cow;
+
+use leadgen_core::dedupe::name_company_key;
+use leadgen_core::domain::Domain;
+use leadgen_core::email::Email;
+use leadgen_core::geo::Country;
+use leadgen_core::lead::{IntentLevel, LeadStatus, LifecycleStage, Provenance, Tier};
+use leadgen_core::linkedin::LinkedinUrl;
+use leadgen_core::phone::Phone;
+use leadgen_core::{Lead, RecordId, SourceRef, WorkspaceId};
+
+use crate::{Result, StoreError};
+
+/// The `leads` columns in the order `lead_values` produces them.
+pub const LEAD_COLUMNS: [&str; 35] = [
+    "id",
+    "workspace_id",
+    "email",
+    "email_key",
+    "first_name",
+    "last_name",
+    "name_key",
+    "title",
+    "seniority",
+    "department",
+    "phone",
+    "mobile",
+    "linkedin_url",
+    "company_name",
+    "company_domain",
+    "company_linkedin_url",
+    "company_phone",
+    "industry",
+    "employee_count",
+    "revenue",
+    "city",
+    "state",
+    "country",
+    "postal_code",
+    "tags",
+    "custom_fields",
+    "source",
+    "status",
+    "lifecycle",
+    "score",
+    "tier",
+    "intent",
+    "origin_record",
+    "provenance",
+    "created_at",
+];
+
+/// `updated_at` is written last and separately so that updates can name it.
+pub const UPDATED_AT: &str = "updated_at";
+
+/// A value bound to a statement, borrowed from the lead where possible.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue<'a> {
+    Null,
+    Int(i64),
+    Text(Cow<'a, str>),
+}
+
+fn text<'a>(s: Option<&'a str>) -> SqlValue<'a> {
+    s.map_or(SqlValue::Null, |s| SqlValue::Text(Cow::Borrowed(s)))
+}
+
+fn owned<'a>(s: Option<String>) -> SqlValue<'a> {
+    s.map_or(SqlValue::Null, |s| SqlValue::Text(Cow::Owned(s)))
+}
+
+fn int<'a>(n: Option<i64>) -> SqlValue<'a> {
+    n.map_or(SqlValue::Null, SqlValue::Int)
+}
+
+/// A phone as stored: E.164, with `;ext=` as RFC 3966 writes extensions.
+pub fn phone_to_stored(p: &Phone) -> Cow<'_, str> {
+    match p.extension() {
+        None => Cow::Borrowed(p.e164()),
+        Some(ext) => Cow::Owned(format!("{};ext={ext}", p.e164())),
+    }
+}
+
+fn phone_from_stored(s: &str) -> Result<Phone> {
+    Phone::from_e164(s).map_err(|e| StoreError::Corrupt(format!("phone '{s}': {e}")))
+}
+
+/// Column values of a lead, ending with `updated_at`.
+pub fn lead_values(lead: &Lead, ws: WorkspaceId) -> Vec<SqlValue<'_>> {
+    fn phone(p: &Option<Phone>) -> SqlValue<'_> {
+        p.as_ref().map_or(SqlValue::Null, |p| SqlValue::Text(phone_to_stored(p)))
+    }
+    let has_extra_provenance = !lead.provenance.fields.is_empty() || !lead.provenance.linked.is_empty();
+    vec![
+        SqlValue::Int(lead.id),
+        SqlValue::Int(ws),
+        text(lead.email.as_ref().map(|e| e.as_str())),
+        owned(lead.email.as_ref().map(|e| e.dedupe_key())),
+        text(lead.first_name.as_deref()),
+        text(lead.last_name.as_deref()),
+        owned(name_company_key(lead)),
+        text(lead.title.as_deref()),
+        text(lead.seniority.as_deref()),
+        text(lead.department.as_deref()),
+        phone(&lead.phone),
+        phone(&lead.mobile),
+        text(lead.linkedin.as_ref().map(|l| l.as_str())),
+        text(lead.company_name.as_deref()),
+        text(lead.company_domain.as_ref().map(|d| d.as_str())),
+        text(lead.company_linkedin.as_ref().map(|l| l.as_str())),
+        phone(&lead.company_phone),
+        text(lead.industry.as_deref()),
+        int(lead.employee_count.map(i64::from)),
+        int(lead.revenue.and_then(|r| i64::try_from(r).ok())),
+        text(lead.city.as_deref()),
+        text(lead.state.as_deref()),
+        text(lead.country.as_ref().map(|c| c.as_str())),
+        text(lead.postal_code.as_deref()),
+        owned((!lead.tags.is_empty()).then(|| serde_json::to_string(&lead.tags).unwrap_or_default())),
+        owned((!lead.custom.is_empty()).then(|| custom_to_json(&lead.custom))),
+        SqlValue::Text(Cow::Borrowed(&lead.source)),
+        SqlValue::Text(Cow::Borrowed(lead.status.as_str())),
+        SqlValue::Text(Cow::Borrowed(lead.lifecycle.as_str())),
+        SqlValue::Int(i64::from(lead.score)),
+        SqlValue::Text(Cow::Borrowed(lead.tier.as_str())),
+        SqlValue::Text(Cow::Borrowed(lead.intent.as_str())),
+        int(lead.provenance.origin.map(|o| o.record.0)),
+        owned(has_extra_provenance.then(|| provenance_to_json(&lead.provenance))),
+        SqlValue::Int(lead.created_at),
+        SqlValue::Int(lead.updated_at),
+    ]
+}
+
+fn custom_to_json(custom: &[(String, String)]) -> String {
+    let map: serde_json::Map<String, serde_json::Value> =
+        custom.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ExtraProvenance {
+    #[serde(default)]
+    fields: Vec<(leadgen_core::Field, SourceRef)>,
+    #[serde(default)]
+    linked: Vec<RecordId>,
+}
+
+fn provenance_to_json(p: &Provenance) -> String {
+    serde_json::to_string(&ExtraProvenance { fields: p.fields.clone(), linked: p.linked.clone() })
+        .unwrap_or_default()
+}
+
+/// Reads typed cells of one result row; both drivers implement it.
+pub trait RowGet {
+    fn text(&self, idx: usize) -> Result<Option<String>>;
+    fn int(&self, idx: usize) -> Result<Option<i64>>;
+}
+
+fn corrupt(what: &str, value: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what} '{value}': {e}"))
+}
+
+/// Rebuilds a lead from a row selected as `LEAD_COLUMNS` then `updated_at`.
+pub fn lead_from_row(row: &impl RowGet) -> Result<Lead> {
+    let t = |i| row.text(i);
+    let email = t(2)?.map(|s| Email::parse(&s).map_err(|e| corrupt("email", &s, e))).transpose()?;
+    let phone = |i| -> Result<Option<Phone>> { t(i)?.map(|s| phone_from_stored(&s)).transpose() };
+    let linkedin =
+        |i| -> Result<Option<LinkedinUrl>> { t(i)?.map(|s| LinkedinUrl::parse(&s).map_err(|e| corrupt("linkedin", &s, e))).transpose() };
+    let created_at = row.int(34)?.unwrap_or(0);
+    let origin = row.int(32)?.map(|r| SourceRef { at: created_at, record: RecordId(r) });
+    let mut provenance = Provenance { origin, ..Provenance::default() };
+    if let Some(s) = t(33)? {
+        let extra: ExtraProvenance = serde_json::from_str(&s).map_err(|e| corrupt("provenance", &s, e))?;
+        provenance.fields = extra.fields;
+        provenance.linked = extra.linked;
+    }
+    let enum_col = |i, what: &str| -> Result<String> {
+        t(i)?.ok_or_else(|| StoreError::Corrupt(format!("{what} is empty")))
+    };
+    let status = enum_col(27, "status")?;
+    let lifecycle = enum_col(28, "lifecycle")?;
+    let tier = enum_col(30, "tier")?;
+    let intent = enum_col(31, "intent")?;
+    Ok(Lead {
+        id: row.int(0)?.unwrap_or(0),
+        email,
+        first_name: t(4)?,
+        last_name: t(5)?,
+        title: t(7)?,
+        seniority: t(8)?,
+        department: t(9)?,
+        phone: phone(10)?,
+        mobile: phone(11)?,
+        linkedin: linkedin(12)?,
+        company_name: t(13)?,
+        company_domain: t(14)?.map(|s| Domain::parse(&s).map_err(|e| corrupt("domain", &s, e))).transpose()?,
+        company_linkedin: linkedin(15)?,
+        company_phone: phone(16)?,
+        industry: t(17)?,
+        employee_count: row.int(18)?.and_then(|n| u32::try_from(n).ok()),
+        revenue: row.int(19)?.and_then(|n| u64::try_from(n).ok()),
+        city: t(20)?,
+        state: t(21)?,
+        country: t(22)?.map(|s| Country::parse(&s).map_err(|e| corrupt("country", &s, e))).transpose()?,
+        postal_code: t(23)?,
+        tags: match t(24)? {
+            Some(s) => serde_json::from_str(&s).map_err(|e| corrupt("tags", &s, e))?,
+            None => Vec::new(),
+        },
+        custom: match t(25)? {
+            Some(s) => {
+                let map: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(&s).map_err(|e| corrupt("custom_fields", &s, e))?;
+                map.into_iter()
+                    .map(|(k, v)| (k, v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
+                    .collect()
+            }
+            None => Vec::new(),
+        },
+        source: t(26)?.unwrap_or_default(),
+        status: LeadStatus::parse(&status).ok_or_else(|| corrupt("status", &status, "unknown"))?,
+        lifecycle: LifecycleStage::parse(&lifecycle).ok_or_else(|| corrupt("lifecycle", &lifecycle, "unknown"))?,
+        score: row.int(29)?.and_then(|n| u8::try_from(n).ok()).unwrap_or(0),
+        tier: Tier::parse(&tier).ok_or_else(|| corrupt("tier", &tier, "unknown"))?,
+        intent: IntentLevel::parse(&intent).ok_or_else(|| corrupt("intent", &intent, "unknown"))?,
+        provenance,
+        created_at,
+        updated_at: row.int(35)?.unwrap_or(created_at),
+    })
+}
+
+/// `col1, col2, …, updated_at`
+pub fn select_list() -> String {
+    let mut s = LEAD_COLUMNS.join(", ");
+    s.push_str(", ");
+    s.push_str(UPDATED_AT);
+    s
+}
+
+/// Raw records of one chunk, as CSV text: each row is its line number, then
+/// its cells. Plain CSV keeps the stored provenance readable with any tool.
+pub struct RecordChunk {
+    pub first_line: u64,
+    pub last_line: u64,
+    pub data: String,
+}
+
+/// Builds a [`RecordChunk`] row by row without allocating per cell.
+pub struct RecordChunkWriter {
+    w: csv::Writer<Vec<u8>>,
+    first_line: Option<u64>,
+    last_line: u64,
+    line_buf: itoa::Buffer,
+}
+
+impl Default for RecordChunkWriter {
+    fn default() -> Self {
+        RecordChunkWriter {
+            w: csv::WriterBuilder::new().flexible(true).from_writer(Vec::with_capacity(1 << 20)),
+            first_line: None,
+            last_line: 0,
+            line_buf: itoa::Buffer::new(),
+        }
+    }
+}
+
+impl RecordChunkWriter {
+    pub fn push<'c>(&mut self, line: u64, cells: impl Iterator<Item = &'c [u8]>) {
+        self.first_line.get_or_insert(line);
+        self.last_line = line;
+        let line = self.line_buf.format(line).as_bytes().to_vec();
+        // Writing into a Vec cannot fail.
+        let _ = self.w.write_field(line);
+        for cell in cells {
+            let _ = self.w.write_field(cell);
+        }
+        let _ = self.w.write_record(None::<&[u8]>);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.first_line.is_none()
+    }
+
+    pub fn finish(self) -> Option<RecordChunk> {
+        let first_line = self.first_line?;
+        let bytes = self.w.into_inner().unwrap_or_default();
+        let data = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        Some(RecordChunk { first_line, last_line: self.last_line, data })
+    }
+}
+
+/// Finds one line's cells in a chunk written by `encode_records`.
+pub fn decode_record(data: &str, line: u64) -> Option<Vec<String>> {
+    let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(data.as_bytes());
+    let wanted = line.to_string();
+    r.records().filter_map(|rec| rec.ok()).find(|rec| rec.get(0) == Some(wanted.as_str())).map(|rec| {
+        rec.iter().skip(1).map(str::to_owned).collect()
+    })
+}

@@ -1,0 +1,193 @@
+//! Lead filters, sorting and cursor pagination, and the SQL they become.
+//! The SQL is built once here; each backend supplies its dialect.
+
+use leadgen_core::lead::{LeadStatus, Tier};
+use leadgen_core::Lead;
+
+use crate::codec::SqlValue;
+use crate::StoreError;
+
+/// Which leads. Every condition that is set must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeadFilter {
+    /// Any of these statuses.
+    pub statuses: Vec<LeadStatus>,
+    pub source: Option<String>,
+    pub min_score: Option<u8>,
+    pub max_score: Option<u8>,
+    pub tier: Option<Tier>,
+    /// All of these tags.
+    pub tags: Vec<String>,
+    /// A substring of the name, email, company or title (case-insensitive).
+    pub text: Option<String>,
+}
+
+/// The order of a listing. Every order ends with the id, so it is total and a
+/// cursor can resume exactly.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortOrder {
+    #[default]
+    Newest,
+    Oldest,
+    ScoreDesc,
+}
+
+impl SortOrder {
+    pub fn parse(s: &str) -> Option<SortOrder> {
+        match s {
+            "newest" | "-id" => Some(SortOrder::Newest),
+            "oldest" | "id" => Some(SortOrder::Oldest),
+            "score" | "-score" => Some(SortOrder::ScoreDesc),
+            _ => None,
+        }
+    }
+}
+
+/// Where the next page starts: the sort key of the last lead returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub score: u8,
+    pub id: i64,
+}
+
+impl Cursor {
+    /// An opaque token for the command line and the API.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.score, self.id)
+    }
+
+    pub fn decode(s: &str) -> Result<Cursor, StoreError> {
+        let bad = || StoreError::Invalid(format!("bad cursor '{s}': pass the next_cursor of a previous page"));
+        let (score, id) = s.split_once('.').ok_or_else(bad)?;
+        Ok(Cursor { score: score.parse().map_err(|_| bad())?, id: id.parse().map_err(|_| bad())? })
+    }
+}
+
+/// One page request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeadQuery {
+    pub filter: LeadFilter,
+    pub sort: SortOrder,
+    pub limit: u32,
+    pub after: Option<Cursor>,
+}
+
+impl Default for LeadQuery {
+    fn default() -> Self {
+        LeadQuery { filter: LeadFilter::default(), sort: SortOrder::Newest, limit: 50, after: None }
+    }
+}
+
+/// One page of results and where the next begins.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadPage {
+    pub leads: Vec<Lead>,
+    pub next: Option<Cursor>,
+}
+
+/// What differs between SQLite and PostgreSQL SQL.
+pub(crate) trait Dialect {
+    /// The n-th (1-based) parameter placeholder.
+    fn param(&self, n: usize) -> String;
+    /// A condition that the JSON array in `tags` holds the parameter.
+    fn has_tag(&self, param: &str) -> String;
+    /// Case-insensitive LIKE.
+    fn ilike(&self) -> &'static str;
+}
+
+/// A WHERE clause (without the keyword) and its parameters.
+pub(crate) struct Where {
+    pub sql: String,
+    pub params: Vec<SqlValue<'static>>,
+}
+
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('%');
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+pub(crate) fn where_clause(d: &dyn Dialect, ws: i64, f: &LeadFilter, after: Option<(SortOrder, Cursor)>) -> Where {
+    let mut params: Vec<SqlValue<'static>> = vec![SqlValue::Int(ws)];
+    let mut parts = vec![format!("workspace_id = {}", d.param(1))];
+    let push = |params: &mut Vec<SqlValue<'static>>, v: SqlValue<'static>| {
+        params.push(v);
+        d.param(params.len())
+    };
+    if !f.statuses.is_empty() {
+        let ps: Vec<String> = f
+            .statuses
+            .iter()
+            .map(|s| push(&mut params, SqlValue::Text(s.as_str().into())))
+            .collect();
+        parts.push(format!("status IN ({})", ps.join(", ")));
+    }
+    if let Some(src) = &f.source {
+        let p = push(&mut params, SqlValue::Text(src.clone().into()));
+        parts.push(format!("source = {p}"));
+    }
+    if let Some(min) = f.min_score {
+        let p = push(&mut params, SqlValue::Int(min.into()));
+        parts.push(format!("score >= {p}"));
+    }
+    if let Some(max) = f.max_score {
+        let p = push(&mut params, SqlValue::Int(max.into()));
+        parts.push(format!("score <= {p}"));
+    }
+    if let Some(tier) = f.tier {
+        let p = push(&mut params, SqlValue::Text(tier.as_str().into()));
+        parts.push(format!("tier = {p}"));
+    }
+    for tag in &f.tags {
+        let p = push(&mut params, SqlValue::Text(tag.clone().into()));
+        parts.push(d.has_tag(&p));
+    }
+    if let Some(text) = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let p = push(&mut params, SqlValue::Text(escape_like(text).into()));
+        let like = d.ilike();
+        let cols = ["email", "first_name", "last_name", "company_name", "title"];
+        let ors: Vec<String> = cols.iter().map(|c| format!("{c} {like} {p} ESCAPE '\\'")).collect();
+        parts.push(format!("({})", ors.join(" OR ")));
+    }
+    if let Some((sort, c)) = after {
+        match sort {
+            SortOrder::Newest => {
+                let p = push(&mut params, SqlValue::Int(c.id));
+                parts.push(format!("id < {p}"));
+            }
+            SortOrder::Oldest => {
+                let p = push(&mut params, SqlValue::Int(c.id));
+                parts.push(format!("id > {p}"));
+            }
+            SortOrder::ScoreDesc => {
+                let ps = push(&mut params, SqlValue::Int(c.score.into()));
+                let pi = push(&mut params, SqlValue::Int(c.id));
+                parts.push(format!("(score < {ps} OR (score = {ps} AND id < {pi}))"));
+            }
+        }
+    }
+    Where { sql: parts.join(" AND "), params }
+}
+
+pub(crate) fn order_by(sort: SortOrder) -> &'static str {
+    match sort {
+        SortOrder::Newest => "id DESC",
+        SortOrder::Oldest => "id ASC",
+        SortOrder::ScoreDesc => "score DESC, id DESC",
+    }
+}
+
+/// Turns `limit + 1` fetched rows into a page and its cursor.
+pub(crate) fn paginate(mut leads: Vec<Lead>, limit: u32) -> LeadPage {
+    let more = leads.len() > limit as usize;
+    leads.truncate(limit as usize);
+    let next = if more { leads.last().map(|l| Cursor { score: l.score, id: l.id }) } else { None };
+    LeadPage { leads, next }
+}

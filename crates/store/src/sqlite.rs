@@ -1,0 +1,487 @@
+//! The embedded default: one SQLite file in WAL mode.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use leadgen_core::{Lead, LeadId, RecordId, WorkspaceId};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
+
+use crate::codec::{self, lead_from_row, lead_values, select_list, RowGet, SqlValue, LEAD_COLUMNS};
+use crate::query::{order_by, paginate, where_clause, Dialect};
+use crate::schema::{create_index_sql, LEAD_INDEXES};
+use crate::{
+    Batch, BatchCounts, BatchMeta, ExportError, IngestTx, RecordChunk, LeadFilter, LeadPage, LeadQuery, Result, SourceRecord,
+    Store, StoreError, StoreStats, StoredKeys,
+};
+
+/// Ordered migrations; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE batches (
+    id INTEGER PRIMARY KEY,
+    workspace_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    source TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    rows_read INTEGER NOT NULL DEFAULT 0,
+    inserted INTEGER NOT NULL DEFAULT 0,
+    merged INTEGER NOT NULL DEFAULT 0,
+    rejected INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (workspace_id, content_hash)
+);
+CREATE TABLE source_chunks (
+    batch_id INTEGER NOT NULL REFERENCES batches(id),
+    first_line INTEGER NOT NULL,
+    last_line INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    UNIQUE (batch_id, first_line)
+);
+CREATE TABLE id_blocks (name TEXT PRIMARY KEY, next INTEGER NOT NULL);
+INSERT INTO id_blocks VALUES ('lead', 1);
+CREATE TABLE leads (
+    id INTEGER PRIMARY KEY,
+    workspace_id INTEGER NOT NULL,
+    email TEXT, email_key TEXT,
+    first_name TEXT, last_name TEXT, name_key TEXT,
+    title TEXT, seniority TEXT, department TEXT,
+    phone TEXT, mobile TEXT, linkedin_url TEXT,
+    company_name TEXT, company_domain TEXT, company_linkedin_url TEXT, company_phone TEXT,
+    industry TEXT, employee_count INTEGER, revenue INTEGER,
+    city TEXT, state TEXT, country TEXT, postal_code TEXT,
+    tags TEXT, custom_fields TEXT,
+    source TEXT NOT NULL, status TEXT NOT NULL, lifecycle TEXT NOT NULL,
+    score INTEGER NOT NULL, tier TEXT NOT NULL, intent TEXT NOT NULL,
+    origin_record INTEGER, provenance TEXT,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+);
+"#];
+
+/// Rows per multi-row INSERT: fewer statement executions, within SQLite's
+/// limit of 32766 bound parameters.
+const INSERT_ROWS: usize = 128;
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+struct Sqlite;
+
+impl Dialect for Sqlite {
+    fn param(&self, n: usize) -> String {
+        format!("?{n}")
+    }
+    fn has_tag(&self, p: &str) -> String {
+        format!("EXISTS (SELECT 1 FROM json_each(leads.tags) WHERE value = {p})")
+    }
+    fn ilike(&self) -> &'static str {
+        "LIKE"
+    }
+}
+
+impl ToSql for SqlValue<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            SqlValue::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            SqlValue::Int(n) => ToSqlOutput::Borrowed(ValueRef::Integer(*n)),
+            SqlValue::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        })
+    }
+}
+
+impl RowGet for rusqlite::Row<'_> {
+    fn text(&self, idx: usize) -> Result<Option<String>> {
+        Ok(self.get(idx)?)
+    }
+    fn int(&self, idx: usize) -> Result<Option<i64>> {
+        Ok(self.get(idx)?)
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and migrates it.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                path: dir.display().to_string(),
+                reason: format!("{e}; check the directory is writable or pass --data-dir"),
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA busy_timeout = 10000;
+             PRAGMA cache_size = -131072;
+             PRAGMA threads = 2;
+             PRAGMA foreign_keys = ON;",
+        )?;
+        let store = SqliteStore { conn: Mutex::new(conn) };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (the
+        // transaction rolls back), so a poisoned lock is safe to reuse.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn batch_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Batch> {
+    let headers: String = r.get(5)?;
+    Ok(Batch {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        name: r.get(2)?,
+        source: r.get(3)?,
+        content_hash: r.get(4)?,
+        headers: serde_json::from_str(&headers).unwrap_or_default(),
+        started_at: r.get(6)?,
+        finished_at: r.get(7)?,
+        counts: BatchCounts {
+            rows_read: r.get::<_, i64>(8)? as u64,
+            inserted: r.get::<_, i64>(9)? as u64,
+            merged: r.get::<_, i64>(10)? as u64,
+            rejected: r.get::<_, i64>(11)? as u64,
+        },
+    })
+}
+
+const BATCH_COLS: &str =
+    "id, kind, name, source, content_hash, headers, started_at, finished_at, rows_read, inserted, merged, rejected";
+
+fn query_leads_sql(conn: &Connection, sql: &str, params: &[SqlValue<'_>]) -> Result<Vec<Lead>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params_from_iter(params.iter()))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(lead_from_row(row)?);
+    }
+    Ok(out)
+}
+
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let done: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(done as usize) {
+            tx.execute_batch(m)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        }
+        for (name, cols, unique) in LEAD_INDEXES {
+            tx.execute_batch(&create_index_sql(name, cols, unique))?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn begin_ingest(&self, ws: WorkspaceId, meta: &BatchMeta, now: i64) -> Result<Box<dyn IngestTx + '_>> {
+        let conn = self.conn();
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let mut tx = SqliteIngest { conn, ws, batch: None, rebuild_indexes: false, done: false };
+        tx.start(meta, now)?;
+        Ok(Box::new(tx))
+    }
+
+    fn batches(&self, ws: WorkspaceId) -> Result<Vec<Batch>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!("SELECT {BATCH_COLS} FROM batches WHERE workspace_id = ?1 ORDER BY id"))?;
+        let rows = stmt.query_map([ws], batch_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn get_lead(&self, ws: WorkspaceId, id: LeadId) -> Result<Option<Lead>> {
+        let conn = self.conn();
+        let sql = format!("SELECT {} FROM leads WHERE workspace_id = ?1 AND id = ?2", select_list());
+        Ok(query_leads_sql(&conn, &sql, &[SqlValue::Int(ws), SqlValue::Int(id)])?.pop())
+    }
+
+    fn query_leads(&self, ws: WorkspaceId, q: &LeadQuery) -> Result<LeadPage> {
+        let w = where_clause(&Sqlite, ws, &q.filter, q.after.map(|c| (q.sort, c)));
+        let sql = format!(
+            "SELECT {} FROM leads WHERE {} ORDER BY {} LIMIT {}",
+            select_list(),
+            w.sql,
+            order_by(q.sort),
+            q.limit as u64 + 1
+        );
+        let conn = self.conn();
+        Ok(paginate(query_leads_sql(&conn, &sql, &w.params)?, q.limit))
+    }
+
+    fn count_leads(&self, ws: WorkspaceId, f: &LeadFilter) -> Result<u64> {
+        let w = where_clause(&Sqlite, ws, f, None);
+        let conn = self.conn();
+        let n: i64 = conn.query_row(
+            &format!("SELECT count(*) FROM leads WHERE {}", w.sql),
+            params_from_iter(w.params.iter()),
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    fn export_leads(
+        &self,
+        ws: WorkspaceId,
+        f: &LeadFilter,
+        sink: &mut dyn FnMut(Lead) -> std::io::Result<()>,
+    ) -> Result<u64, ExportError> {
+        let w = where_clause(&Sqlite, ws, f, None);
+        let sql = format!("SELECT {} FROM leads WHERE {} ORDER BY id", select_list(), w.sql);
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&sql).map_err(StoreError::from)?;
+        let mut rows = stmt.query(params_from_iter(w.params.iter())).map_err(StoreError::from)?;
+        let mut n = 0;
+        while let Some(row) = rows.next().map_err(StoreError::from)? {
+            sink(lead_from_row(row)?)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn source_record(&self, ws: WorkspaceId, record: RecordId) -> Result<Option<SourceRecord>> {
+        let conn = self.conn();
+        let Some(batch) = conn
+            .query_row(
+                &format!("SELECT {BATCH_COLS} FROM batches WHERE workspace_id = ?1 AND id = ?2"),
+                params![ws, record.batch()],
+                batch_from_row,
+            )
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let data: Option<String> = conn
+            .query_row(
+                "SELECT data FROM source_chunks WHERE batch_id = ?1 AND first_line <= ?2 AND last_line >= ?2",
+                params![batch.id, record.line() as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(data.and_then(|d| codec::decode_record(&d, record.line())).map(|cells| SourceRecord {
+            record,
+            batch_name: batch.name,
+            source: batch.source,
+            observed_at: batch.started_at,
+            headers: batch.headers,
+            cells,
+        }))
+    }
+
+    fn stats(&self, ws: WorkspaceId) -> Result<StoreStats> {
+        let conn = self.conn();
+        let group = |col: &str| -> Result<Vec<(String, u64)>> {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {col}, count(*) FROM leads WHERE workspace_id = ?1 GROUP BY {col} ORDER BY 2 DESC"
+            ))?;
+            let rows = stmt.query_map([ws], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        };
+        let (leads, with_email, with_phone, with_linkedin): (i64, i64, i64, i64) = conn.query_row(
+            "SELECT count(*), count(email), count(phone), count(linkedin_url) FROM leads WHERE workspace_id = ?1",
+            [ws],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        let (batches, source_records): (i64, i64) = conn.query_row(
+            "SELECT count(*), coalesce(sum(rows_read), 0) FROM batches WHERE workspace_id = ?1",
+            [ws],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(StoreStats {
+            leads: leads as u64,
+            by_status: group("status")?,
+            by_tier: group("tier")?,
+            by_source: group("source")?,
+            with_email: with_email as u64,
+            with_phone: with_phone as u64,
+            with_linkedin: with_linkedin as u64,
+            batches: batches as u64,
+            source_records: source_records as u64,
+        })
+    }
+}
+
+struct SqliteIngest<'a> {
+    conn: MutexGuard<'a, Connection>,
+    ws: WorkspaceId,
+    batch: Option<Batch>,
+    /// The table was empty at the start: indexes were dropped for the load
+    /// and are rebuilt at commit, which is much faster than maintaining them.
+    rebuild_indexes: bool,
+    done: bool,
+}
+
+impl SqliteIngest<'_> {
+    fn start(&mut self, meta: &BatchMeta, now: i64) -> Result<()> {
+        let c = &self.conn;
+        let existing = c
+            .query_row(
+                &format!("SELECT {BATCH_COLS} FROM batches WHERE workspace_id = ?1 AND content_hash = ?2"),
+                params![self.ws, meta.content_hash],
+                batch_from_row,
+            )
+            .optional()?;
+        let batch = match existing {
+            Some(b) => b,
+            None => {
+                let headers = serde_json::to_string(&meta.headers).unwrap_or_default();
+                c.execute(
+                    "INSERT INTO batches (workspace_id, kind, name, source, content_hash, headers, started_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![self.ws, meta.kind, meta.name, meta.source, meta.content_hash, headers, now],
+                )?;
+                c.query_row(
+                    &format!("SELECT {BATCH_COLS} FROM batches WHERE id = ?1"),
+                    [c.last_insert_rowid()],
+                    batch_from_row,
+                )?
+            }
+        };
+        self.batch = Some(batch);
+        let empty: bool = c.query_row("SELECT NOT EXISTS (SELECT 1 FROM leads)", [], |r| r.get(0))?;
+        if empty {
+            for (name, _, _) in LEAD_INDEXES {
+                c.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+            }
+            self.rebuild_indexes = true;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SqliteIngest<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            // Dropped without commit: an error or a panic upstream.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+impl IngestTx for SqliteIngest<'_> {
+    fn batch(&self) -> &Batch {
+        self.batch.as_ref().expect("batch is set in start")
+    }
+
+    fn batch_sources(&mut self) -> Result<Vec<(i64, String)>> {
+        let mut stmt = self.conn.prepare("SELECT id, source FROM batches WHERE workspace_id = ?1")?;
+        let rows = stmt.query_map([self.ws], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn load_keys(&mut self) -> Result<Vec<StoredKeys>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, email_key, linkedin_url, name_key FROM leads WHERE workspace_id = ?1",
+        )?;
+        let rows = stmt.query_map([self.ws], |r| {
+            Ok(StoredKeys { id: r.get(0)?, email_key: r.get(1)?, linkedin: r.get(2)?, name_key: r.get(3)? })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn reserve_lead_ids(&mut self, n: u64) -> Result<LeadId> {
+        let first: i64 = self.conn.query_row(
+            "UPDATE id_blocks SET next = max(next, (SELECT coalesce(max(id), 0) + 1 FROM leads)) + ?1
+             WHERE name = 'lead' RETURNING next - ?1",
+            [n as i64],
+            |r| r.get(0),
+        )?;
+        Ok(first)
+    }
+
+    fn get_leads(&mut self, ids: &[LeadId]) -> Result<Vec<Lead>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let sql = format!("SELECT {} FROM leads WHERE id IN ({marks})", select_list());
+            let params: Vec<SqlValue<'_>> = chunk.iter().map(|id| SqlValue::Int(*id)).collect();
+            out.extend(query_leads_sql(&self.conn, &sql, &params)?);
+        }
+        Ok(out)
+    }
+
+    fn insert_leads(&mut self, leads: &[Lead]) -> Result<()> {
+        let cols = format!("{}, updated_at", LEAD_COLUMNS.join(", "));
+        let row = format!("({})", vec!["?"; LEAD_COLUMNS.len() + 1].join(","));
+        let mut chunks = leads.chunks_exact(INSERT_ROWS);
+        let many = format!("INSERT INTO leads ({cols}) VALUES {}", vec![row.as_str(); INSERT_ROWS].join(","));
+        let mut stmt = self.conn.prepare_cached(&many)?;
+        let mut values: Vec<SqlValue<'_>> = Vec::with_capacity(INSERT_ROWS * (LEAD_COLUMNS.len() + 1));
+        for chunk in &mut chunks {
+            values.clear();
+            for lead in chunk {
+                values.extend(lead_values(lead, self.ws));
+            }
+            stmt.execute(params_from_iter(values.iter()))?;
+        }
+        let mut one = self.conn.prepare_cached(&format!("INSERT INTO leads ({cols}) VALUES {row}"))?;
+        for lead in chunks.remainder() {
+            one.execute(params_from_iter(lead_values(lead, self.ws).iter()))?;
+        }
+        Ok(())
+    }
+
+    fn update_leads(&mut self, leads: &[Lead]) -> Result<()> {
+        let sets: Vec<String> = LEAD_COLUMNS
+            .iter()
+            .chain(std::iter::once(&codec::UPDATED_AT))
+            .enumerate()
+            .skip(2)
+            .map(|(i, c)| format!("{c} = ?{}", i + 1))
+            .collect();
+        let sql = format!("UPDATE leads SET {} WHERE id = ?1 AND workspace_id = ?2", sets.join(", "));
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        for lead in leads {
+            stmt.execute(params_from_iter(lead_values(lead, self.ws).iter()))?;
+        }
+        Ok(())
+    }
+
+    fn store_records(&mut self, chunk: &RecordChunk) -> Result<()> {
+        let batch_id = self.batch().id;
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO source_chunks (batch_id, first_line, last_line, data) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![batch_id, chunk.first_line as i64, chunk.last_line as i64, chunk.data])?;
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>, counts: BatchCounts, now: i64) -> Result<()> {
+        let batch_id = self.batch().id;
+        self.conn.execute(
+            "UPDATE batches SET finished_at = ?2, rows_read = ?3, inserted = inserted + ?4, merged = ?5, rejected = ?6
+             WHERE id = ?1",
+            params![
+                batch_id,
+                now,
+                counts.rows_read as i64,
+                counts.inserted as i64,
+                counts.merged as i64,
+                counts.rejected as i64
+            ],
+        )?;
+        if self.rebuild_indexes {
+            for (name, cols, unique) in LEAD_INDEXES {
+                self.conn.execute_batch(&create_index_sql(name, cols, unique))?;
+            }
+        }
+        self.conn.execute_batch("COMMIT")?;
+        self.done = true;
+        // Planner statistics, sampled so this stays fast on large tables.
+        self.conn.execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,1095 @@
+//! One contract, two stores: every behaviour below is written once against
+//! `&dyn Store` and runs on SQLite and on PostgreSQL (a throw-away cluster;
+//! skipped with a loud line when PostgreSQL is not installed, except on CI).
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::PathBuf;
+
+use leadgen_core::dedupe::name_company_key;
+use leadgen_core::domain::Domain;
+use leadgen_core::email::Email;
+use leadgen_core::geo::Country;
+use leadgen_core::lead::{IntentLevel, LeadStatus, LifecycleStage, Tier};
+use leadgen_core::linkedin::LinkedinUrl;
+use leadgen_core::phone::Phone;
+use leadgen_core::{Field, Lead, LeadId, RecordId, SourceRef, WorkspaceId};
+use leadgen_store::testing;
+use leadgen_store::{
+    Batch, BatchCounts, BatchMeta, ExportError, LeadFilter, LeadQuery, RecordChunkWriter,
+    SortOrder, Store,
+};
+use tempfile::TempDir;
+
+const WS: WorkspaceId = 1;
+const OTHER_WS: WorkspaceId = 2;
+const LEAD_INDEXES: [&str; 5] = [
+    "leads_email_key",
+    "leads_linkedin",
+    "leads_name_key",
+    "leads_status_score",
+    "leads_score",
+];
+
+// ---------------------------------------------------------------- harness
+
+/// A store under test and a way to look at its schema from the outside.
+struct Harness {
+    store: Box<dyn Store>,
+    probe: Probe,
+    _dir: Option<TempDir>,
+}
+
+enum Probe {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Harness {
+    fn sqlite() -> Harness {
+        let (dir, store) = testing::sqlite_store();
+        Harness {
+            probe: Probe::Sqlite(testing::sqlite_path(dir.path())),
+            store: Box::new(store),
+            _dir: Some(dir),
+        }
+    }
+
+    fn postgres() -> Option<Harness> {
+        let url = testing::pg_url()?;
+        let store = leadgen_store::postgres::PgStore::connect(&url)
+            .expect("connecting to the test database");
+        Some(Harness {
+            store: Box::new(store),
+            probe: Probe::Postgres(url),
+            _dir: None,
+        })
+    }
+
+    /// Names of the indexes on `leads`, read through a separate connection.
+    fn index_names(&self) -> BTreeSet<String> {
+        match &self.probe {
+            Probe::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                let mut stmt = conn
+                    .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leads'")
+                    .unwrap();
+                stmt.query_map([], |r| r.get(0))
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect()
+            }
+            Probe::Postgres(url) => {
+                let mut client = ::postgres::Client::connect(url, ::postgres::NoTls).unwrap();
+                client
+                    .query(
+                        "SELECT indexname FROM pg_indexes WHERE tablename = 'leads'",
+                        &[],
+                    )
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect()
+            }
+        }
+    }
+}
+
+/// Generates one test per backend for every behaviour. Behaviours in
+/// `store:` take `&dyn Store`; those in `harness:` also look at the schema.
+macro_rules! conformance {
+    (store: [$($s:ident),* $(,)?], harness: [$($h:ident),* $(,)?] $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $s() { let h = super::Harness::sqlite(); super::$s(&*h.store); } )*
+            $( #[test] fn $h() { let h = super::Harness::sqlite(); super::$h(&h); } )*
+        }
+        mod postgres {
+            $( #[test] fn $s() { let Some(h) = super::Harness::postgres() else { return }; super::$s(&*h.store); } )*
+            $( #[test] fn $h() { let Some(h) = super::Harness::postgres() else { return }; super::$h(&h); } )*
+        }
+    };
+}
+
+conformance! {
+    store: [
+        migrate_is_idempotent,
+        full_and_minimal_leads_round_trip,
+        same_content_hash_reuses_the_batch,
+        dropped_ingest_rolls_back,
+        reserved_id_ranges_are_disjoint,
+        load_keys_returns_stored_keys,
+        update_leads_changes_values,
+        query_filters_match_the_reference,
+        sort_orders_and_cursors_visit_each_lead_once,
+        like_wildcards_in_search_text_are_literal,
+        export_streams_matching_leads_in_id_order,
+        export_stops_on_sink_error_and_store_stays_usable,
+        source_record_reads_back_raw_cells,
+        stats_count_leads_and_batches,
+        workspaces_are_isolated,
+    ],
+    harness: [
+        indexes_exist_after_ingest_into_empty_store,
+    ],
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn meta(hash: &str) -> BatchMeta {
+    BatchMeta {
+        kind: "csv".into(),
+        name: format!("{hash}.csv"),
+        source: "csv_upload".into(),
+        content_hash: hash.into(),
+        headers: vec!["email".into(), "first name".into(), "notes".into()],
+    }
+}
+
+const NOW: i64 = 1_750_000_000_000;
+
+fn origin(batch: &Batch, line: u64) -> SourceRef {
+    SourceRef {
+        at: batch.started_at,
+        record: RecordId::new(batch.id, line),
+    }
+}
+
+/// One ingest: reserves ids for `leads` (built by `make` from the batch),
+/// stores a raw record per lead and commits. Returns the stored leads.
+fn ingest(
+    s: &dyn Store,
+    ws: WorkspaceId,
+    hash: &str,
+    make: impl FnOnce(&Batch) -> Vec<Lead>,
+) -> (Batch, Vec<Lead>) {
+    let mut tx = s.begin_ingest(ws, &meta(hash), NOW).unwrap();
+    let batch = tx.batch().clone();
+    let mut leads = make(&batch);
+    if !leads.is_empty() {
+        let first = tx.reserve_lead_ids(leads.len() as u64).unwrap();
+        let mut w = RecordChunkWriter::default();
+        for (i, lead) in leads.iter_mut().enumerate() {
+            lead.id = first + i as i64;
+            let line = lead
+                .provenance
+                .origin
+                .map_or(i as u64 + 2, |o| o.record.line());
+            let email = lead.email.as_ref().map_or("", |e| e.as_str()).to_owned();
+            let name = lead.first_name.clone().unwrap_or_default();
+            let cells = [email.as_str(), name.as_str(), "raw"];
+            w.push(line, cells.iter().map(|c| c.as_bytes()));
+        }
+        tx.store_records(&w.finish().unwrap()).unwrap();
+        tx.insert_leads(&leads).unwrap();
+    }
+    let counts = BatchCounts {
+        rows_read: leads.len() as u64,
+        inserted: leads.len() as u64,
+        merged: 0,
+        rejected: 0,
+    };
+    tx.commit(counts, NOW + 1).unwrap();
+    (batch, leads)
+}
+
+fn email(s: &str) -> Email {
+    Email::parse(s).unwrap_or_else(|e| panic!("{s}: {e:?}"))
+}
+
+fn phone(s: &str) -> Phone {
+    Phone::parse(s, Country::US).unwrap_or_else(|e| panic!("{s}: {e:?}"))
+}
+
+fn linkedin(s: &str) -> LinkedinUrl {
+    LinkedinUrl::parse(s).unwrap_or_else(|e| panic!("{s}: {e:?}"))
+}
+
+fn domain(s: &str) -> Domain {
+    Domain::parse(s).unwrap_or_else(|e| panic!("{s}: {e:?}"))
+}
+
+/// A lead with every optional field set.
+fn full_lead(batch: &Batch, line: u64, n: u32) -> Lead {
+    let mut l = Lead::empty("csv_upload", origin(batch, line));
+    l.email = Some(email(&format!("Ada.Lovelace{n}@Example.com")));
+    l.first_name = Some("Ada".into());
+    l.last_name = Some(format!("Lovelace{n}"));
+    l.title = Some("VP of Engineering".into());
+    l.seniority = Some("vp".into());
+    l.department = Some("engineering".into());
+    l.phone = Some(phone("(650) 253-0000 ext. 42"));
+    l.mobile = Some(phone("+1 202 456 1111"));
+    l.linkedin = Some(linkedin(&format!(
+        "https://www.linkedin.com/in/ada-lovelace-{n}"
+    )));
+    l.company_name = Some("Analytical Engines, Inc. — \"Tab\tand\\backslash\"".into());
+    l.company_domain = Some(domain(&format!("engines{n}.example.com")));
+    l.company_linkedin = Some(linkedin(
+        "https://www.linkedin.com/company/analytical-engines",
+    ));
+    l.company_phone = Some(phone("212-736-3100"));
+    l.industry = Some("Computing\nand mathematics".into());
+    l.employee_count = Some(4_000_000_000);
+    l.revenue = Some(9_000_000_000_000_000_000);
+    l.city = Some("San Francisco".into());
+    l.state = Some("CA".into());
+    l.country = Some(Country::parse("United States").unwrap_or(Country::US));
+    l.postal_code = Some("94107".into());
+    l.tags = vec!["vip".into(), "q3 list".into(), "ünïcode ✓".into()];
+    // JSON objects come back with sorted keys.
+    l.custom = vec![
+        ("Notes".into(), "met at \\N conference\r\n".into()),
+        ("favourite".into(), "多语言".into()),
+    ];
+    l.status = LeadStatus::Validated;
+    l.lifecycle = LifecycleStage::Meeting;
+    l.score = 87;
+    l.tier = Tier::A;
+    l.intent = IntentLevel::Hot;
+    let other = SourceRef {
+        at: batch.started_at + 5,
+        record: RecordId::new(batch.id, line + 100),
+    };
+    l.provenance.set(Field::Title, other);
+    l.provenance.set(Field::Phone, other);
+    l.provenance.linked = vec![
+        RecordId::new(batch.id, line + 100),
+        RecordId::new(batch.id + 7, 3),
+    ];
+    l.updated_at = l.created_at + 1234;
+    assert!(
+        l.phone.as_ref().unwrap().extension().is_some(),
+        "the test needs a phone with an extension"
+    );
+    l
+}
+
+/// A lead with only what every lead has.
+fn minimal_lead(batch: &Batch, line: u64, n: u32) -> Lead {
+    let mut l = Lead::empty("apollo", origin(batch, line));
+    l.email = Some(email(&format!("min{n}@example.org")));
+    l
+}
+
+fn all_pages(
+    s: &dyn Store,
+    ws: WorkspaceId,
+    filter: &LeadFilter,
+    sort: SortOrder,
+    limit: u32,
+) -> Vec<Lead> {
+    let mut out = Vec::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let q = LeadQuery {
+            filter: filter.clone(),
+            sort,
+            limit,
+            after,
+        };
+        let page = s.query_leads(ws, &q).unwrap();
+        assert!(page.leads.len() <= limit as usize);
+        pages += 1;
+        assert!(pages < 10_000, "pagination does not end");
+        out.extend(page.leads);
+        match page.next {
+            Some(c) => after = Some(c),
+            None => return out,
+        }
+    }
+}
+
+fn export_all(s: &dyn Store, ws: WorkspaceId, f: &LeadFilter) -> Vec<Lead> {
+    let mut out = Vec::new();
+    let n = s
+        .export_leads(ws, f, &mut |l| {
+            out.push(l);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(n as usize, out.len());
+    out
+}
+
+fn ids(leads: &[Lead]) -> Vec<LeadId> {
+    leads.iter().map(|l| l.id).collect()
+}
+
+/// A varied data set for filters and sorting: statuses, sources, tied
+/// scores, tiers, tags, names and companies with LIKE wildcards.
+fn dataset(batch: &Batch) -> Vec<Lead> {
+    let firsts = [
+        "Ada", "grace", "ALAN", "Edsger", "Barbara", "Donald", "Frances",
+    ];
+    let companies = [
+        "Acme Corp",
+        "50% Growth Co",
+        "50x Labs",
+        "Under_Score Inc",
+        "UnderXScore Ltd",
+        "Back\\Slash",
+    ];
+    let titles = [
+        "CEO",
+        "Head of Growth",
+        "Sales Engineer",
+        "CTO",
+        "Marketing Lead",
+    ];
+    let statuses = [
+        LeadStatus::Raw,
+        LeadStatus::Enriched,
+        LeadStatus::Validated,
+        LeadStatus::Invalid,
+    ];
+    (0..45u32)
+        .map(|i| {
+            let mut l = Lead::empty(
+                if i % 3 == 0 { "apollo" } else { "csv_upload" },
+                origin(batch, u64::from(i) + 2),
+            );
+            if i % 9 != 4 {
+                l.email = Some(email(&format!(
+                    "{}.{i}@corp{}.example.com",
+                    firsts[i as usize % 7].to_lowercase(),
+                    i % 4
+                )));
+            } else {
+                l.linkedin = Some(linkedin(&format!("https://www.linkedin.com/in/person-{i}")));
+            }
+            l.first_name = Some(firsts[i as usize % firsts.len()].into());
+            l.last_name = Some(format!("Person{i}"));
+            l.company_name = (i % 8 != 7).then(|| companies[i as usize % companies.len()].into());
+            l.title = (i % 5 != 1).then(|| titles[i as usize % titles.len()].into());
+            l.status = statuses[i as usize % statuses.len()];
+            l.score = ((i * 7) % 6 * 20) as u8; // 0..=100 with many ties
+            l.tier = match l.score {
+                80.. => Tier::A,
+                40.. => Tier::B,
+                _ => Tier::C,
+            };
+            if i % 3 == 0 {
+                l.tags.push("vip".into());
+            }
+            if i % 4 == 0 {
+                l.tags.push("q3".into());
+            }
+            if i % 11 == 0 {
+                l.tags.push("VIP".into()); // tags match exactly
+            }
+            l
+        })
+        .collect()
+}
+
+/// What a filter means, computed without a database.
+fn reference_match(l: &Lead, f: &LeadFilter) -> bool {
+    let text = f
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_lowercase);
+    (f.statuses.is_empty() || f.statuses.contains(&l.status))
+        && f.source.as_ref().is_none_or(|s| *s == l.source)
+        && f.min_score.is_none_or(|m| l.score >= m)
+        && f.max_score.is_none_or(|m| l.score <= m)
+        && f.tier.is_none_or(|t| l.tier == t)
+        && f.tags.iter().all(|t| l.tags.contains(t))
+        && text.is_none_or(|t| {
+            [
+                l.email.as_ref().map(|e| e.as_str().to_owned()),
+                l.first_name.clone(),
+                l.last_name.clone(),
+                l.company_name.clone(),
+                l.title.clone(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|v| v.to_lowercase().contains(&t))
+        })
+}
+
+fn filters() -> Vec<LeadFilter> {
+    let f = LeadFilter::default;
+    vec![
+        f(),
+        LeadFilter {
+            statuses: vec![LeadStatus::Validated],
+            ..f()
+        },
+        LeadFilter {
+            statuses: vec![LeadStatus::Raw, LeadStatus::Invalid],
+            ..f()
+        },
+        LeadFilter {
+            source: Some("apollo".into()),
+            ..f()
+        },
+        LeadFilter {
+            min_score: Some(40),
+            ..f()
+        },
+        LeadFilter {
+            max_score: Some(40),
+            ..f()
+        },
+        LeadFilter {
+            min_score: Some(20),
+            max_score: Some(60),
+            ..f()
+        },
+        LeadFilter {
+            tier: Some(Tier::A),
+            ..f()
+        },
+        LeadFilter {
+            tags: vec!["vip".into()],
+            ..f()
+        },
+        LeadFilter {
+            tags: vec!["VIP".into()],
+            ..f()
+        },
+        LeadFilter {
+            tags: vec!["vip".into(), "q3".into()],
+            ..f()
+        },
+        LeadFilter {
+            tags: vec!["nope".into()],
+            ..f()
+        },
+        LeadFilter {
+            text: Some("ada".into()),
+            ..f()
+        },
+        LeadFilter {
+            text: Some("  GRACE ".into()),
+            ..f()
+        },
+        LeadFilter {
+            text: Some("growth".into()),
+            ..f()
+        },
+        LeadFilter {
+            text: Some("person1".into()),
+            ..f()
+        },
+        LeadFilter {
+            text: Some("EXAMPLE.COM".into()),
+            ..f()
+        },
+        LeadFilter {
+            text: Some("   ".into()),
+            ..f()
+        },
+        LeadFilter {
+            statuses: vec![LeadStatus::Enriched, LeadStatus::Validated],
+            source: Some("csv_upload".into()),
+            min_score: Some(20),
+            tags: vec!["vip".into()],
+            text: Some("a".into()),
+            ..f()
+        },
+    ]
+}
+
+fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
+    v.sort();
+    v
+}
+
+// ------------------------------------------------------------- behaviours
+
+fn migrate_is_idempotent(s: &dyn Store) {
+    s.migrate().unwrap();
+    s.migrate().unwrap();
+    let (_, leads) = ingest(s, WS, "m1", |b| vec![minimal_lead(b, 2, 1)]);
+    s.migrate().unwrap();
+    assert_eq!(
+        s.get_lead(WS, leads[0].id).unwrap().as_ref(),
+        Some(&leads[0])
+    );
+    assert_eq!(s.stats(WS).unwrap().leads, 1);
+    assert!(matches!(s.backend(), "sqlite" | "postgres"));
+}
+
+fn full_and_minimal_leads_round_trip(s: &dyn Store) {
+    let (_, leads) = ingest(s, WS, "rt", |b| {
+        vec![full_lead(b, 2, 1), minimal_lead(b, 3, 1)]
+    });
+    for lead in &leads {
+        let got = s.get_lead(WS, lead.id).unwrap().expect("stored lead");
+        assert_eq!(&got, lead);
+    }
+    assert_eq!(s.get_lead(WS, leads[1].id + 1000).unwrap(), None);
+    // The listing and the export read the same columns back.
+    assert_eq!(
+        all_pages(s, WS, &LeadFilter::default(), SortOrder::Oldest, 10),
+        leads
+    );
+    assert_eq!(export_all(s, WS, &LeadFilter::default()), leads);
+}
+
+fn same_content_hash_reuses_the_batch(s: &dyn Store) {
+    let (first, leads) = ingest(s, WS, "same", |b| vec![minimal_lead(b, 2, 1)]);
+    let mut tx = s.begin_ingest(WS, &meta("same"), NOW + 10_000).unwrap();
+    assert_eq!(tx.batch().id, first.id);
+    assert_eq!(
+        tx.batch().started_at,
+        first.started_at,
+        "the batch keeps its first observation time"
+    );
+    assert_eq!(tx.batch().counts.inserted, 1);
+    assert_eq!(
+        ids(&tx.get_leads(&[leads[0].id]).unwrap()),
+        vec![leads[0].id]
+    );
+    tx.commit(
+        BatchCounts {
+            rows_read: 1,
+            inserted: 0,
+            merged: 1,
+            rejected: 0,
+        },
+        NOW + 10_001,
+    )
+    .unwrap();
+
+    let other = s.begin_ingest(WS, &meta("different"), NOW).unwrap();
+    assert_ne!(other.batch().id, first.id);
+    drop(other);
+
+    let batches = s.batches(WS).unwrap();
+    assert_eq!(batches.len(), 1, "{batches:?}");
+    let b = &batches[0];
+    assert_eq!(
+        (
+            b.id,
+            b.name.as_str(),
+            b.source.as_str(),
+            b.content_hash.as_str()
+        ),
+        (first.id, "same.csv", "csv_upload", "same")
+    );
+    assert_eq!(b.headers, meta("same").headers);
+    assert_eq!(b.finished_at, Some(NOW + 10_001));
+    assert_eq!(
+        b.counts,
+        BatchCounts {
+            rows_read: 1,
+            inserted: 1,
+            merged: 1,
+            rejected: 0
+        }
+    );
+}
+
+fn dropped_ingest_rolls_back(s: &dyn Store) {
+    {
+        let mut tx = s.begin_ingest(WS, &meta("rolled"), NOW).unwrap();
+        let batch = tx.batch().clone();
+        let first = tx.reserve_lead_ids(2).unwrap();
+        let mut leads = vec![full_lead(&batch, 2, 1), minimal_lead(&batch, 3, 1)];
+        leads[0].id = first;
+        leads[1].id = first + 1;
+        let mut w = RecordChunkWriter::default();
+        w.push(2, ["a", "b"].iter().map(|c| c.as_bytes()));
+        tx.store_records(&w.finish().unwrap()).unwrap();
+        tx.insert_leads(&leads).unwrap();
+        // Dropped here without commit.
+    }
+    assert_eq!(s.count_leads(WS, &LeadFilter::default()).unwrap(), 0);
+    assert!(s.batches(WS).unwrap().is_empty());
+    assert_eq!(s.stats(WS).unwrap(), leadgen_store::StoreStats::default());
+    // The store is usable afterwards, and the same file imports cleanly.
+    let (batch, leads) = ingest(s, WS, "rolled", |b| vec![full_lead(b, 2, 1)]);
+    assert_eq!(
+        s.get_lead(WS, leads[0].id).unwrap().as_ref(),
+        Some(&leads[0])
+    );
+    assert_eq!(s.batches(WS).unwrap().len(), 1);
+    assert_eq!(
+        s.source_record(WS, RecordId::new(batch.id, 2))
+            .unwrap()
+            .unwrap()
+            .cells[2],
+        "raw"
+    );
+}
+
+fn reserved_id_ranges_are_disjoint(s: &dyn Store) {
+    let mut ranges: Vec<(i64, i64)> = Vec::new();
+    let mut tx = s.begin_ingest(WS, &meta("ids1"), NOW).unwrap();
+    for n in [10u64, 1, 5] {
+        let first = tx.reserve_lead_ids(n).unwrap();
+        ranges.push((first, first + n as i64));
+    }
+    tx.commit(BatchCounts::default(), NOW).unwrap();
+    let (_, leads) = ingest(s, OTHER_WS, "ids2", |b| {
+        (0..3).map(|i| minimal_lead(b, i + 2, i as u32)).collect()
+    });
+    ranges.push((leads[0].id, leads[2].id + 1));
+    let mut tx = s.begin_ingest(WS, &meta("ids3"), NOW).unwrap();
+    let first = tx.reserve_lead_ids(4).unwrap();
+    ranges.push((first, first + 4));
+    drop(tx);
+    for (i, a) in ranges.iter().enumerate() {
+        assert!(a.0 >= 1 && a.0 < a.1, "{a:?}");
+        for b in &ranges[i + 1..] {
+            assert!(
+                a.1 <= b.0 || b.1 <= a.0,
+                "ranges overlap: {a:?} {b:?} in {ranges:?}"
+            );
+        }
+    }
+}
+
+fn load_keys_returns_stored_keys(s: &dyn Store) {
+    let (_, leads) = ingest(s, WS, "keys", |b| {
+        let mut by_name = Lead::empty("csv_upload", origin(b, 4));
+        by_name.first_name = Some("Grace".into());
+        by_name.last_name = Some("Hopper".into());
+        by_name.company_domain = Some(domain("navy.example.mil"));
+        let mut by_linkedin = Lead::empty("csv_upload", origin(b, 5));
+        by_linkedin.linkedin = Some(linkedin("https://www.linkedin.com/in/alan-turing"));
+        vec![
+            full_lead(b, 2, 1),
+            minimal_lead(b, 3, 1),
+            by_name,
+            by_linkedin,
+        ]
+    });
+    ingest(s, OTHER_WS, "keys-other", |b| vec![minimal_lead(b, 2, 99)]);
+    let mut tx = s.begin_ingest(WS, &meta("keys2"), NOW).unwrap();
+    let mut keys = tx.load_keys().unwrap();
+    keys.sort_by_key(|k| k.id);
+    let expected: Vec<_> = leads
+        .iter()
+        .map(|l| {
+            (
+                l.id,
+                l.email.as_ref().map(|e| e.dedupe_key()),
+                l.linkedin.as_ref().map(|u| u.as_str().to_owned()),
+                name_company_key(l),
+            )
+        })
+        .collect();
+    let got: Vec<_> = keys
+        .into_iter()
+        .map(|k| (k.id, k.email_key, k.linkedin, k.name_key))
+        .collect();
+    assert_eq!(got, expected);
+    assert!(got[2].3.is_some() && got[3].2.is_some());
+    let mut sources = tx.batch_sources().unwrap();
+    sources.sort();
+    assert_eq!(
+        sources.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>(),
+        vec!["csv_upload", "csv_upload"]
+    );
+}
+
+fn update_leads_changes_values(s: &dyn Store) {
+    let (_, leads) = ingest(s, WS, "u1", |b| {
+        vec![
+            full_lead(b, 2, 1),
+            minimal_lead(b, 3, 1),
+            minimal_lead(b, 4, 2),
+        ]
+    });
+    let mut tx = s.begin_ingest(WS, &meta("u2"), NOW + 50).unwrap();
+    let batch = tx.batch().clone();
+    let mut got = tx
+        .get_leads(&[leads[2].id, leads[0].id, leads[1].id])
+        .unwrap();
+    got.sort_by_key(|l| l.id);
+    assert_eq!(got, leads);
+    // The full lead loses every optional field; the minimal one gains them.
+    let mut emptied = minimal_lead(&batch, 9, 7);
+    emptied.id = leads[0].id;
+    emptied.created_at = leads[0].created_at;
+    emptied.provenance.origin = leads[0].provenance.origin;
+    emptied.updated_at = NOW + 60;
+    let mut filled = full_lead(&batch, 10, 8);
+    filled.id = leads[1].id;
+    filled.created_at = leads[1].created_at;
+    filled.provenance.origin = leads[1].provenance.origin;
+    let mut twice = leads[2].clone();
+    twice.title = Some("first update".into());
+    let mut last = leads[2].clone();
+    last.title = Some("second update".into());
+    last.status = LeadStatus::PushedToInstantly;
+    last.score = 100;
+    tx.update_leads(&[emptied.clone(), twice, filled.clone(), last.clone()])
+        .unwrap();
+    // Updates are visible inside the transaction, and a second call works.
+    assert_eq!(tx.get_leads(&[last.id]).unwrap(), vec![last.clone()]);
+    last.lifecycle = LifecycleStage::Won;
+    tx.update_leads(std::slice::from_ref(&last)).unwrap();
+    tx.commit(
+        BatchCounts {
+            rows_read: 3,
+            inserted: 0,
+            merged: 3,
+            rejected: 0,
+        },
+        NOW + 70,
+    )
+    .unwrap();
+    assert_eq!(s.get_lead(WS, emptied.id).unwrap(), Some(emptied.clone()));
+    assert_eq!(s.get_lead(WS, filled.id).unwrap(), Some(filled.clone()));
+    assert_eq!(s.get_lead(WS, last.id).unwrap(), Some(last.clone()));
+    // The keys follow the values.
+    let mut tx = s.begin_ingest(WS, &meta("u3"), NOW).unwrap();
+    let mut keys = tx.load_keys().unwrap();
+    keys.sort_by_key(|k| k.id);
+    assert_eq!(
+        keys[0].email_key,
+        emptied.email.as_ref().map(|e| e.dedupe_key())
+    );
+    assert_eq!(keys[0].linkedin, None);
+    assert_eq!(
+        keys[1].linkedin.as_deref(),
+        filled.linkedin.as_ref().map(|l| l.as_str())
+    );
+}
+
+fn query_filters_match_the_reference(s: &dyn Store) {
+    let (_, leads) = ingest(s, WS, "q", dataset);
+    ingest(s, OTHER_WS, "q-other", |b| {
+        dataset(b).into_iter().take(10).collect()
+    });
+    for f in filters() {
+        let expected: Vec<LeadId> = leads
+            .iter()
+            .filter(|l| reference_match(l, &f))
+            .map(|l| l.id)
+            .collect();
+        let got = all_pages(s, WS, &f, SortOrder::Oldest, 1000);
+        assert_eq!(ids(&got), expected, "filter {f:?}");
+        assert_eq!(
+            s.count_leads(WS, &f).unwrap(),
+            expected.len() as u64,
+            "count of {f:?}"
+        );
+    }
+    // The filters are not all trivially empty or full.
+    let sizes: HashSet<u64> = filters()
+        .iter()
+        .map(|f| s.count_leads(WS, f).unwrap())
+        .collect();
+    assert!(sizes.len() > 8, "{sizes:?}");
+}
+
+fn sort_orders_and_cursors_visit_each_lead_once(s: &dyn Store) {
+    let (_, leads) = ingest(s, WS, "sort", dataset);
+    for f in [
+        LeadFilter::default(),
+        LeadFilter {
+            tags: vec!["vip".into()],
+            ..LeadFilter::default()
+        },
+    ] {
+        let matching: Vec<&Lead> = leads.iter().filter(|l| reference_match(l, &f)).collect();
+        for sort in [SortOrder::Newest, SortOrder::Oldest, SortOrder::ScoreDesc] {
+            let mut expected: Vec<&Lead> = matching.clone();
+            match sort {
+                SortOrder::Newest => expected.sort_by_key(|l| std::cmp::Reverse(l.id)),
+                SortOrder::Oldest => expected.sort_by_key(|l| l.id),
+                SortOrder::ScoreDesc => {
+                    expected.sort_by_key(|l| std::cmp::Reverse((l.score, l.id)))
+                }
+            }
+            let expected: Vec<LeadId> = expected.iter().map(|l| l.id).collect();
+            for limit in [1, 4, 7, 45, 100] {
+                let got = ids(&all_pages(s, WS, &f, sort, limit));
+                assert_eq!(got, expected, "{sort:?} limit {limit} filter {f:?}");
+            }
+        }
+    }
+    // A page that ends exactly at the last lead has no next cursor.
+    let page = s
+        .query_leads(
+            WS,
+            &LeadQuery {
+                limit: 45,
+                ..LeadQuery::default()
+            },
+        )
+        .unwrap();
+    assert_eq!((page.leads.len(), page.next), (45, None));
+}
+
+fn like_wildcards_in_search_text_are_literal(s: &dyn Store) {
+    let (_, leads) = ingest(s, WS, "like", dataset);
+    let count = |needle: &str| {
+        let f = LeadFilter {
+            text: Some(needle.into()),
+            ..LeadFilter::default()
+        };
+        let got = s.count_leads(WS, &f).unwrap();
+        assert_eq!(
+            ids(&all_pages(s, WS, &f, SortOrder::Oldest, 5)).len() as u64,
+            got
+        );
+        got
+    };
+    let with_company = |c: &str| {
+        leads
+            .iter()
+            .filter(|l| l.company_name.as_deref() == Some(c))
+            .count() as u64
+    };
+    assert_eq!(count("50%"), with_company("50% Growth Co"));
+    assert_eq!(count("50% g"), with_company("50% Growth Co"));
+    assert_eq!(count("under_score"), with_company("Under_Score Inc"));
+    assert_eq!(count("k\\s"), with_company("Back\\Slash"));
+    assert_eq!(count("%"), with_company("50% Growth Co"));
+    assert_eq!(count("_"), with_company("Under_Score Inc"));
+    assert_eq!(count("a%z"), 0);
+    assert!(
+        with_company("50% Growth Co") > 0
+            && with_company("Under_Score Inc") > 0
+            && with_company("Back\\Slash") > 0
+    );
+}
+
+fn export_streams_matching_leads_in_id_order(s: &dyn Store) {
+    let (_, leads) = ingest(s, WS, "export", dataset);
+    ingest(s, OTHER_WS, "export-other", |b| {
+        dataset(b).into_iter().take(5).collect()
+    });
+    for f in filters() {
+        let expected: Vec<&Lead> = leads.iter().filter(|l| reference_match(l, &f)).collect();
+        let got = export_all(s, WS, &f);
+        assert_eq!(got.iter().collect::<Vec<_>>(), expected, "filter {f:?}");
+    }
+}
+
+fn export_stops_on_sink_error_and_store_stays_usable(s: &dyn Store) {
+    ingest(s, WS, "export-err", dataset);
+    let mut seen = 0;
+    let err = s
+        .export_leads(WS, &LeadFilter::default(), &mut |_| {
+            seen += 1;
+            if seen == 3 {
+                Err(std::io::Error::other("disk full"))
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap_err();
+    assert!(matches!(err, ExportError::Io(_)), "{err:?}");
+    assert_eq!(seen, 3);
+    assert_eq!(s.count_leads(WS, &LeadFilter::default()).unwrap(), 45);
+    ingest(s, WS, "export-err2", |b| vec![minimal_lead(b, 2, 500)]);
+    assert_eq!(export_all(s, WS, &LeadFilter::default()).len(), 46);
+}
+
+fn source_record_reads_back_raw_cells(s: &dyn Store) {
+    let mut tx = s.begin_ingest(WS, &meta("raw"), NOW).unwrap();
+    let batch = tx.batch().clone();
+    let rows: Vec<(u64, Vec<&str>)> = vec![
+        (2, vec!["ada@example.com", "Ada", "plain"]),
+        (3, vec!["", "Gr\"ace\"", "comma, and\nnewline\r\nand tab\t"]),
+        (5, vec!["ünï@example.com", "多语言", "\\N"]),
+        (6, vec!["short"]),
+    ];
+    let mut w = RecordChunkWriter::default();
+    for (line, cells) in &rows[..2] {
+        w.push(*line, cells.iter().map(|c| c.as_bytes()));
+    }
+    tx.store_records(&w.finish().unwrap()).unwrap();
+    let mut w = RecordChunkWriter::default();
+    for (line, cells) in &rows[2..] {
+        w.push(*line, cells.iter().map(|c| c.as_bytes()));
+    }
+    let chunk = w.finish().unwrap();
+    tx.store_records(&chunk).unwrap();
+    tx.store_records(&chunk).unwrap(); // storing a chunk twice is a no-op
+    tx.commit(
+        BatchCounts {
+            rows_read: 4,
+            ..BatchCounts::default()
+        },
+        NOW + 5,
+    )
+    .unwrap();
+
+    for (line, cells) in &rows {
+        let rec = s
+            .source_record(WS, RecordId::new(batch.id, *line))
+            .unwrap()
+            .expect("stored record");
+        assert_eq!(rec.cells, *cells, "line {line}");
+        assert_eq!(rec.record, RecordId::new(batch.id, *line));
+        assert_eq!(
+            (rec.batch_name.as_str(), rec.source.as_str()),
+            ("raw.csv", "csv_upload")
+        );
+        assert_eq!(rec.observed_at, batch.started_at);
+        assert_eq!(rec.headers, meta("raw").headers);
+    }
+    assert_eq!(
+        s.source_record(WS, RecordId::new(batch.id, 4)).unwrap(),
+        None,
+        "a line that was not stored"
+    );
+    assert_eq!(
+        s.source_record(WS, RecordId::new(batch.id, 7)).unwrap(),
+        None,
+        "past the last line"
+    );
+    assert_eq!(
+        s.source_record(WS, RecordId::new(batch.id + 1, 2)).unwrap(),
+        None,
+        "an unknown batch"
+    );
+}
+
+fn stats_count_leads_and_batches(s: &dyn Store) {
+    assert_eq!(s.stats(WS).unwrap(), leadgen_store::StoreStats::default());
+    let (_, leads) = ingest(s, WS, "stats", dataset);
+    let (_, more) = ingest(s, WS, "stats2", |b| vec![full_lead(b, 2, 1)]);
+    let all: Vec<&Lead> = leads.iter().chain(&more).collect();
+    let st = s.stats(WS).unwrap();
+    assert_eq!(st.leads, all.len() as u64);
+    assert_eq!(
+        st.with_email,
+        all.iter().filter(|l| l.email.is_some()).count() as u64
+    );
+    assert_eq!(
+        st.with_phone,
+        all.iter().filter(|l| l.phone.is_some()).count() as u64
+    );
+    assert_eq!(
+        st.with_linkedin,
+        all.iter().filter(|l| l.linkedin.is_some()).count() as u64
+    );
+    assert_eq!((st.batches, st.source_records), (2, all.len() as u64));
+    let group = |key: &dyn Fn(&Lead) -> String| {
+        let mut m = std::collections::BTreeMap::<String, u64>::new();
+        for l in &all {
+            *m.entry(key(l)).or_default() += 1;
+        }
+        m.into_iter().collect::<Vec<_>>()
+    };
+    assert_eq!(
+        sorted(st.by_status.clone()),
+        group(&|l| l.status.as_str().to_owned())
+    );
+    assert_eq!(
+        sorted(st.by_tier.clone()),
+        group(&|l| l.tier.as_str().to_owned())
+    );
+    assert_eq!(sorted(st.by_source.clone()), group(&|l| l.source.clone()));
+    for g in [&st.by_status, &st.by_tier, &st.by_source] {
+        assert!(
+            g.windows(2).all(|w| w[0].1 >= w[1].1),
+            "groups are listed largest first: {g:?}"
+        );
+    }
+}
+
+fn workspaces_are_isolated(s: &dyn Store) {
+    let (batch1, mine) = ingest(s, WS, "iso", |b| dataset(b).into_iter().take(6).collect());
+    // The same file in another workspace is another batch.
+    let (batch2, theirs) = ingest(s, OTHER_WS, "iso", dataset);
+    assert_ne!(batch1.id, batch2.id);
+    let everything = LeadFilter::default();
+    for l in &theirs {
+        assert_eq!(s.get_lead(WS, l.id).unwrap(), None);
+        assert_eq!(s.get_lead(OTHER_WS, l.id).unwrap().as_ref(), Some(l));
+    }
+    assert_eq!(s.get_lead(OTHER_WS, mine[0].id).unwrap(), None);
+    assert_eq!(
+        ids(&all_pages(s, WS, &everything, SortOrder::Oldest, 4)),
+        ids(&mine)
+    );
+    assert_eq!(
+        ids(&all_pages(
+            s,
+            WS,
+            &LeadFilter {
+                tags: vec!["vip".into()],
+                ..everything.clone()
+            },
+            SortOrder::ScoreDesc,
+            2
+        ))
+        .len(),
+        mine.iter()
+            .filter(|l| l.tags.iter().any(|t| t == "vip"))
+            .count()
+    );
+    assert_eq!(s.count_leads(WS, &everything).unwrap(), 6);
+    assert_eq!(s.count_leads(OTHER_WS, &everything).unwrap(), 45);
+    assert_eq!(ids(&export_all(s, WS, &everything)), ids(&mine));
+    assert_eq!(s.stats(WS).unwrap().leads, 6);
+    assert_eq!(s.stats(WS).unwrap().batches, 1);
+    assert_eq!(s.stats(OTHER_WS).unwrap().leads, 45);
+    assert_eq!(
+        s.batches(WS)
+            .unwrap()
+            .iter()
+            .map(|b| b.id)
+            .collect::<Vec<_>>(),
+        vec![batch1.id]
+    );
+    assert_eq!(s.batches(3).unwrap(), vec![]);
+    assert!(
+        s.source_record(WS, RecordId::new(batch2.id, 2))
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.source_record(OTHER_WS, RecordId::new(batch2.id, 2))
+            .unwrap()
+            .is_some()
+    );
+    let mut tx = s.begin_ingest(WS, &meta("iso-keys"), NOW).unwrap();
+    let keys: BTreeSet<LeadId> = tx.load_keys().unwrap().into_iter().map(|k| k.id).collect();
+    assert_eq!(keys, mine.iter().map(|l| l.id).collect());
+    assert_eq!(
+        tx.batch_sources().unwrap().len(),
+        2,
+        "its own two batches only"
+    );
+}
+
+fn indexes_exist_after_ingest_into_empty_store(h: &Harness) {
+    let s = &*h.store;
+    let has_all = |names: &BTreeSet<String>| LEAD_INDEXES.iter().all(|i| names.contains(*i));
+    assert!(
+        has_all(&h.index_names()),
+        "after migrate: {:?}",
+        h.index_names()
+    );
+    // A rolled-back load into the empty table keeps the indexes.
+    {
+        let mut tx = s.begin_ingest(WS, &meta("idx0"), NOW).unwrap();
+        let batch = tx.batch().clone();
+        let mut lead = minimal_lead(&batch, 2, 1);
+        lead.id = tx.reserve_lead_ids(1).unwrap();
+        tx.insert_leads(&[lead]).unwrap();
+    }
+    assert!(
+        has_all(&h.index_names()),
+        "after a rollback: {:?}",
+        h.index_names()
+    );
+    ingest(s, WS, "idx1", dataset);
+    assert!(
+        has_all(&h.index_names()),
+        "after a load into the empty table: {:?}",
+        h.index_names()
+    );
+    ingest(s, WS, "idx2", |b| vec![minimal_lead(b, 2, 1)]);
+    assert!(
+        has_all(&h.index_names()),
+        "after a load into a filled table: {:?}",
+        h.index_names()
+    );
+    s.migrate().unwrap();
+    assert!(has_all(&h.index_names()));
+}

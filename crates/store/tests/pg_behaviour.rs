@@ -1,0 +1,218 @@
+//! PostgreSQL-only behaviour that the conformance suite cannot show with one
+//! connection: ingest locking between connections, reconnection, NUL bytes
+//! and the server's words in error messages.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use leadgen_core::email::Email;
+use leadgen_core::{Lead, RecordId, SourceRef, WorkspaceId};
+use leadgen_store::postgres::PgStore;
+use leadgen_store::{BatchCounts, BatchMeta, LeadFilter, RecordChunkWriter, Store, testing};
+
+fn meta(hash: &str) -> BatchMeta {
+    BatchMeta {
+        kind: "csv".into(),
+        name: format!("{hash}.csv"),
+        source: "csv_upload".into(),
+        content_hash: hash.into(),
+        headers: vec!["email".into()],
+    }
+}
+
+fn lead(batch: i64, at: i64, n: u32) -> Lead {
+    let mut l = Lead::empty(
+        "csv_upload",
+        SourceRef {
+            at,
+            record: RecordId::new(batch, u64::from(n) + 2),
+        },
+    );
+    l.email = Some(Email::parse(&format!("p{n}@example.com")).expect("email"));
+    l
+}
+
+fn ingest_one(s: &dyn Store, ws: WorkspaceId, hash: &str, n: u32) {
+    let mut tx = s.begin_ingest(ws, &meta(hash), 1_000).unwrap();
+    let b = tx.batch().clone();
+    let mut l = lead(b.id, b.started_at, n);
+    l.id = tx.reserve_lead_ids(1).unwrap();
+    tx.insert_leads(&[l]).unwrap();
+    tx.commit(
+        BatchCounts {
+            rows_read: 1,
+            inserted: 1,
+            ..BatchCounts::default()
+        },
+        2_000,
+    )
+    .unwrap();
+}
+
+fn two_stores() -> Option<(PgStore, PgStore, String)> {
+    let url = testing::pg_url()?;
+    Some((
+        PgStore::connect(&url).unwrap(),
+        PgStore::connect(&url).unwrap(),
+        url,
+    ))
+}
+
+#[test]
+fn imports_into_one_workspace_take_turns() {
+    let Some((a, b, url)) = two_stores() else {
+        return;
+    };
+    // A non-empty table: no index rebuild, whose DDL locks would serialize
+    // imports of every workspace.
+    ingest_one(&a, 1, "seed", 0);
+    let committed = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(Barrier::new(2));
+    std::thread::scope(|s| {
+        let mut tx = a.begin_ingest(1, &meta("first"), 1_000).unwrap();
+        let (committed2, started2) = (committed.clone(), started.clone());
+        let b = &b;
+        let waiter = s.spawn(move || {
+            started2.wait();
+            let tx = b.begin_ingest(1, &meta("second"), 1_000).unwrap();
+            assert!(
+                committed2.load(Ordering::SeqCst),
+                "the second import began before the first committed"
+            );
+            drop(tx);
+        });
+        started.wait();
+        // Another workspace is not held up meanwhile (on a third connection).
+        let c = PgStore::connect(&url).unwrap();
+        let other = c.begin_ingest(2, &meta("other-ws"), 1_000).unwrap();
+        drop(other);
+        std::thread::sleep(Duration::from_millis(300));
+        let first = tx.reserve_lead_ids(1).unwrap();
+        let bb = tx.batch().clone();
+        let mut l = lead(bb.id, bb.started_at, 1);
+        l.id = first;
+        tx.insert_leads(&[l]).unwrap();
+        committed.store(true, Ordering::SeqCst);
+        tx.commit(BatchCounts::default(), 2_000).unwrap();
+        waiter.join().unwrap();
+    });
+    assert_eq!(a.count_leads(1, &LeadFilter::default()).unwrap(), 2);
+}
+
+#[test]
+fn the_same_file_imported_twice_at_once_is_one_batch() {
+    let Some((a, b, _)) = two_stores() else {
+        return;
+    };
+    let barrier = Barrier::new(2);
+    let run = |store: &PgStore| {
+        barrier.wait();
+        let tx = store.begin_ingest(1, &meta("same"), 1_000).unwrap();
+        let id = tx.batch().id;
+        std::thread::sleep(Duration::from_millis(100));
+        tx.commit(BatchCounts::default(), 2_000).unwrap();
+        id
+    };
+    let ids: Vec<i64> = std::thread::scope(|s| {
+        let h1 = s.spawn(|| run(&a));
+        let h2 = s.spawn(|| run(&b));
+        vec![h1.join().unwrap(), h2.join().unwrap()]
+    });
+    assert_eq!(ids[0], ids[1]);
+    assert_eq!(a.batches(1).unwrap().len(), 1);
+}
+
+#[test]
+fn nul_bytes_do_not_fail_an_import() {
+    let Some((s, _, _)) = two_stores() else {
+        return;
+    };
+    let mut tx = s.begin_ingest(1, &meta("nul"), 1_000).unwrap();
+    let b = tx.batch().clone();
+    let mut l = lead(b.id, b.started_at, 1);
+    l.id = tx.reserve_lead_ids(1).unwrap();
+    l.first_name = Some("Ada\0Lovelace".into());
+    l.tags = vec!["a\0b".into(), "plain".into()];
+    l.custom = vec![("note".into(), "x\0y".into())];
+    let mut w = RecordChunkWriter::default();
+    w.push(3, ["p1@example.com", "Ada\0"].iter().map(|c| c.as_bytes()));
+    tx.store_records(&w.finish().unwrap()).unwrap();
+    tx.insert_leads(std::slice::from_ref(&l)).unwrap();
+    tx.update_leads(std::slice::from_ref(&l)).unwrap();
+    tx.commit(BatchCounts::default(), 2_000).unwrap();
+
+    let got = s.get_lead(1, l.id).unwrap().unwrap();
+    assert_eq!(got.first_name.as_deref(), Some("Ada\u{FFFD}Lovelace"));
+    assert_eq!(got.tags, vec!["a\u{FFFD}b".to_owned(), "plain".to_owned()]);
+    let f = LeadFilter {
+        tags: vec!["plain".into()],
+        ..LeadFilter::default()
+    };
+    assert_eq!(s.count_leads(1, &f).unwrap(), 1, "tag filters still work");
+    let rec = s.source_record(1, RecordId::new(b.id, 3)).unwrap().unwrap();
+    assert_eq!(rec.cells, vec!["p1@example.com", "Ada\u{FFFD}"]);
+}
+
+#[test]
+fn server_errors_carry_the_servers_message() {
+    let Some((s, _, _)) = two_stores() else {
+        return;
+    };
+    let mut tx = s.begin_ingest(1, &meta("dup"), 1_000).unwrap();
+    let b = tx.batch().clone();
+    let first = tx.reserve_lead_ids(2).unwrap();
+    let mut l1 = lead(b.id, b.started_at, 1);
+    let mut l2 = lead(b.id, b.started_at, 2);
+    l1.id = first;
+    l2.id = first; // the same primary key twice
+    let err = tx.insert_leads(&[l1, l2]).unwrap_err().to_string();
+    assert!(
+        err.contains("duplicate key value violates unique constraint"),
+        "{err}"
+    );
+    assert!(err.contains("leads_pkey"), "{err}");
+    drop(tx);
+    // The failed transaction was rolled back and the connection is usable.
+    assert_eq!(s.count_leads(1, &LeadFilter::default()).unwrap(), 0);
+    assert!(s.batches(1).unwrap().is_empty());
+}
+
+#[test]
+fn a_connection_the_server_closed_is_reopened() {
+    let Some((s, _, url)) = two_stores() else {
+        return;
+    };
+    ingest_one(&s, 1, "seed", 0);
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let killed: bool = admin
+        .query_one(
+            "SELECT bool_and(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(killed);
+    std::thread::sleep(Duration::from_millis(100));
+    // The first call may see the closed connection; the next reconnects.
+    let _ = s.count_leads(1, &LeadFilter::default());
+    assert_eq!(s.count_leads(1, &LeadFilter::default()).unwrap(), 1);
+}
+
+#[test]
+fn bad_urls_say_what_to_check() {
+    if !testing::pg_available() {
+        testing::print_skip();
+        return;
+    }
+    let err = PgStore::connect("postgres://nobody:secret@127.0.0.1:1/nowhere")
+        .err()
+        .expect("no server on port 1");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("127.0.0.1:1") && msg.contains("check the server is running"),
+        "{msg}"
+    );
+    assert!(!msg.contains("secret"), "the password is not shown: {msg}");
+}
