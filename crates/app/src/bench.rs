@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
-use leadgen_core::lead::LeadStatus;
 use leadgen_core::WorkspaceId;
+use leadgen_core::lead::LeadStatus;
 use leadgen_store::{Cursor, LeadFilter, LeadQuery, SortOrder, Store, StoreError};
 
 /// Peak resident memory of this process so far, in MiB (Linux `VmHWM`).
@@ -36,15 +36,48 @@ pub fn query_shapes() -> Vec<(&'static str, LeadFilter, SortOrder)> {
     let f = LeadFilter::default;
     vec![
         ("newest", f(), SortOrder::Newest),
-        ("status_raw_newest", LeadFilter { statuses: vec![LeadStatus::Raw], ..f() }, SortOrder::Newest),
-        ("min_score_60_by_score", LeadFilter { min_score: Some(60), ..f() }, SortOrder::ScoreDesc),
         (
-            "status_raw_score_40_70_by_score",
-            LeadFilter { statuses: vec![LeadStatus::Raw], min_score: Some(40), max_score: Some(70), ..f() },
+            "status_raw_newest",
+            LeadFilter {
+                statuses: vec![LeadStatus::Raw],
+                ..f()
+            },
+            SortOrder::Newest,
+        ),
+        (
+            "min_score_60_by_score",
+            LeadFilter {
+                min_score: Some(60),
+                ..f()
+            },
             SortOrder::ScoreDesc,
         ),
-        ("source_csv_upload_newest", LeadFilter { source: Some("csv_upload".into()), ..f() }, SortOrder::Newest),
-        ("search_common_term", LeadFilter { text: Some("sales".into()), ..f() }, SortOrder::Newest),
+        (
+            "status_raw_score_40_70_by_score",
+            LeadFilter {
+                statuses: vec![LeadStatus::Raw],
+                min_score: Some(40),
+                max_score: Some(70),
+                ..f()
+            },
+            SortOrder::ScoreDesc,
+        ),
+        (
+            "source_csv_upload_newest",
+            LeadFilter {
+                source: Some("csv_upload".into()),
+                ..f()
+            },
+            SortOrder::Newest,
+        ),
+        (
+            "search_common_term",
+            LeadFilter {
+                text: Some("sales".into()),
+                ..f()
+            },
+            SortOrder::Newest,
+        ),
     ]
 }
 
@@ -58,8 +91,19 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Runs each shape `runs` times: page 1, then pages that start at a cursor
 /// spread over the id range, as a user paging deep into a list would.
-pub fn bench_queries(store: &dyn Store, ws: WorkspaceId, runs: usize, page: u32) -> Result<Vec<QueryFigures>, StoreError> {
-    let newest = store.query_leads(ws, &LeadQuery { limit: 1, ..LeadQuery::default() })?;
+pub fn bench_queries(
+    store: &dyn Store,
+    ws: WorkspaceId,
+    runs: usize,
+    page: u32,
+) -> Result<Vec<QueryFigures>, StoreError> {
+    let newest = store.query_leads(
+        ws,
+        &LeadQuery {
+            limit: 1,
+            ..LeadQuery::default()
+        },
+    )?;
     let max_id = newest.leads.first().map_or(1, |l| l.id);
     let mut out = Vec::new();
     for (name, filter, sort) in query_shapes() {
@@ -69,9 +113,17 @@ pub fn bench_queries(store: &dyn Store, ws: WorkspaceId, runs: usize, page: u32)
             // Deterministic spread of starting points: first page, then deep pages.
             let after = (i % 4 != 0).then(|| {
                 let id = 1 + (i as i64 * 7919) % max_id.max(1);
-                Cursor { score: 100 - (i % 60) as u8, id }
+                Cursor {
+                    score: 100 - (i % 60) as u8,
+                    id,
+                }
             });
-            let q = LeadQuery { filter: filter.clone(), sort, limit: page, after };
+            let q = LeadQuery {
+                filter: filter.clone(),
+                sort,
+                limit: page,
+                after,
+            };
             let t = Instant::now();
             let p = store.query_leads(ws, &q)?;
             times.push(t.elapsed().as_secs_f64() * 1000.0);

@@ -12,7 +12,10 @@ use serde::Deserialize;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{field}: {message}")]
@@ -69,18 +72,29 @@ impl Config {
             .or_else(|| default_path.exists().then(|| default_path.to_path_buf()));
         let file = match &path {
             Some(p) => {
-                let text =
-                    std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.clone(), source })?;
-                toml::from_str::<FileConfig>(&text)
-                    .map_err(|e| ConfigError::Parse { path: p.clone(), message: e.to_string() })?
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.clone(),
+                    source,
+                })?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Parse {
+                    path: p.clone(),
+                    message: e.to_string(),
+                })?
             }
             None => FileConfig::default(),
         };
         let var = |k: &str| env.get(k).filter(|v| !v.trim().is_empty()).cloned();
-        let data_dir = var("LEADGEN_DATA_DIR").map(PathBuf::from).or(file.data_dir).unwrap_or_else(|| "leadgen-data".into());
-        let database_url = var("LEADGEN_DATABASE_URL").or(file.database_url).filter(|u| !u.trim().is_empty());
+        let data_dir = var("LEADGEN_DATA_DIR")
+            .map(PathBuf::from)
+            .or(file.data_dir)
+            .unwrap_or_else(|| "leadgen-data".into());
+        let database_url = var("LEADGEN_DATABASE_URL")
+            .or(file.database_url)
+            .filter(|u| !u.trim().is_empty());
         if let Some(url) = &database_url {
-            let ok = ["postgres://", "postgresql://", "sqlite:"].iter().any(|p| url.starts_with(p));
+            let ok = ["postgres://", "postgresql://", "sqlite:"]
+                .iter()
+                .any(|p| url.starts_with(p));
             if !ok {
                 return Err(ConfigError::Invalid {
                     field: "database_url (LEADGEN_DATABASE_URL)".into(),
@@ -91,15 +105,18 @@ impl Config {
                 });
             }
         }
-        let country_raw = var("LEADGEN_DEFAULT_COUNTRY").or(file.default_country).unwrap_or_else(|| "US".into());
+        let country_raw = var("LEADGEN_DEFAULT_COUNTRY")
+            .or(file.default_country)
+            .unwrap_or_else(|| "US".into());
         let default_country = Country::parse(&country_raw).map_err(|e| ConfigError::Invalid {
             field: "default_country (LEADGEN_DEFAULT_COUNTRY)".into(),
             message: format!("'{country_raw}': {e}; use an ISO code such as US, GB or DE"),
         })?;
         let scoring = file.scoring.unwrap_or_default();
-        scoring
-            .validate()
-            .map_err(|e| ConfigError::Invalid { field: "scoring".into(), message: e.to_string() })?;
+        scoring.validate().map_err(|e| ConfigError::Invalid {
+            field: "scoring".into(),
+            message: e.to_string(),
+        })?;
         Ok(Config {
             data_dir,
             database_url,
@@ -112,8 +129,12 @@ impl Config {
 
 /// A URL safe to print: the password, if any, is replaced.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
     match userinfo.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_owned(),
@@ -125,14 +146,21 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn environment_overrides_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
-        std::fs::write(&path, "data_dir = \"/from/file\"\ndefault_country = \"DE\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "data_dir = \"/from/file\"\ndefault_country = \"DE\"\n",
+        )
+        .unwrap();
         let c = Config::load(Some(&path), &env(&[("LEADGEN_DATA_DIR", "/from/env")])).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/from/env"));
         assert_eq!(c.default_country.as_str(), "DE");
@@ -156,9 +184,16 @@ mod tests {
 
     #[test]
     fn a_database_password_is_never_printed() {
-        let err = Config::load(None, &env(&[("LEADGEN_DATABASE_URL", "mysql://u:secret@h/db")])).unwrap_err();
+        let err = Config::load(
+            None,
+            &env(&[("LEADGEN_DATABASE_URL", "mysql://u:secret@h/db")]),
+        )
+        .unwrap_err();
         assert!(!err.to_string().contains("secret"), "{err}");
-        assert_eq!(redact_url("postgres://u:pw@h:5432/d"), "postgres://u:***@h:5432/d");
+        assert_eq!(
+            redact_url("postgres://u:pw@h:5432/d"),
+            "postgres://u:***@h:5432/d"
+        );
     }
 
     #[test]

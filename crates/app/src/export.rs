@@ -4,7 +4,7 @@ use std::io::Write;
 
 use leadgen_core::{Lead, WorkspaceId};
 use leadgen_store::{ExportError, LeadFilter, Store};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,13 +49,23 @@ pub const COLUMNS: [&str; 30] = [
 
 /// A lead as the flat JSON object both formats are written from.
 pub fn lead_json(lead: &Lead) -> Map<String, Value> {
-    let s = |o: &Option<String>| o.as_deref().map_or(Value::Null, |v| Value::String(v.to_owned()));
-    let phone = |p: &Option<leadgen_core::phone::Phone>| p.as_ref().map_or(Value::Null, |p| json!(p.e164()));
-    let custom: Map<String, Value> =
-        lead.custom.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    let s = |o: &Option<String>| {
+        o.as_deref()
+            .map_or(Value::Null, |v| Value::String(v.to_owned()))
+    };
+    let phone = |p: &Option<leadgen_core::phone::Phone>| {
+        p.as_ref().map_or(Value::Null, |p| json!(p.e164()))
+    };
+    let custom: Map<String, Value> = lead
+        .custom
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
     let values = [
         json!(lead.id),
-        lead.email.as_ref().map_or(Value::Null, |e| json!(e.as_str())),
+        lead.email
+            .as_ref()
+            .map_or(Value::Null, |e| json!(e.as_str())),
         s(&lead.first_name),
         s(&lead.last_name),
         s(&lead.title),
@@ -63,10 +73,16 @@ pub fn lead_json(lead: &Lead) -> Map<String, Value> {
         s(&lead.department),
         phone(&lead.phone),
         phone(&lead.mobile),
-        lead.linkedin.as_ref().map_or(Value::Null, |l| json!(l.as_str())),
+        lead.linkedin
+            .as_ref()
+            .map_or(Value::Null, |l| json!(l.as_str())),
         s(&lead.company_name),
-        lead.company_domain.as_ref().map_or(Value::Null, |d| json!(d.as_str())),
-        lead.company_linkedin.as_ref().map_or(Value::Null, |l| json!(l.as_str())),
+        lead.company_domain
+            .as_ref()
+            .map_or(Value::Null, |d| json!(d.as_str())),
+        lead.company_linkedin
+            .as_ref()
+            .map_or(Value::Null, |l| json!(l.as_str())),
         phone(&lead.company_phone),
         s(&lead.industry),
         lead.employee_count.map_or(Value::Null, |n| json!(n)),
@@ -74,7 +90,9 @@ pub fn lead_json(lead: &Lead) -> Map<String, Value> {
         s(&lead.city),
         s(&lead.state),
         s(&lead.postal_code),
-        lead.country.as_ref().map_or(Value::Null, |c| json!(c.as_str())),
+        lead.country
+            .as_ref()
+            .map_or(Value::Null, |c| json!(c.as_str())),
         json!(lead.source),
         json!(lead.status.as_str()),
         json!(lead.lifecycle.as_str()),
@@ -151,7 +169,8 @@ pub fn export(
             w.write_record(COLUMNS).map_err(std::io::Error::from)?;
             let n = store.export_leads(ws, filter, &mut |lead| {
                 let row = lead_json(&lead);
-                w.write_record(COLUMNS.iter().map(|c| csv_cell(&row[*c]))).map_err(std::io::Error::from)
+                w.write_record(COLUMNS.iter().map(|c| csv_cell(&row[*c])))
+                    .map_err(std::io::Error::from)
             })?;
             w.flush()?;
             Ok(n)
@@ -167,7 +186,7 @@ mod tests {
     fn timestamps_format_as_utc() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(rfc3339(1_795_392_000_000), "2026-11-22T00:00:00.000Z");
+        assert_eq!(rfc3339(1_795_305_600_000), "2026-11-22T00:00:00.000Z");
     }
 
     #[test]

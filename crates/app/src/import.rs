@@ -13,13 +13,15 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use foldhash::fast::RandomState;
-use leadgen_core::dedupe::{merge_into, LeadKeys, SourcePriority};
+use leadgen_core::dedupe::{LeadKeys, SourcePriority, merge_into};
 use leadgen_core::geo::Country;
-use leadgen_core::mapping::{auto_map, ColumnMapping};
+use leadgen_core::mapping::{ColumnMapping, auto_map};
 use leadgen_core::record::{Cells, RowParser};
 use leadgen_core::score::ScoringRules;
 use leadgen_core::{Field, Lead, LeadId, RecordId, SourceRef, WorkspaceId};
-use leadgen_store::{BatchCounts, BatchMeta, IngestTx, RecordChunk, RecordChunkWriter, Store, StoreError};
+use leadgen_store::{
+    BatchCounts, BatchMeta, IngestTx, RecordChunk, RecordChunkWriter, Store, StoreError,
+};
 
 use crate::csv_source::{CsvSource, CsvSourceError, RawRow, ReadError};
 use crate::rejects::{RejectsError, RejectsWriter};
@@ -70,13 +72,19 @@ pub enum ImportError {
     #[error(transparent)]
     Source(#[from] CsvSourceError),
     #[error("{path}: {source}")]
-    Mapping { path: PathBuf, source: leadgen_core::mapping::MappingError },
+    Mapping {
+        path: PathBuf,
+        source: leadgen_core::mapping::MappingError,
+    },
     #[error(transparent)]
     Rejects(#[from] RejectsError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// One parsed row on its way to the store.
@@ -95,21 +103,32 @@ struct Chunk {
 }
 
 /// The mapping an import would use, for `--dry-run` style previews.
-pub fn preview_mapping(path: &Path, overrides: &[(Field, String)]) -> Result<ColumnMapping, ImportError> {
+pub fn preview_mapping(
+    path: &Path,
+    overrides: &[(Field, String)],
+) -> Result<ColumnMapping, ImportError> {
     let source = CsvSource::open(path)?;
     map_columns(&source, overrides)
 }
 
-fn map_columns(source: &CsvSource, overrides: &[(Field, String)]) -> Result<ColumnMapping, ImportError> {
+fn map_columns(
+    source: &CsvSource,
+    overrides: &[(Field, String)],
+) -> Result<ColumnMapping, ImportError> {
     let headers: Vec<&str> = source.headers().iter().map(String::as_str).collect();
-    auto_map(&headers, overrides)
-        .map_err(|e| ImportError::Mapping { path: source.path().to_path_buf(), source: e })
+    auto_map(&headers, overrides).map_err(|e| ImportError::Mapping {
+        path: source.path().to_path_buf(),
+        source: e,
+    })
 }
 
 /// Identity of an import: the file's bytes and every option that changes how
 /// they are read. The same file imported the same way is the same batch.
 fn content_hash(opts: &ImportOptions) -> Result<String, ImportError> {
-    let read_err = |source| ImportError::Read { path: opts.path.clone(), source };
+    let read_err = |source| ImportError::Read {
+        path: opts.path.clone(),
+        source,
+    };
     let mut file = std::fs::File::open(&opts.path).map_err(read_err)?;
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -157,12 +176,21 @@ pub fn import_csv(
     let total_bytes = std::fs::metadata(&opts.path).map(|m| m.len()).unwrap_or(0);
     let meta = BatchMeta {
         kind: "csv".into(),
-        name: opts.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        name: opts
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         source: opts.source.clone(),
         content_hash: content_hash(opts)?,
         headers: source.headers().to_vec(),
     };
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "hashed the file");
     let mut tx = store.begin_ingest(opts.workspace, &meta, now_ms())?;
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "transaction open"
+    );
     let (batch_id, observed_at) = (tx.batch().id, tx.batch().started_at);
     let parser = RowParser::new(
         mapping.clone(),
@@ -177,15 +205,40 @@ pub fn import_csv(
     let (sender, receiver) = crossbeam_channel::bounded::<Result<Chunk, ImportError>>(4);
     let mut counts = BatchCounts::default();
     let outcome = std::thread::scope(|scope| {
-        let producer = scope.spawn(move || {
-            let res = produce(&mut source, &parser, batch_id, observed_at, &mut rejects, &sender);
-            if let Err(e) = res {
-                let _ = sender.send(Err(e));
-                return None;
+        let producer = std::thread::Builder::new()
+            .name("leadgen-parse".into())
+            .spawn_scoped(scope, move || {
+                let res = produce(
+                    &mut source,
+                    &parser,
+                    batch_id,
+                    observed_at,
+                    &mut rejects,
+                    &sender,
+                );
+                if let Err(e) = res {
+                    let _ = sender.send(Err(e));
+                    return None;
+                }
+                Some(rejects)
+            });
+        let producer = match producer {
+            Ok(p) => p,
+            Err(e) => {
+                return Err(ImportError::Read {
+                    path: opts.path.clone(),
+                    source: e,
+                });
             }
-            Some(rejects)
-        });
-        let consumed = consume(&mut *tx, opts, &receiver, &mut counts, total_bytes, progress);
+        };
+        let consumed = consume(
+            &mut *tx,
+            opts,
+            &receiver,
+            &mut counts,
+            total_bytes,
+            progress,
+        );
         // Unblock the producer if the consumer stopped early.
         drop(receiver);
         let rejects = producer.join().unwrap_or(None);
@@ -195,7 +248,9 @@ pub fn import_csv(
         Some(r) => r.finish()?,
         None => None,
     };
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "rows written");
     tx.commit(counts, now_ms())?;
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "committed");
     Ok(ImportSummary {
         rows_read: counts.rows_read,
         inserted: counts.inserted,
@@ -220,7 +275,13 @@ fn produce(
 ) -> Result<(), ImportError> {
     let mut row = RawRow::new();
     loop {
-        let mut chunk = Chunk { rows: Vec::with_capacity(CHUNK_ROWS), records: None, rows_read: 0, rejected: 0, bytes_read: 0 };
+        let mut chunk = Chunk {
+            rows: Vec::with_capacity(CHUNK_ROWS),
+            records: None,
+            rows_read: 0,
+            rejected: 0,
+            bytes_read: 0,
+        };
         let mut records = RecordChunkWriter::default();
         let mut eof = false;
         while chunk.rows.len() < CHUNK_ROWS {
@@ -231,7 +292,10 @@ fn produce(
                 }
                 Ok(true) => {
                     chunk.rows_read += 1;
-                    let origin = SourceRef { at: observed_at, record: RecordId::new(batch_id, row.line()) };
+                    let origin = SourceRef {
+                        at: observed_at,
+                        record: RecordId::new(batch_id, row.line()),
+                    };
                     match parser.parse(&row, origin) {
                         Ok(lead) => {
                             records.push(row.line(), row.raw_cells());
@@ -290,8 +354,12 @@ struct Resolver {
 
 impl Resolver {
     fn find(&self, k: &LeadKeys) -> Option<LeadId> {
-        let get = |m: &HashMap<String, LeadId, RandomState>, k: &Option<String>| k.as_ref().and_then(|k| m.get(k)).copied();
-        get(&self.email, &k.email).or_else(|| get(&self.linkedin, &k.linkedin)).or_else(|| get(&self.name, &k.name_company))
+        let get = |m: &HashMap<String, LeadId, RandomState>, k: &Option<String>| {
+            k.as_ref().and_then(|k| m.get(k)).copied()
+        };
+        get(&self.email, &k.email)
+            .or_else(|| get(&self.linkedin, &k.linkedin))
+            .or_else(|| get(&self.name, &k.name_company))
     }
 
     fn register(&mut self, k: LeadKeys, id: LeadId) {
@@ -330,6 +398,7 @@ fn consume(
             .collect(),
     );
     let stored = tx.load_keys()?;
+    tracing::debug!(keys = stored.len(), "loaded identity keys");
     let mut r = Resolver {
         email: HashMap::with_capacity_and_hasher(stored.len() + CHUNK_ROWS, RandomState::default()),
         linkedin: HashMap::with_hasher(RandomState::default()),
@@ -339,13 +408,18 @@ fn consume(
         id_end: 0,
     };
     for s in stored {
-        let keys = LeadKeys { email: s.email_key, linkedin: s.linkedin, name_company: s.name_key };
+        let keys = LeadKeys {
+            email: s.email_key,
+            linkedin: s.linkedin,
+            name_company: s.name_key,
+        };
         r.register(keys, s.id);
     }
 
     let mut actions: Vec<Action> = Vec::with_capacity(CHUNK_ROWS);
     let mut inserts: Vec<Lead> = Vec::with_capacity(CHUNK_ROWS);
-    let mut insert_pos: HashMap<LeadId, usize, RandomState> = HashMap::with_hasher(RandomState::default());
+    let mut insert_pos: HashMap<LeadId, usize, RandomState> =
+        HashMap::with_hasher(RandomState::default());
     let mut to_fetch: Vec<LeadId> = Vec::new();
     for chunk in chunks {
         let chunk = chunk?;
@@ -414,7 +488,10 @@ fn consume(
                             *changed = true;
                         }
                     } else {
-                        return Err(StoreError::Corrupt(format!("lead {id} has identity keys but no row")).into());
+                        return Err(StoreError::Corrupt(format!(
+                            "lead {id} has identity keys but no row"
+                        ))
+                        .into());
                     }
                 }
             }
@@ -427,13 +504,20 @@ fn consume(
         if r.dirty.len() >= DIRTY_FLUSH {
             flush(tx, &mut r.dirty)?;
         }
-        progress(ImportProgress { rows_read: counts.rows_read, bytes_read: chunk.bytes_read, total_bytes });
+        progress(ImportProgress {
+            rows_read: counts.rows_read,
+            bytes_read: chunk.bytes_read,
+            total_bytes,
+        });
     }
     flush(tx, &mut r.dirty)?;
     Ok(())
 }
 
-fn flush(tx: &mut dyn IngestTx, dirty: &mut HashMap<LeadId, (Lead, bool)>) -> Result<(), StoreError> {
+fn flush(
+    tx: &mut dyn IngestTx,
+    dirty: &mut HashMap<LeadId, (Lead, bool)>,
+) -> Result<(), StoreError> {
     let mut leads: Vec<Lead> = dirty.drain().map(|(_, (lead, _))| lead).collect();
     leads.sort_unstable_by_key(|l| l.id);
     tx.update_leads(&leads)

@@ -5,26 +5,35 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use leadgen_app::config::{redact_url, Config};
-use leadgen_app::export::{self, lead_json, Format};
-use leadgen_app::import::{import_csv, preview_mapping, ImportOptions};
-use leadgen_app::sample::{write_sample, SampleSpec};
+use leadgen_app::config::{Config, redact_url};
+use leadgen_app::export::{self, Format, lead_json};
+use leadgen_app::import::{ImportOptions, import_csv, preview_mapping};
+use leadgen_app::sample::{SampleSpec, write_sample};
 use leadgen_core::lead::{LeadStatus, Tier};
 use leadgen_core::score::ScoringRules;
-use leadgen_core::{Field, DEFAULT_WORKSPACE};
+use leadgen_core::{DEFAULT_WORKSPACE, Field};
 use leadgen_store::{Cursor, LeadFilter, LeadQuery, SortOrder, Store};
 
 #[derive(Parser)]
-#[command(name = "leadgen", version, about = "Self-hosted lead generation: import, clean, dedupe, score, export.")]
+#[command(
+    name = "leadgen",
+    version,
+    about = "Self-hosted lead generation: import, clean, dedupe, score, export."
+)]
 struct Cli {
     /// Where the embedded store lives.
     #[arg(long, global = true, env = "LEADGEN_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// PostgreSQL URL (postgres://user@host:port/db); the embedded SQLite store when absent.
-    #[arg(long, global = true, env = "LEADGEN_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "LEADGEN_DATABASE_URL",
+        hide_env_values = true
+    )]
     database_url: Option<String>,
     /// Config file (TOML); defaults to ./leadgen.toml when present.
     #[arg(long, global = true, env = "LEADGEN_CONFIG")]
@@ -181,7 +190,8 @@ struct ListArgs {
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LEADGEN_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("LEADGEN_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -192,7 +202,9 @@ fn main() {
 }
 
 fn load_config(cli: &Cli) -> Result<Config> {
-    let mut env: HashMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("LEADGEN_")).collect();
+    let mut env: HashMap<String, String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("LEADGEN_"))
+        .collect();
     // Flags win over the environment, which wins over the file.
     if let Some(d) = &cli.data_dir {
         env.insert("LEADGEN_DATA_DIR".into(), d.display().to_string());
@@ -211,13 +223,26 @@ fn open_store(config: &Config) -> Result<Box<dyn Store>> {
 fn run(cli: Cli) -> Result<()> {
     let config = load_config(&cli)?;
     match cli.command {
-        Command::GenSample { rows, dup_rate, seed, output } => {
+        Command::GenSample {
+            rows,
+            dup_rate,
+            seed,
+            output,
+        } => {
             if !(0.0..1.0).contains(&dup_rate) {
                 bail!("--dup-rate must be at least 0 and below 1 (got {dup_rate})");
             }
-            let file = std::fs::File::create(&output).with_context(|| format!("creating {}", output.display()))?;
-            let stats = write_sample(&SampleSpec { rows, dup_rate, seed }, std::io::BufWriter::new(file))
-                .with_context(|| format!("writing {}", output.display()))?;
+            let file = std::fs::File::create(&output)
+                .with_context(|| format!("creating {}", output.display()))?;
+            let stats = write_sample(
+                &SampleSpec {
+                    rows,
+                    dup_rate,
+                    seed,
+                },
+                std::io::BufWriter::new(file),
+            )
+            .with_context(|| format!("writing {}", output.display()))?;
             eprintln!(
                 "wrote {} rows to {} ({} unique leads, {} planted duplicates, {} deliberately bad rows)",
                 stats.rows,
@@ -245,8 +270,8 @@ fn run(cli: Cli) -> Result<()> {
             };
             let n = match &args.output {
                 Some(path) => {
-                    let file =
-                        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+                    let file = std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?;
                     let mut w = std::io::BufWriter::new(file);
                     let n = export::export(&*store, DEFAULT_WORKSPACE, &filter, format, &mut w)?;
                     w.flush()?;
@@ -269,12 +294,22 @@ fn run(cli: Cli) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string(&s)?);
             } else {
-                println!("leads: {}   (with email {}, phone {}, LinkedIn {})", s.leads, s.with_email, s.with_phone, s.with_linkedin);
-                for (title, rows) in [("status", &s.by_status), ("tier", &s.by_tier), ("source", &s.by_source)] {
+                println!(
+                    "leads: {}   (with email {}, phone {}, LinkedIn {})",
+                    s.leads, s.with_email, s.with_phone, s.with_linkedin
+                );
+                for (title, rows) in [
+                    ("status", &s.by_status),
+                    ("tier", &s.by_tier),
+                    ("source", &s.by_source),
+                ] {
                     let parts: Vec<String> = rows.iter().map(|(k, n)| format!("{k} {n}")).collect();
                     println!("by {title}: {}", parts.join(", "));
                 }
-                println!("imports: {}   source records: {}", s.batches, s.source_records);
+                println!(
+                    "imports: {}   source records: {}",
+                    s.batches, s.source_records
+                );
             }
             Ok(())
         }
@@ -296,24 +331,41 @@ fn import_options(config: &Config, path: PathBuf) -> ImportOptions {
 
 fn bench(config: &Config, cmd: BenchCommand) -> Result<()> {
     match cmd {
-        BenchCommand::Import { rows, dup_rate, seed } => {
+        BenchCommand::Import {
+            rows,
+            dup_rate,
+            seed,
+        } => {
             let dir = std::env::temp_dir().join(format!("leadgen-bench-{}", std::process::id()));
             std::fs::create_dir_all(&dir)?;
             let file = dir.join("sample.csv");
             let out = std::io::BufWriter::new(std::fs::File::create(&file)?);
-            write_sample(&SampleSpec { rows, dup_rate, seed }, out)?;
+            write_sample(
+                &SampleSpec {
+                    rows,
+                    dup_rate,
+                    seed,
+                },
+                out,
+            )?;
             let url = match &config.database_url {
                 Some(url) => url.clone(),
                 None => dir.join("bench.db").display().to_string(),
             };
-            let store = leadgen_store::open(&url).with_context(|| format!("opening {}", redact_url(&url)))?;
+            let store = leadgen_store::open(&url)
+                .with_context(|| format!("opening {}", redact_url(&url)))?;
             if store.stats(DEFAULT_WORKSPACE)?.leads > 0 {
-                bail!("the benchmark needs an empty store; {} has leads", redact_url(&url));
+                bail!(
+                    "the benchmark needs an empty store; {} has leads",
+                    redact_url(&url)
+                );
             }
             leadgen_app::bench::reset_peak_rss();
             let summary = import_csv(&*store, &import_options(config, file.clone()), &|_| {})?;
             let peak = leadgen_app::bench::peak_rss_mib();
-            let file_mib = std::fs::metadata(&file).map(|m| m.len() as f64 / 1048576.0).unwrap_or(0.0);
+            let file_mib = std::fs::metadata(&file)
+                .map(|m| m.len() as f64 / 1048576.0)
+                .unwrap_or(0.0);
             drop(store);
             let _ = std::fs::remove_dir_all(&dir);
             println!(
@@ -348,12 +400,15 @@ fn bench(config: &Config, cmd: BenchCommand) -> Result<()> {
 fn parse_maps(maps: &[String]) -> Result<Vec<(Field, String)>> {
     maps.iter()
         .map(|m| {
-            let (field, column) = m
-                .split_once('=')
-                .with_context(|| format!("--map '{m}': write FIELD=COLUMN, e.g. --map email=\"Work Email\""))?;
+            let (field, column) = m.split_once('=').with_context(|| {
+                format!("--map '{m}': write FIELD=COLUMN, e.g. --map email=\"Work Email\"")
+            })?;
             let f = Field::from_name(field.trim()).with_context(|| {
                 let names: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
-                format!("--map '{m}': unknown field '{field}'; fields are {}", names.join(", "))
+                format!(
+                    "--map '{m}': unknown field '{field}'; fields are {}",
+                    names.join(", ")
+                )
             })?;
             Ok((f, column.trim().trim_matches('"').to_owned()))
         })
@@ -374,7 +429,11 @@ fn import(config: &Config, args: ImportArgs) -> Result<()> {
         source: args.source,
         ..import_options(config, args.file.clone())
     };
-    let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(0) };
+    let bar = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} ({elapsed}, eta {eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -421,7 +480,10 @@ fn build_filter(f: &FilterArgs) -> Result<LeadFilter> {
     let tier = f
         .tier
         .as_deref()
-        .map(|t| Tier::parse(&t.to_ascii_uppercase()).with_context(|| format!("--tier '{t}': expected A, B or C")))
+        .map(|t| {
+            Tier::parse(&t.to_ascii_uppercase())
+                .with_context(|| format!("--tier '{t}': expected A, B or C"))
+        })
         .transpose()?;
     Ok(LeadFilter {
         statuses,
@@ -445,15 +507,27 @@ fn leads(config: &Config, cmd: LeadsCommand) -> Result<()> {
     if text.is_some() {
         filter.text = text;
     }
-    let sort = SortOrder::parse(&list.sort).with_context(|| format!("--sort '{}': expected newest, oldest or score", list.sort))?;
+    let sort = SortOrder::parse(&list.sort)
+        .with_context(|| format!("--sort '{}': expected newest, oldest or score", list.sort))?;
     let after = list.cursor.as_deref().map(Cursor::decode).transpose()?;
-    let page = store.query_leads(DEFAULT_WORKSPACE, &LeadQuery { filter, sort, limit: list.limit.clamp(1, 1000), after })?;
+    let page = store.query_leads(
+        DEFAULT_WORKSPACE,
+        &LeadQuery {
+            filter,
+            sort,
+            limit: list.limit.clamp(1, 1000),
+            after,
+        },
+    )?;
     if list.json {
         for lead in &page.leads {
             println!("{}", serde_json::Value::Object(lead_json(lead)));
         }
     } else {
-        println!("{:>8}  {:>5} {:4} {:32} {:24} {:28} {}", "id", "score", "tier", "email", "name", "company", "title");
+        println!(
+            "{:>8}  {:>5} {:4} {:32} {:24} {:28} title",
+            "id", "score", "tier", "email", "name", "company"
+        );
         for l in &page.leads {
             println!(
                 "{:>8}  {:>5} {:4} {:32} {:24} {:28} {}",
@@ -474,7 +548,9 @@ fn leads(config: &Config, cmd: LeadsCommand) -> Result<()> {
 }
 
 fn show_lead(store: &dyn Store, rules: &ScoringRules, id: i64, json: bool) -> Result<()> {
-    let lead = store.get_lead(DEFAULT_WORKSPACE, id)?.with_context(|| format!("no lead with id {id}"))?;
+    let lead = store
+        .get_lead(DEFAULT_WORKSPACE, id)?
+        .with_context(|| format!("no lead with id {id}"))?;
     let mut records = Vec::new();
     for r in lead.provenance.records() {
         if let Some(rec) = store.source_record(DEFAULT_WORKSPACE, r)? {
@@ -493,16 +569,34 @@ fn show_lead(store: &dyn Store, rules: &ScoringRules, id: i64, json: bool) -> Re
     for (k, v) in lead_json(&lead) {
         if !v.is_null() {
             let src = Field::from_name(&k).and_then(|f| lead.provenance.of(f));
-            let from = src.map(|s| format!("   ← line {} of import {}", s.record.line(), s.record.batch())).unwrap_or_default();
+            let from = src
+                .map(|s| {
+                    format!(
+                        "   ← line {} of import {}",
+                        s.record.line(),
+                        s.record.batch()
+                    )
+                })
+                .unwrap_or_default();
             println!("{k:>22}: {v}{from}");
         }
     }
     println!("\nscore {} (tier {}):", card.score, card.tier);
     for f in &card.factors {
-        println!("{:>22}: {} ({} points)", f.rule, if f.matched { "yes" } else { "no" }, f.weight);
+        println!(
+            "{:>22}: {} ({} points)",
+            f.rule,
+            if f.matched { "yes" } else { "no" },
+            f.weight
+        );
     }
     for rec in records {
-        println!("\nsource record: line {} of {} ({})", rec.record.line(), rec.batch_name, rec.source);
+        println!(
+            "\nsource record: line {} of {} ({})",
+            rec.record.line(),
+            rec.batch_name,
+            rec.source
+        );
         for (h, c) in rec.headers.iter().zip(&rec.cells) {
             if !c.is_empty() {
                 println!("{h:>22}: {c}");

@@ -1,7 +1,7 @@
 //! The core ingest path per row: parse cells → normalize → dedupe keys →
 //! score. The target is ≥ 1,000,000 rows/s on one core.
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use leadgen_core::dedupe::LeadKeys;
 use leadgen_core::geo::Country;
 use leadgen_core::mapping::auto_map;
@@ -29,19 +29,45 @@ const HEADERS: [&str; 15] = [
 
 /// Rows shaped like a real export: mixed phone formats, URL forms, casing.
 fn rows(n: usize) -> Vec<Vec<String>> {
-    let first = ["Jane", "José", "Liam", "Zoë", "Priya", "Connor", "Mei", "Ahmed"];
-    let last = ["Doe", "O'Neil", "García", "Smith", "Nguyen", "Müller", "Okafor", "Kowalski"];
-    let titles = ["VP Sales", "Head of Marketing", "Software Engineer", "CEO", "Account Executive"];
-    let companies = [("Acme Inc", "acme.com"), ("Globex LLC", "globex.io"), ("Initech Ltd", "initech.co.uk")];
-    let phones = ["(415) 555-{n}", "212-555-{n}", "+1 312 555 {n}", "617.555.{n}", "+44 20 7946 0{n3}"];
+    let first = [
+        "Jane", "José", "Liam", "Zoë", "Priya", "Connor", "Mei", "Ahmed",
+    ];
+    let last = [
+        "Doe", "O'Neil", "García", "Smith", "Nguyen", "Müller", "Okafor", "Kowalski",
+    ];
+    let titles = [
+        "VP Sales",
+        "Head of Marketing",
+        "Software Engineer",
+        "CEO",
+        "Account Executive",
+    ];
+    let companies = [
+        ("Acme Inc", "acme.com"),
+        ("Globex LLC", "globex.io"),
+        ("Initech Ltd", "initech.co.uk"),
+    ];
+    let phones = [
+        "(415) 555-{n}",
+        "212-555-{n}",
+        "+1 312 555 {n}",
+        "617.555.{n}",
+        "+44 20 7946 0{n3}",
+    ];
     (0..n)
         .map(|i| {
             let f = first[i % first.len()];
             let l = last[(i / 3) % last.len()];
             let (c, d) = companies[i % companies.len()];
             let n4 = format!("{:04}", 1000 + i % 9000);
-            let phone = phones[i % phones.len()].replace("{n}", &n4).replace("{n3}", &n4[1..]);
-            let site = if i % 2 == 0 { format!("https://www.{d}/about") } else { d.to_string() };
+            let phone = phones[i % phones.len()]
+                .replace("{n}", &n4)
+                .replace("{n3}", &n4[1..]);
+            let site = if i % 2 == 0 {
+                format!("https://www.{d}/about")
+            } else {
+                d.to_string()
+            };
             vec![
                 f.to_string(),
                 l.to_string(),
@@ -49,9 +75,18 @@ fn rows(n: usize) -> Vec<Vec<String>> {
                 "senior".into(),
                 c.to_string(),
                 site,
-                format!("{}.{}{}@{d}", f.to_lowercase(), l.to_lowercase().replace('\'', ""), i),
+                format!(
+                    "{}.{}{}@{d}",
+                    f.to_lowercase(),
+                    l.to_lowercase().replace('\'', ""),
+                    i
+                ),
                 phone,
-                format!("linkedin.com/in/{}-{}-{i}/", f.to_lowercase(), l.to_lowercase()),
+                format!(
+                    "linkedin.com/in/{}-{}-{i}/",
+                    f.to_lowercase(),
+                    l.to_lowercase()
+                ),
                 "Software".into(),
                 "51-200".into(),
                 "San Francisco".into(),
@@ -65,9 +100,18 @@ fn rows(n: usize) -> Vec<Vec<String>> {
 
 fn bench(c: &mut Criterion) {
     let mapping = auto_map(&HEADERS, &[]).expect("headers map");
-    let parser = RowParser::new(mapping, Country::US, "csv_upload", vec![], ScoringRules::default());
+    let parser = RowParser::new(
+        mapping,
+        Country::US,
+        "csv_upload",
+        vec![],
+        ScoringRules::default(),
+    );
     let data = rows(10_000);
-    let cells: Vec<Vec<&str>> = data.iter().map(|r| r.iter().map(String::as_str).collect()).collect();
+    let cells: Vec<Vec<&str>> = data
+        .iter()
+        .map(|r| r.iter().map(String::as_str).collect())
+        .collect();
     let mut g = c.benchmark_group("ingest_core");
     g.throughput(Throughput::Elements(cells.len() as u64));
     g.bench_function("parse_normalize_key_score", |b| {
@@ -76,7 +120,10 @@ fn bench(c: &mut Criterion) {
             |()| {
                 let mut n = 0usize;
                 for (i, row) in cells.iter().enumerate() {
-                    let origin = SourceRef { at: 0, record: RecordId::new(1, i as u64 + 2) };
+                    let origin = SourceRef {
+                        at: 0,
+                        record: RecordId::new(1, i as u64 + 2),
+                    };
                     if let Ok(lead) = parser.parse(row.as_slice(), origin) {
                         n += LeadKeys::of(&lead).email.map_or(0, |k| k.len());
                     }

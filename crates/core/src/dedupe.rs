@@ -116,7 +116,11 @@ fn merge_slot<T: PartialEq + Clone>(
 /// Merges `incoming` (a freshly parsed record, its provenance origin set) into
 /// `target`. Idempotent: merging the same record twice changes nothing the
 /// second time.
-pub fn merge_into(target: &mut Lead, incoming: &Lead, priority: &dyn SourcePriority) -> MergeOutcome {
+pub fn merge_into(
+    target: &mut Lead,
+    incoming: &Lead,
+    priority: &dyn SourcePriority,
+) -> MergeOutcome {
     let Some(src) = incoming.provenance.origin else {
         return MergeOutcome::default();
     };

@@ -259,7 +259,10 @@ impl Provenance {
 
     /// Every record this lead is built from, origin first.
     pub fn records(&self) -> impl Iterator<Item = RecordId> + '_ {
-        self.origin.map(|o| o.record).into_iter().chain(self.linked.iter().copied())
+        self.origin
+            .map(|o| o.record)
+            .into_iter()
+            .chain(self.linked.iter().copied())
     }
 
     pub fn has_record(&self, record: RecordId) -> bool {

@@ -93,7 +93,10 @@ impl Phone {
     /// Trims whitespace and one leading apostrophe (spreadsheet exports write
     /// `'+44 20 7946 0958` to keep the `+`). Keeps an extension written as
     /// `x123`, `ext. 123`, `extension 123` or `#123`. Numbers the metadata
-    /// says cannot exist are errors.
+    /// says cannot exist are errors, and so are the few it accepts outside
+    /// 7 to 15 digits in E.164 (some Japanese toll-free and German pager
+    /// numbers), so that every stored value is E.164 that
+    /// [`Phone::from_e164`] reads back.
     pub fn parse(raw: &str, default_region: Country) -> Result<Phone, PhoneError> {
         let s = clean(raw);
         if s.is_empty() {
@@ -126,9 +129,9 @@ impl Phone {
 
     /// Re-reads a value this type produced (`+14155550123`, optionally
     /// `;ext=123`), as stored in a database, without running the parser:
-    /// only the shape is checked. The length range is 7 to 15 digits because
-    /// valid numbers of Niue, Tokelau and Saint Helena have 7 digits in
-    /// E.164 and E.164 allows at most 15.
+    /// only the shape is checked. The length range is 7 to 15 digits, the
+    /// range [`Phone::parse`] produces: E.164 allows at most 15, and valid
+    /// numbers of Niue and Tokelau (`+6834002`) have 7.
     pub fn from_e164(s: &str) -> Result<Phone, PhoneError> {
         let bad = || PhoneError::NotE164(s.to_owned());
         let (num, ext) = match s.split_once(";ext=") {
@@ -268,6 +271,7 @@ fn parse_with_phonenumber(s: &str, raw: &str, region: Country) -> Result<Phone, 
     )
     .ok_or(PhoneError::TooLong)?;
     let e164_str = std::str::from_utf8(&e164[..usize::from(len)]).unwrap_or("");
+    // `len` counts the '+': fewer than 7 digits is not stored.
     if usize::from(len) < 8 {
         return Err(PhoneError::TooShort);
     }

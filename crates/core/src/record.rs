@@ -3,7 +3,7 @@
 
 use crate::domain::Domain;
 use crate::email::Email;
-use crate::geo::{us_state_code, Country};
+use crate::geo::{Country, us_state_code};
 use crate::lead::{Field, Lead, SourceRef};
 use crate::linkedin::{LinkedinKind, LinkedinUrl};
 use crate::mapping::ColumnMapping;
@@ -14,7 +14,9 @@ use crate::score::ScoringRules;
 /// Why a row was rejected. The message is written to the rejects file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RowReject {
-    #[error("no usable identity: needs a valid email, a LinkedIn profile URL, or first and last name with a company domain{detail}")]
+    #[error(
+        "no usable identity: needs a valid email, a LinkedIn profile URL, or first and last name with a company domain{detail}"
+    )]
     NoIdentity { detail: String },
 }
 
@@ -47,7 +49,13 @@ impl RowParser {
         tags: Vec<String>,
         rules: ScoringRules,
     ) -> RowParser {
-        RowParser { mapping, default_country, source: source.to_owned(), tags, rules }
+        RowParser {
+            mapping,
+            default_country,
+            source: source.to_owned(),
+            tags,
+            rules,
+        }
     }
 
     pub fn mapping(&self) -> &ColumnMapping {
@@ -55,14 +63,22 @@ impl RowParser {
     }
 
     /// Parses one row.
-    pub fn parse(&self, cells: &(impl Cells + ?Sized), origin: SourceRef) -> Result<Lead, RowReject> {
+    pub fn parse(
+        &self,
+        cells: &(impl Cells + ?Sized),
+        origin: SourceRef,
+    ) -> Result<Lead, RowReject> {
         let cell = |f: Field| {
-            self.mapping.column_of(f).map(|c| cells.cell(c).trim()).filter(|s| !s.is_empty())
+            self.mapping
+                .column_of(f)
+                .map(|c| cells.cell(c).trim())
+                .filter(|s| !s.is_empty())
         };
         let mut lead = Lead::empty(&self.source, origin);
         let mut problems: Vec<String> = Vec::new();
         let mut keep_raw = |lead: &mut Lead, field: Field, raw: &str, why: String| {
-            lead.custom.push((format!("invalid_{}", field.name()), raw.to_owned()));
+            lead.custom
+                .push((format!("invalid_{}", field.name()), raw.to_owned()));
             problems.push(format!("{} '{}': {}", field.name(), raw, why));
         };
 
@@ -72,18 +88,30 @@ impl RowParser {
                 Err(e) => keep_raw(&mut lead, Field::Email, raw, e.to_string()),
             }
         }
-        lead.first_name = cell(Field::FirstName).map(tidy_name_part).filter(|s| !s.is_empty());
-        lead.last_name = cell(Field::LastName).map(tidy_name_part).filter(|s| !s.is_empty());
-        if lead.first_name.is_none() || lead.last_name.is_none() {
-            if let Some(name) = cell(Field::FullName).and_then(split_full_name) {
-                lead.first_name = lead.first_name.take().or(Some(name.first).filter(|s| !s.is_empty()));
-                lead.last_name = lead.last_name.take().or(Some(name.last).filter(|s| !s.is_empty()));
-            }
+        lead.first_name = cell(Field::FirstName)
+            .map(tidy_name_part)
+            .filter(|s| !s.is_empty());
+        lead.last_name = cell(Field::LastName)
+            .map(tidy_name_part)
+            .filter(|s| !s.is_empty());
+        if (lead.first_name.is_none() || lead.last_name.is_none())
+            && let Some(name) = cell(Field::FullName).and_then(split_full_name)
+        {
+            lead.first_name = lead
+                .first_name
+                .take()
+                .or(Some(name.first).filter(|s| !s.is_empty()));
+            lead.last_name = lead
+                .last_name
+                .take()
+                .or(Some(name.last).filter(|s| !s.is_empty()));
         }
         lead.title = cell(Field::Title).map(tidy_text);
         lead.seniority = cell(Field::Seniority).map(tidy_text);
         lead.department = cell(Field::Department).map(tidy_text);
-        lead.company_name = cell(Field::CompanyName).map(tidy_company_name).filter(|s| !s.is_empty());
+        lead.company_name = cell(Field::CompanyName)
+            .map(tidy_company_name)
+            .filter(|s| !s.is_empty());
         lead.industry = cell(Field::Industry).map(tidy_text);
         lead.city = cell(Field::City).map(tidy_name_part);
         lead.postal_code = cell(Field::PostalCode).map(tidy_text);
@@ -103,7 +131,11 @@ impl RowParser {
         }
         let region = lead.country.unwrap_or(self.default_country);
         let mut phones = [None, None, None];
-        for (slot, field) in phones.iter_mut().zip([Field::Phone, Field::Mobile, Field::CompanyPhone]) {
+        for (slot, field) in
+            phones
+                .iter_mut()
+                .zip([Field::Phone, Field::Mobile, Field::CompanyPhone])
+        {
             if let Some(raw) = cell(field) {
                 match Phone::parse(raw, region) {
                     Ok(p) => *slot = Some(p),
@@ -121,11 +153,20 @@ impl RowParser {
         for field in [Field::LinkedinUrl, Field::CompanyLinkedinUrl] {
             if let Some(raw) = cell(field) {
                 match LinkedinUrl::parse(raw) {
-                    Ok(url) if url.kind() == LinkedinKind::Person && field == Field::LinkedinUrl => {
+                    Ok(url)
+                        if url.kind() == LinkedinKind::Person && field == Field::LinkedinUrl =>
+                    {
                         lead.linkedin = Some(url)
                     }
-                    Ok(url) if url.kind() == LinkedinKind::Company => lead.company_linkedin = Some(url),
-                    Ok(_) => keep_raw(&mut lead, field, raw, "a person's profile in a company column".into()),
+                    Ok(url) if url.kind() == LinkedinKind::Company => {
+                        lead.company_linkedin = Some(url)
+                    }
+                    Ok(_) => keep_raw(
+                        &mut lead,
+                        field,
+                        raw,
+                        "a person's profile in a company column".into(),
+                    ),
                     Err(e) => keep_raw(&mut lead, field, raw, e.to_string()),
                 }
             }
@@ -133,7 +174,12 @@ impl RowParser {
         if let Some(raw) = cell(Field::EmployeeCount) {
             match parse_count(raw) {
                 Some(n) => lead.employee_count = u32::try_from(n).ok(),
-                None => keep_raw(&mut lead, Field::EmployeeCount, raw, "not a number or range".into()),
+                None => keep_raw(
+                    &mut lead,
+                    Field::EmployeeCount,
+                    raw,
+                    "not a number or range".into(),
+                ),
             }
         }
         if let Some(raw) = cell(Field::Revenue) {
@@ -144,7 +190,11 @@ impl RowParser {
         }
         let mut tags = self.tags.clone();
         if let Some(raw) = cell(Field::Tags) {
-            for t in raw.split([',', ';', '|']).map(str::trim).filter(|t| !t.is_empty()) {
+            for t in raw
+                .split([',', ';', '|'])
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+            {
                 if !tags.iter().any(|x: &String| x.eq_ignore_ascii_case(t)) {
                     tags.push(t.to_owned());
                 }
@@ -160,7 +210,11 @@ impl RowParser {
         let has_name_and_domain =
             lead.first_name.is_some() && lead.last_name.is_some() && lead.company_domain.is_some();
         if lead.email.is_none() && lead.linkedin.is_none() && !has_name_and_domain {
-            let detail = if problems.is_empty() { String::new() } else { format!(" ({})", problems.join("; ")) };
+            let detail = if problems.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", problems.join("; "))
+            };
             return Err(RowReject::NoIdentity { detail });
         }
         self.rules.apply(&mut lead);
@@ -180,7 +234,10 @@ pub fn tidy_text(raw: &str) -> String {
 /// Reads a head count: `250`, `1,200`, `51-200` (the lower bound), `10000+`.
 pub fn parse_count(raw: &str) -> Option<u64> {
     let first = raw.split(['-', '–', '+']).next()?.trim();
-    let digits: String = first.chars().filter(|c| *c != ',' && *c != ' ' && *c != '.').collect();
+    let digits: String = first
+        .chars()
+        .filter(|c| *c != ',' && *c != ' ' && *c != '.')
+        .collect();
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

@@ -77,9 +77,13 @@ pub struct ScoreCard {
 pub enum RulesError {
     #[error("scoring rules have no weight at all: give at least one rule a weight above 0")]
     NoWeight,
-    #[error("tier thresholds must satisfy 0 < tier_b <= tier_a <= 100 (got tier_a={a}, tier_b={b})")]
+    #[error(
+        "tier thresholds must satisfy 0 < tier_b <= tier_a <= 100 (got tier_a={a}, tier_b={b})"
+    )]
     BadTiers { a: u8, b: u8 },
-    #[error("rule '{rule}': field '{field}' is not numeric; `between` works on employee_count and revenue")]
+    #[error(
+        "rule '{rule}': field '{field}' is not numeric; `between` works on employee_count and revenue"
+    )]
     NotNumeric { rule: String, field: &'static str },
 }
 
@@ -90,13 +94,19 @@ impl ScoringRules {
             return Err(RulesError::NoWeight);
         }
         if self.tier_b == 0 || self.tier_b > self.tier_a || self.tier_a > 100 {
-            return Err(RulesError::BadTiers { a: self.tier_a, b: self.tier_b });
+            return Err(RulesError::BadTiers {
+                a: self.tier_a,
+                b: self.tier_b,
+            });
         }
         for r in &self.rules {
-            if let Condition::Between { field, .. } = &r.when {
-                if !matches!(field, Field::EmployeeCount | Field::Revenue) {
-                    return Err(RulesError::NotNumeric { rule: r.name.clone(), field: field.name() });
-                }
+            if let Condition::Between { field, .. } = &r.when
+                && !matches!(field, Field::EmployeeCount | Field::Revenue)
+            {
+                return Err(RulesError::NotNumeric {
+                    rule: r.name.clone(),
+                    field: field.name(),
+                });
             }
         }
         Ok(())
@@ -114,17 +124,30 @@ impl ScoringRules {
                 if matched {
                     earned += r.weight;
                 }
-                Factor { rule: r.name.clone(), weight: r.weight, matched }
+                Factor {
+                    rule: r.name.clone(),
+                    weight: r.weight,
+                    matched,
+                }
             })
             .collect();
         let score = ((earned as u64 * 100 + total as u64 / 2) / total.max(1) as u64).min(100) as u8;
-        ScoreCard { score, tier: self.tier_of(score), factors }
+        ScoreCard {
+            score,
+            tier: self.tier_of(score),
+            factors,
+        }
     }
 
     /// Score and tier only, without the breakdown: the ingest hot path.
     pub fn score_fast(&self, lead: &Lead) -> (u8, Tier) {
         let total: u32 = self.rules.iter().map(|r| r.weight).sum();
-        let earned: u32 = self.rules.iter().filter(|r| r.when.holds(lead)).map(|r| r.weight).sum();
+        let earned: u32 = self
+            .rules
+            .iter()
+            .filter(|r| r.when.holds(lead))
+            .map(|r| r.weight)
+            .sum();
         let score = ((earned as u64 * 100 + total as u64 / 2) / total.max(1) as u64).min(100) as u8;
         (score, self.tier_of(score))
     }
@@ -150,34 +173,81 @@ impl ScoringRules {
 impl Default for ScoringRules {
     /// A B2B outbound default: reachable, senior, right-sized companies.
     fn default() -> Self {
-        let rule = |name: &str, weight, when| Rule { name: name.into(), weight, when };
+        let rule = |name: &str, weight, when| Rule {
+            name: name.into(),
+            weight,
+            when,
+        };
         let words = |ws: &[&str]| ws.iter().map(|w| w.to_string()).collect::<Vec<_>>();
         ScoringRules {
             rules: vec![
-                rule("has_email", 25, Condition::Present { field: Field::Email }),
-                rule("has_phone", 10, Condition::Present { field: Field::Phone }),
-                rule("has_linkedin", 10, Condition::Present { field: Field::LinkedinUrl }),
-                rule("has_company_domain", 10, Condition::Present { field: Field::CompanyDomain }),
+                rule(
+                    "has_email",
+                    25,
+                    Condition::Present {
+                        field: Field::Email,
+                    },
+                ),
+                rule(
+                    "has_phone",
+                    10,
+                    Condition::Present {
+                        field: Field::Phone,
+                    },
+                ),
+                rule(
+                    "has_linkedin",
+                    10,
+                    Condition::Present {
+                        field: Field::LinkedinUrl,
+                    },
+                ),
+                rule(
+                    "has_company_domain",
+                    10,
+                    Condition::Present {
+                        field: Field::CompanyDomain,
+                    },
+                ),
                 rule(
                     "decision_maker_title",
                     25,
                     Condition::Contains {
                         field: Field::Title,
                         words: words(&[
-                            "ceo", "cto", "cfo", "coo", "cmo", "chief", "founder", "owner", "president", "vp",
-                            "vice president", "head of", "director", "partner",
+                            "ceo",
+                            "cto",
+                            "cfo",
+                            "coo",
+                            "cmo",
+                            "chief",
+                            "founder",
+                            "owner",
+                            "president",
+                            "vp",
+                            "vice president",
+                            "head of",
+                            "director",
+                            "partner",
                         ]),
                     },
                 ),
                 rule(
                     "company_size_11_to_1000",
                     10,
-                    Condition::Between { field: Field::EmployeeCount, min: Some(11), max: Some(1000) },
+                    Condition::Between {
+                        field: Field::EmployeeCount,
+                        min: Some(11),
+                        max: Some(1000),
+                    },
                 ),
                 rule(
                     "target_country",
                     10,
-                    Condition::OneOf { field: Field::Country, values: words(&["US", "CA", "GB"]) },
+                    Condition::OneOf {
+                        field: Field::Country,
+                        values: words(&["US", "CA", "GB"]),
+                    },
                 ),
             ],
             tier_a: default_tier_a(),
@@ -189,13 +259,16 @@ impl Default for ScoringRules {
 impl Condition {
     fn holds(&self, lead: &Lead) -> bool {
         match self {
-            Condition::Present { field } => field_text(lead, *field).is_some() || numeric(lead, *field).is_some(),
-            Condition::OneOf { field, values } => {
-                field_text(lead, *field).is_some_and(|v| values.iter().any(|x| x.eq_ignore_ascii_case(&v)))
+            Condition::Present { field } => {
+                field_text(lead, *field).is_some() || numeric(lead, *field).is_some()
             }
+            Condition::OneOf { field, values } => field_text(lead, *field)
+                .is_some_and(|v| values.iter().any(|x| x.eq_ignore_ascii_case(&v))),
             Condition::Contains { field, words } => field_text(lead, *field).is_some_and(|v| {
                 let v = v.to_ascii_lowercase();
-                words.iter().any(|w| contains_word(&v, &w.to_ascii_lowercase()))
+                words
+                    .iter()
+                    .any(|w| contains_word(&v, &w.to_ascii_lowercase()))
             }),
             Condition::Between { field, min, max } => numeric(lead, *field)
                 .is_some_and(|n| min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m)),

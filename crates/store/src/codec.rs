@@ -91,9 +91,11 @@ fn phone_from_stored(s: &str) -> Result<Phone> {
 /// Column values of a lead, ending with `updated_at`.
 pub fn lead_values(lead: &Lead, ws: WorkspaceId) -> Vec<SqlValue<'_>> {
     fn phone(p: &Option<Phone>) -> SqlValue<'_> {
-        p.as_ref().map_or(SqlValue::Null, |p| SqlValue::Text(phone_to_stored(p)))
+        p.as_ref()
+            .map_or(SqlValue::Null, |p| SqlValue::Text(phone_to_stored(p)))
     }
-    let has_extra_provenance = !lead.provenance.fields.is_empty() || !lead.provenance.linked.is_empty();
+    let has_extra_provenance =
+        !lead.provenance.fields.is_empty() || !lead.provenance.linked.is_empty();
     vec![
         SqlValue::Int(lead.id),
         SqlValue::Int(ws),
@@ -119,7 +121,9 @@ pub fn lead_values(lead: &Lead, ws: WorkspaceId) -> Vec<SqlValue<'_>> {
         text(lead.state.as_deref()),
         text(lead.country.as_ref().map(|c| c.as_str())),
         text(lead.postal_code.as_deref()),
-        owned((!lead.tags.is_empty()).then(|| serde_json::to_string(&lead.tags).unwrap_or_default())),
+        owned(
+            (!lead.tags.is_empty()).then(|| serde_json::to_string(&lead.tags).unwrap_or_default()),
+        ),
         owned((!lead.custom.is_empty()).then(|| custom_to_json(&lead.custom))),
         SqlValue::Text(Cow::Borrowed(&lead.source)),
         SqlValue::Text(Cow::Borrowed(lead.status.as_str())),
@@ -135,8 +139,10 @@ pub fn lead_values(lead: &Lead, ws: WorkspaceId) -> Vec<SqlValue<'_>> {
 }
 
 fn custom_to_json(custom: &[(String, String)]) -> String {
-    let map: serde_json::Map<String, serde_json::Value> =
-        custom.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+    let map: serde_json::Map<String, serde_json::Value> = custom
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
     serde_json::Value::Object(map).to_string()
 }
 
@@ -149,8 +155,11 @@ struct ExtraProvenance {
 }
 
 fn provenance_to_json(p: &Provenance) -> String {
-    serde_json::to_string(&ExtraProvenance { fields: p.fields.clone(), linked: p.linked.clone() })
-        .unwrap_or_default()
+    serde_json::to_string(&ExtraProvenance {
+        fields: p.fields.clone(),
+        linked: p.linked.clone(),
+    })
+    .unwrap_or_default()
 }
 
 /// Reads typed cells of one result row; both drivers implement it.
@@ -166,15 +175,27 @@ fn corrupt(what: &str, value: &str, e: impl std::fmt::Display) -> StoreError {
 /// Rebuilds a lead from a row selected as `LEAD_COLUMNS` then `updated_at`.
 pub fn lead_from_row(row: &impl RowGet) -> Result<Lead> {
     let t = |i| row.text(i);
-    let email = t(2)?.map(|s| Email::parse(&s).map_err(|e| corrupt("email", &s, e))).transpose()?;
+    let email = t(2)?
+        .map(|s| Email::parse(&s).map_err(|e| corrupt("email", &s, e)))
+        .transpose()?;
     let phone = |i| -> Result<Option<Phone>> { t(i)?.map(|s| phone_from_stored(&s)).transpose() };
-    let linkedin =
-        |i| -> Result<Option<LinkedinUrl>> { t(i)?.map(|s| LinkedinUrl::parse(&s).map_err(|e| corrupt("linkedin", &s, e))).transpose() };
+    let linkedin = |i| -> Result<Option<LinkedinUrl>> {
+        t(i)?
+            .map(|s| LinkedinUrl::parse(&s).map_err(|e| corrupt("linkedin", &s, e)))
+            .transpose()
+    };
     let created_at = row.int(34)?.unwrap_or(0);
-    let origin = row.int(32)?.map(|r| SourceRef { at: created_at, record: RecordId(r) });
-    let mut provenance = Provenance { origin, ..Provenance::default() };
+    let origin = row.int(32)?.map(|r| SourceRef {
+        at: created_at,
+        record: RecordId(r),
+    });
+    let mut provenance = Provenance {
+        origin,
+        ..Provenance::default()
+    };
     if let Some(s) = t(33)? {
-        let extra: ExtraProvenance = serde_json::from_str(&s).map_err(|e| corrupt("provenance", &s, e))?;
+        let extra: ExtraProvenance =
+            serde_json::from_str(&s).map_err(|e| corrupt("provenance", &s, e))?;
         provenance.fields = extra.fields;
         provenance.linked = extra.linked;
     }
@@ -197,7 +218,9 @@ pub fn lead_from_row(row: &impl RowGet) -> Result<Lead> {
         mobile: phone(11)?,
         linkedin: linkedin(12)?,
         company_name: t(13)?,
-        company_domain: t(14)?.map(|s| Domain::parse(&s).map_err(|e| corrupt("domain", &s, e))).transpose()?,
+        company_domain: t(14)?
+            .map(|s| Domain::parse(&s).map_err(|e| corrupt("domain", &s, e)))
+            .transpose()?,
         company_linkedin: linkedin(15)?,
         company_phone: phone(16)?,
         industry: t(17)?,
@@ -205,7 +228,9 @@ pub fn lead_from_row(row: &impl RowGet) -> Result<Lead> {
         revenue: row.int(19)?.and_then(|n| u64::try_from(n).ok()),
         city: t(20)?,
         state: t(21)?,
-        country: t(22)?.map(|s| Country::parse(&s).map_err(|e| corrupt("country", &s, e))).transpose()?,
+        country: t(22)?
+            .map(|s| Country::parse(&s).map_err(|e| corrupt("country", &s, e)))
+            .transpose()?,
         postal_code: t(23)?,
         tags: match t(24)? {
             Some(s) => serde_json::from_str(&s).map_err(|e| corrupt("tags", &s, e))?,
@@ -216,14 +241,22 @@ pub fn lead_from_row(row: &impl RowGet) -> Result<Lead> {
                 let map: serde_json::Map<String, serde_json::Value> =
                     serde_json::from_str(&s).map_err(|e| corrupt("custom_fields", &s, e))?;
                 map.into_iter()
-                    .map(|(k, v)| (k, v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
+                    .map(|(k, v)| {
+                        (
+                            k,
+                            v.as_str()
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| v.to_string()),
+                        )
+                    })
                     .collect()
             }
             None => Vec::new(),
         },
         source: t(26)?.unwrap_or_default(),
         status: LeadStatus::parse(&status).ok_or_else(|| corrupt("status", &status, "unknown"))?,
-        lifecycle: LifecycleStage::parse(&lifecycle).ok_or_else(|| corrupt("lifecycle", &lifecycle, "unknown"))?,
+        lifecycle: LifecycleStage::parse(&lifecycle)
+            .ok_or_else(|| corrupt("lifecycle", &lifecycle, "unknown"))?,
         score: row.int(29)?.and_then(|n| u8::try_from(n).ok()).unwrap_or(0),
         tier: Tier::parse(&tier).ok_or_else(|| corrupt("tier", &tier, "unknown"))?,
         intent: IntentLevel::parse(&intent).ok_or_else(|| corrupt("intent", &intent, "unknown"))?,
@@ -260,7 +293,9 @@ pub struct RecordChunkWriter {
 impl Default for RecordChunkWriter {
     fn default() -> Self {
         RecordChunkWriter {
-            w: csv::WriterBuilder::new().flexible(true).from_writer(Vec::with_capacity(1 << 20)),
+            w: csv::WriterBuilder::new()
+                .flexible(true)
+                .from_writer(Vec::with_capacity(1 << 20)),
             first_line: None,
             last_line: 0,
             line_buf: itoa::Buffer::new(),
@@ -288,16 +323,25 @@ impl RecordChunkWriter {
     pub fn finish(self) -> Option<RecordChunk> {
         let first_line = self.first_line?;
         let bytes = self.w.into_inner().unwrap_or_default();
-        let data = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        Some(RecordChunk { first_line, last_line: self.last_line, data })
+        let data = String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        Some(RecordChunk {
+            first_line,
+            last_line: self.last_line,
+            data,
+        })
     }
 }
 
 /// Finds one line's cells in a chunk written by `encode_records`.
 pub fn decode_record(data: &str, line: u64) -> Option<Vec<String>> {
-    let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(data.as_bytes());
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(data.as_bytes());
     let wanted = line.to_string();
-    r.records().filter_map(|rec| rec.ok()).find(|rec| rec.get(0) == Some(wanted.as_str())).map(|rec| {
-        rec.iter().skip(1).map(str::to_owned).collect()
-    })
+    r.records()
+        .filter_map(|rec| rec.ok())
+        .find(|rec| rec.get(0) == Some(wanted.as_str()))
+        .map(|rec| rec.iter().skip(1).map(str::to_owned).collect())
 }

@@ -119,7 +119,12 @@ pub trait Store: Send + Sync {
     /// workspace's ingest lock until commit; dropping it rolls back.
     /// A batch with the same content hash is reused, so a re-run of the same
     /// file has the same record ids and changes nothing.
-    fn begin_ingest(&self, ws: WorkspaceId, meta: &BatchMeta, now: i64) -> Result<Box<dyn IngestTx + '_>>;
+    fn begin_ingest(
+        &self,
+        ws: WorkspaceId,
+        meta: &BatchMeta,
+        now: i64,
+    ) -> Result<Box<dyn IngestTx + '_>>;
 
     fn batches(&self, ws: WorkspaceId) -> Result<Vec<Batch>>;
     fn get_lead(&self, ws: WorkspaceId, id: LeadId) -> Result<Option<Lead>>;
@@ -167,7 +172,12 @@ pub fn open(url: &str) -> Result<Box<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Box::new(postgres::PgStore::connect(url)?))
     } else {
-        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
-        Ok(Box::new(sqlite::SqliteStore::open(std::path::Path::new(path))?))
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        Ok(Box::new(sqlite::SqliteStore::open(std::path::Path::new(
+            path,
+        ))?))
     }
 }

@@ -955,9 +955,12 @@ impl IngestTx for PgIngest<'_> {
         self.conn.client.batch_execute("COMMIT")?;
         self.done = true;
         // Planner statistics after a bulk load; autovacuum would get there
-        // later, but the first listing after an import should be fast.
-        if self.rebuild_indexes || self.inserted > ANALYZE_AFTER {
-            self.conn.client.batch_execute("ANALYZE leads")?;
+        // later, but the first listing after an import should be fast. The
+        // import is committed by now, so a failure here is only worth a warning.
+        if (self.rebuild_indexes || self.inserted > ANALYZE_AFTER)
+            && let Err(e) = self.conn.client.batch_execute("ANALYZE leads")
+        {
+            tracing::warn!(error = %error_text(&e), "ANALYZE leads after an import failed");
         }
         Ok(())
     }
@@ -986,6 +989,38 @@ mod tests {
             pg_text("plain", true),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    /// An encoder error drops the COPY unfinished: the copy is aborted, the
+    /// ingest rolls back, and the connection stays usable.
+    #[cfg(feature = "testkit")]
+    #[test]
+    fn an_aborted_copy_leaves_the_connection_usable() {
+        let Some(url) = crate::testing::pg_url() else {
+            return;
+        };
+        let store = PgStore::connect(&url).unwrap();
+        {
+            let mut conn = store.conn().unwrap();
+            conn.client.batch_execute("BEGIN").unwrap();
+            let mut w = conn
+                .client
+                .copy_in("COPY leads (id) FROM STDIN (FORMAT binary)")
+                .unwrap();
+            w.write_all(b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0").unwrap();
+            drop(w);
+            conn.client.batch_execute("ROLLBACK").unwrap();
+        }
+        let meta = crate::BatchMeta {
+            kind: "csv".into(),
+            name: "x".into(),
+            source: "s".into(),
+            content_hash: "h".into(),
+            headers: vec![],
+        };
+        let tx = store.begin_ingest(1, &meta, 0).unwrap();
+        tx.commit(BatchCounts::default(), 1).unwrap();
+        assert_eq!(store.batches(1).unwrap().len(), 1);
     }
 
     #[test]

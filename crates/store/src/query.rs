@@ -1,11 +1,11 @@
 //! Lead filters, sorting and cursor pagination, and the SQL they become.
 //! The SQL is built once here; each backend supplies its dialect.
 
-use leadgen_core::lead::{LeadStatus, Tier};
 use leadgen_core::Lead;
+use leadgen_core::lead::{LeadStatus, Tier};
 
-use crate::codec::SqlValue;
 use crate::StoreError;
+use crate::codec::SqlValue;
 
 /// Which leads. Every condition that is set must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -57,9 +57,16 @@ impl Cursor {
     }
 
     pub fn decode(s: &str) -> Result<Cursor, StoreError> {
-        let bad = || StoreError::Invalid(format!("bad cursor '{s}': pass the next_cursor of a previous page"));
+        let bad = || {
+            StoreError::Invalid(format!(
+                "bad cursor '{s}': pass the next_cursor of a previous page"
+            ))
+        };
         let (score, id) = s.split_once('.').ok_or_else(bad)?;
-        Ok(Cursor { score: score.parse().map_err(|_| bad())?, id: id.parse().map_err(|_| bad())? })
+        Ok(Cursor {
+            score: score.parse().map_err(|_| bad())?,
+            id: id.parse().map_err(|_| bad())?,
+        })
     }
 }
 
@@ -74,7 +81,12 @@ pub struct LeadQuery {
 
 impl Default for LeadQuery {
     fn default() -> Self {
-        LeadQuery { filter: LeadFilter::default(), sort: SortOrder::Newest, limit: 50, after: None }
+        LeadQuery {
+            filter: LeadFilter::default(),
+            sort: SortOrder::Newest,
+            limit: 50,
+            after: None,
+        }
     }
 }
 
@@ -114,7 +126,12 @@ fn escape_like(s: &str) -> String {
     out
 }
 
-pub(crate) fn where_clause(d: &dyn Dialect, ws: i64, f: &LeadFilter, after: Option<(SortOrder, Cursor)>) -> Where {
+pub(crate) fn where_clause(
+    d: &dyn Dialect,
+    ws: i64,
+    f: &LeadFilter,
+    after: Option<(SortOrder, Cursor)>,
+) -> Where {
     let mut params: Vec<SqlValue<'static>> = vec![SqlValue::Int(ws)];
     let mut parts = vec![format!("workspace_id = {}", d.param(1))];
     let push = |params: &mut Vec<SqlValue<'static>>, v: SqlValue<'static>| {
@@ -153,7 +170,10 @@ pub(crate) fn where_clause(d: &dyn Dialect, ws: i64, f: &LeadFilter, after: Opti
         let p = push(&mut params, SqlValue::Text(escape_like(text).into()));
         let like = d.ilike();
         let cols = ["email", "first_name", "last_name", "company_name", "title"];
-        let ors: Vec<String> = cols.iter().map(|c| format!("{c} {like} {p} ESCAPE '\\'")).collect();
+        let ors: Vec<String> = cols
+            .iter()
+            .map(|c| format!("{c} {like} {p} ESCAPE '\\'"))
+            .collect();
         parts.push(format!("({})", ors.join(" OR ")));
     }
     if let Some((sort, c)) = after {
@@ -173,7 +193,10 @@ pub(crate) fn where_clause(d: &dyn Dialect, ws: i64, f: &LeadFilter, after: Opti
             }
         }
     }
-    Where { sql: parts.join(" AND "), params }
+    Where {
+        sql: parts.join(" AND "),
+        params,
+    }
 }
 
 pub(crate) fn order_by(sort: SortOrder) -> &'static str {
@@ -188,6 +211,13 @@ pub(crate) fn order_by(sort: SortOrder) -> &'static str {
 pub(crate) fn paginate(mut leads: Vec<Lead>, limit: u32) -> LeadPage {
     let more = leads.len() > limit as usize;
     leads.truncate(limit as usize);
-    let next = if more { leads.last().map(|l| Cursor { score: l.score, id: l.id }) } else { None };
+    let next = if more {
+        leads.last().map(|l| Cursor {
+            score: l.score,
+            id: l.id,
+        })
+    } else {
+        None
+    };
     LeadPage { leads, next }
 }

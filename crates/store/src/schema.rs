@@ -10,7 +10,11 @@ pub const LEAD_INDEXES: [(&str, &str, bool); 5] = [
     ("leads_email_key", "workspace_id, email_key", true),
     ("leads_linkedin", "workspace_id, linkedin_url", false),
     ("leads_name_key", "workspace_id, name_key", false),
-    ("leads_status_score", "workspace_id, status, score, id", false),
+    (
+        "leads_status_score",
+        "workspace_id, status, score, id",
+        false,
+    ),
     ("leads_score", "workspace_id, score, id", false),
 ];
 

@@ -5,14 +5,14 @@ use std::sync::{Mutex, MutexGuard};
 
 use leadgen_core::{Lead, LeadId, RecordId, WorkspaceId};
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
+use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
 
-use crate::codec::{self, lead_from_row, lead_values, select_list, RowGet, SqlValue, LEAD_COLUMNS};
-use crate::query::{order_by, paginate, where_clause, Dialect};
-use crate::schema::{create_index_sql, LEAD_INDEXES};
+use crate::codec::{self, LEAD_COLUMNS, RowGet, SqlValue, lead_from_row, lead_values, select_list};
+use crate::query::{Dialect, order_by, paginate, where_clause};
+use crate::schema::{LEAD_INDEXES, create_index_sql};
 use crate::{
-    Batch, BatchCounts, BatchMeta, ExportError, IngestTx, RecordChunk, LeadFilter, LeadPage, LeadQuery, Result, SourceRecord,
-    Store, StoreError, StoreStats, StoredKeys,
+    Batch, BatchCounts, BatchMeta, ExportError, IngestTx, LeadFilter, LeadPage, LeadQuery,
+    RecordChunk, Result, SourceRecord, Store, StoreError, StoreStats, StoredKeys,
 };
 
 /// Ordered migrations; `PRAGMA user_version` records how many ran.
@@ -122,7 +122,9 @@ impl SqliteStore {
              PRAGMA threads = 2;
              PRAGMA foreign_keys = ON;",
         )?;
-        let store = SqliteStore { conn: Mutex::new(conn) };
+        let store = SqliteStore {
+            conn: Mutex::new(conn),
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -154,8 +156,7 @@ fn batch_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Batch> {
     })
 }
 
-const BATCH_COLS: &str =
-    "id, kind, name, source, content_hash, headers, started_at, finished_at, rows_read, inserted, merged, rejected";
+const BATCH_COLS: &str = "id, kind, name, source, content_hash, headers, started_at, finished_at, rows_read, inserted, merged, rejected";
 
 fn query_leads_sql(conn: &Connection, sql: &str, params: &[SqlValue<'_>]) -> Result<Vec<Lead>> {
     let mut stmt = conn.prepare_cached(sql)?;
@@ -187,24 +188,40 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn begin_ingest(&self, ws: WorkspaceId, meta: &BatchMeta, now: i64) -> Result<Box<dyn IngestTx + '_>> {
+    fn begin_ingest(
+        &self,
+        ws: WorkspaceId,
+        meta: &BatchMeta,
+        now: i64,
+    ) -> Result<Box<dyn IngestTx + '_>> {
         let conn = self.conn();
         conn.execute_batch("BEGIN IMMEDIATE")?;
-        let mut tx = SqliteIngest { conn, ws, batch: None, rebuild_indexes: false, done: false };
+        let mut tx = SqliteIngest {
+            conn,
+            ws,
+            batch: None,
+            rebuild_indexes: false,
+            done: false,
+        };
         tx.start(meta, now)?;
         Ok(Box::new(tx))
     }
 
     fn batches(&self, ws: WorkspaceId) -> Result<Vec<Batch>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(&format!("SELECT {BATCH_COLS} FROM batches WHERE workspace_id = ?1 ORDER BY id"))?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {BATCH_COLS} FROM batches WHERE workspace_id = ?1 ORDER BY id"
+        ))?;
         let rows = stmt.query_map([ws], batch_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn get_lead(&self, ws: WorkspaceId, id: LeadId) -> Result<Option<Lead>> {
         let conn = self.conn();
-        let sql = format!("SELECT {} FROM leads WHERE workspace_id = ?1 AND id = ?2", select_list());
+        let sql = format!(
+            "SELECT {} FROM leads WHERE workspace_id = ?1 AND id = ?2",
+            select_list()
+        );
         Ok(query_leads_sql(&conn, &sql, &[SqlValue::Int(ws), SqlValue::Int(id)])?.pop())
     }
 
@@ -239,10 +256,16 @@ impl Store for SqliteStore {
         sink: &mut dyn FnMut(Lead) -> std::io::Result<()>,
     ) -> Result<u64, ExportError> {
         let w = where_clause(&Sqlite, ws, f, None);
-        let sql = format!("SELECT {} FROM leads WHERE {} ORDER BY id", select_list(), w.sql);
+        let sql = format!(
+            "SELECT {} FROM leads WHERE {} ORDER BY id",
+            select_list(),
+            w.sql
+        );
         let conn = self.conn();
         let mut stmt = conn.prepare(&sql).map_err(StoreError::from)?;
-        let mut rows = stmt.query(params_from_iter(w.params.iter())).map_err(StoreError::from)?;
+        let mut rows = stmt
+            .query(params_from_iter(w.params.iter()))
+            .map_err(StoreError::from)?;
         let mut n = 0;
         while let Some(row) = rows.next().map_err(StoreError::from)? {
             sink(lead_from_row(row)?)?;
@@ -270,14 +293,16 @@ impl Store for SqliteStore {
                 |r| r.get(0),
             )
             .optional()?;
-        Ok(data.and_then(|d| codec::decode_record(&d, record.line())).map(|cells| SourceRecord {
-            record,
-            batch_name: batch.name,
-            source: batch.source,
-            observed_at: batch.started_at,
-            headers: batch.headers,
-            cells,
-        }))
+        Ok(data
+            .and_then(|d| codec::decode_record(&d, record.line()))
+            .map(|cells| SourceRecord {
+                record,
+                batch_name: batch.name,
+                source: batch.source,
+                observed_at: batch.started_at,
+                headers: batch.headers,
+                cells,
+            }))
     }
 
     fn stats(&self, ws: WorkspaceId) -> Result<StoreStats> {
@@ -286,7 +311,9 @@ impl Store for SqliteStore {
             let mut stmt = conn.prepare(&format!(
                 "SELECT {col}, count(*) FROM leads WHERE workspace_id = ?1 GROUP BY {col} ORDER BY 2 DESC"
             ))?;
-            let rows = stmt.query_map([ws], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+            let rows = stmt.query_map([ws], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         };
         let (leads, with_email, with_phone, with_linkedin): (i64, i64, i64, i64) = conn.query_row(
@@ -328,7 +355,9 @@ impl SqliteIngest<'_> {
         let c = &self.conn;
         let existing = c
             .query_row(
-                &format!("SELECT {BATCH_COLS} FROM batches WHERE workspace_id = ?1 AND content_hash = ?2"),
+                &format!(
+                    "SELECT {BATCH_COLS} FROM batches WHERE workspace_id = ?1 AND content_hash = ?2"
+                ),
                 params![self.ws, meta.content_hash],
                 batch_from_row,
             )
@@ -350,7 +379,8 @@ impl SqliteIngest<'_> {
             }
         };
         self.batch = Some(batch);
-        let empty: bool = c.query_row("SELECT NOT EXISTS (SELECT 1 FROM leads)", [], |r| r.get(0))?;
+        let empty: bool =
+            c.query_row("SELECT NOT EXISTS (SELECT 1 FROM leads)", [], |r| r.get(0))?;
         if empty {
             for (name, _, _) in LEAD_INDEXES {
                 c.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
@@ -376,7 +406,9 @@ impl IngestTx for SqliteIngest<'_> {
     }
 
     fn batch_sources(&mut self) -> Result<Vec<(i64, String)>> {
-        let mut stmt = self.conn.prepare("SELECT id, source FROM batches WHERE workspace_id = ?1")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, source FROM batches WHERE workspace_id = ?1")?;
         let rows = stmt.query_map([self.ws], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -386,7 +418,12 @@ impl IngestTx for SqliteIngest<'_> {
             "SELECT id, email_key, linkedin_url, name_key FROM leads WHERE workspace_id = ?1",
         )?;
         let rows = stmt.query_map([self.ws], |r| {
-            Ok(StoredKeys { id: r.get(0)?, email_key: r.get(1)?, linkedin: r.get(2)?, name_key: r.get(3)? })
+            Ok(StoredKeys {
+                id: r.get(0)?,
+                email_key: r.get(1)?,
+                linkedin: r.get(2)?,
+                name_key: r.get(3)?,
+            })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -416,9 +453,13 @@ impl IngestTx for SqliteIngest<'_> {
         let cols = format!("{}, updated_at", LEAD_COLUMNS.join(", "));
         let row = format!("({})", vec!["?"; LEAD_COLUMNS.len() + 1].join(","));
         let mut chunks = leads.chunks_exact(INSERT_ROWS);
-        let many = format!("INSERT INTO leads ({cols}) VALUES {}", vec![row.as_str(); INSERT_ROWS].join(","));
+        let many = format!(
+            "INSERT INTO leads ({cols}) VALUES {}",
+            vec![row.as_str(); INSERT_ROWS].join(",")
+        );
         let mut stmt = self.conn.prepare_cached(&many)?;
-        let mut values: Vec<SqlValue<'_>> = Vec::with_capacity(INSERT_ROWS * (LEAD_COLUMNS.len() + 1));
+        let mut values: Vec<SqlValue<'_>> =
+            Vec::with_capacity(INSERT_ROWS * (LEAD_COLUMNS.len() + 1));
         for chunk in &mut chunks {
             values.clear();
             for lead in chunk {
@@ -426,7 +467,9 @@ impl IngestTx for SqliteIngest<'_> {
             }
             stmt.execute(params_from_iter(values.iter()))?;
         }
-        let mut one = self.conn.prepare_cached(&format!("INSERT INTO leads ({cols}) VALUES {row}"))?;
+        let mut one = self
+            .conn
+            .prepare_cached(&format!("INSERT INTO leads ({cols}) VALUES {row}"))?;
         for lead in chunks.remainder() {
             one.execute(params_from_iter(lead_values(lead, self.ws).iter()))?;
         }
@@ -441,7 +484,10 @@ impl IngestTx for SqliteIngest<'_> {
             .skip(2)
             .map(|(i, c)| format!("{c} = ?{}", i + 1))
             .collect();
-        let sql = format!("UPDATE leads SET {} WHERE id = ?1 AND workspace_id = ?2", sets.join(", "));
+        let sql = format!(
+            "UPDATE leads SET {} WHERE id = ?1 AND workspace_id = ?2",
+            sets.join(", ")
+        );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         for lead in leads {
             stmt.execute(params_from_iter(lead_values(lead, self.ws).iter()))?;
@@ -475,13 +521,15 @@ impl IngestTx for SqliteIngest<'_> {
         )?;
         if self.rebuild_indexes {
             for (name, cols, unique) in LEAD_INDEXES {
-                self.conn.execute_batch(&create_index_sql(name, cols, unique))?;
+                self.conn
+                    .execute_batch(&create_index_sql(name, cols, unique))?;
             }
         }
         self.conn.execute_batch("COMMIT")?;
         self.done = true;
         // Planner statistics, sampled so this stays fast on large tables.
-        self.conn.execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")?;
+        self.conn
+            .execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")?;
         Ok(())
     }
 }

@@ -354,16 +354,27 @@ impl PgCluster {
         ))
     }
 
+    /// `cmd` as the server's system user: through `runuser`, or `su` where
+    /// util-linux's `runuser` is missing.
     fn as_server_user(&self, cmd: &Command) -> Command {
-        let mut out = match &self.run_as {
-            Some(user) => {
-                let mut c = Command::new("runuser");
-                c.args(["-u", user, "--"]).arg(cmd.get_program());
-                c
-            }
-            None => Command::new(cmd.get_program()),
+        let Some(user) = &self.run_as else {
+            let mut out = Command::new(cmd.get_program());
+            out.args(cmd.get_args());
+            return out;
         };
-        out.args(cmd.get_args());
+        if on_path("runuser") {
+            let mut out = Command::new("runuser");
+            out.args(["-u", user, "--"])
+                .arg(cmd.get_program())
+                .args(cmd.get_args());
+            return out;
+        }
+        let line: Vec<String> = std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .map(|a| shell_quote(&a.to_string_lossy()))
+            .collect();
+        let mut out = Command::new("su");
+        out.args(["-s", "/bin/sh", user, "-c"]).arg(line.join(" "));
         out
     }
 
@@ -419,6 +430,11 @@ impl PgCluster {
         std::thread::sleep(Duration::from_millis(20));
         drop(dir);
     }
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| is_executable(&d.join(program))))
 }
 
 fn shell_quote(s: &str) -> String {
