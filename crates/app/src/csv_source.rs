@@ -562,6 +562,15 @@ struct RecordInfo {
 /// `csv_core` driven over our own buffers, tracking physical line numbers.
 struct Parser {
     core: csv_core::Reader,
+    /// The line of the next unread byte. A line ends at every `\n` (quoted
+    /// or not, as `csv_core` counts) and also at a lone `\r` that ends a
+    /// row or a blank line. `csv_core`'s own count misses the latter
+    /// although it ends records there: in a file with old-Mac line ends
+    /// every row would be on line 1, and share one record id.
+    line: u64,
+    /// Whether the last byte consumed was a `\r` that ended a line, so that
+    /// the `\n` of a CRLF counts no second time, even in the next read.
+    prev_cr: bool,
     input: Input,
     buf: Box<[u8]>,
     start: usize,
@@ -581,6 +590,8 @@ impl Parser {
             .build();
         Parser {
             core,
+            line: 1,
+            prev_cr: false,
             input: Input {
                 source,
                 newline_added: false,
@@ -597,7 +608,7 @@ impl Parser {
 
     /// The line of the next unread byte.
     fn line(&self) -> u64 {
-        self.core.line()
+        self.line
     }
 
     fn bytes_read(&self) -> u64 {
@@ -626,7 +637,7 @@ impl Parser {
         // the kept part and is overwritten; `kept` marks what stays.
         let mut kept: Option<(usize, usize)> = None;
         let mut total: u64 = 0;
-        let mut start_line = self.core.line();
+        let mut start_line = self.line;
         let mut at_record_start = true;
 
         loop {
@@ -644,16 +655,25 @@ impl Parser {
                         .read_record(input, &mut self.out[kout..], &mut self.ends[kend..])
                 }
             };
+            let mut body = &input[..nin];
             if at_record_start {
                 // csv_core skips blank lines before a record; count them so
                 // the record's line is where its first byte is.
-                let consumed = &input[..nin];
-                let skipped = consumed
+                let skipped = body
                     .iter()
                     .take_while(|&&b| b == b'\n' || b == b'\r')
                     .count();
-                start_line += consumed[..skipped].iter().filter(|&&b| b == b'\n').count() as u64;
+                self.line += count_line_breaks(&body[..skipped], &mut self.prev_cr);
+                start_line = self.line;
                 at_record_start = skipped == nin;
+                body = &body[skipped..];
+            }
+            if !body.is_empty() {
+                self.line += body.iter().filter(|&&b| b == b'\n').count() as u64;
+                // A record's last byte is its terminator; a `\r` there ends
+                // the line (csv_core takes a following `\n` as a blank line).
+                self.prev_cr = matches!(res, R::Record) && body.last() == Some(&b'\r');
+                self.line += u64::from(self.prev_cr);
             }
             self.start += nin;
             total += o as u64;
@@ -731,6 +751,25 @@ impl Parser {
             self.ends.resize(len, 0);
         }
     }
+}
+
+/// Line breaks in unquoted `bytes` (the blank lines before a record), where
+/// csv_core ends a record: `\n`, `\r\n` and a lone `\r` each count once.
+/// `prev_cr` says whether the byte before `bytes` was a `\r` that ended a
+/// line and is updated to the last byte, so a CRLF split between two reads
+/// counts once. CRLF pairs are only looked for when a `\r` is there.
+fn count_line_breaks(bytes: &[u8], prev_cr: &mut bool) -> u64 {
+    let Some(&last) = bytes.last() else {
+        return 0;
+    };
+    let lf = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+    let cr = bytes.iter().filter(|&&b| b == b'\r').count() as u64;
+    let mut crlf = u64::from(*prev_cr && bytes[0] == b'\n');
+    if cr > 0 {
+        crlf += bytes.windows(2).filter(|w| w == b"\r\n").count() as u64;
+    }
+    *prev_cr = last == b'\r';
+    lf + cr - crlf
 }
 
 /// The byte stream the parser reads: the source, then one extra line break.
@@ -1061,6 +1100,29 @@ fn sniff_delimiter(sample: &[u8], complete: bool) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_breaks_count_lf_crlf_and_lone_cr_once_each() {
+        let count = |chunks: &[&[u8]]| {
+            let mut prev_cr = false;
+            chunks
+                .iter()
+                .map(|c| count_line_breaks(c, &mut prev_cr))
+                .sum::<u64>()
+        };
+        assert_eq!(count(&[b""]), 0);
+        assert_eq!(count(&[b"a\nb\n"]), 2);
+        assert_eq!(count(&[b"a\r\nb\r\n"]), 2);
+        assert_eq!(count(&[b"a\rb\r"]), 2);
+        assert_eq!(count(&[b"\r\r\n\n\r"]), 4);
+        assert_eq!(count(&[b"a\r", b"\nb"]), 1, "a CRLF split between reads");
+        assert_eq!(
+            count(&[b"a\r", b"", b"\nb"]),
+            1,
+            "an empty read keeps the CR"
+        );
+        assert_eq!(count(&[b"a\r", b"b\n"]), 2);
+    }
 
     #[test]
     fn delimiter_prefers_consistent_splits() {

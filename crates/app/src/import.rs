@@ -7,13 +7,13 @@
 //! uninterrupted one would.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use foldhash::fast::RandomState;
-use leadgen_core::dedupe::{LeadKeys, SourcePriority, merge_into};
+use leadgen_core::dedupe::{KeyHashes, LeadKeys, SourcePriority, merge_into};
 use leadgen_core::geo::Country;
 use leadgen_core::mapping::{ColumnMapping, auto_map};
 use leadgen_core::record::{Cells, RowParser};
@@ -90,7 +90,7 @@ pub enum ImportError {
 /// One parsed row on its way to the store.
 struct Parsed {
     lead: Lead,
-    keys: LeadKeys,
+    keys: KeyHashes,
 }
 
 /// A chunk of parsed rows, in file order.
@@ -299,7 +299,7 @@ fn produce(
                     match parser.parse(&row, origin) {
                         Ok(lead) => {
                             records.push(row.line(), row.raw_cells());
-                            let keys = LeadKeys::of(&lead);
+                            let keys = LeadKeys::of(&lead).hashes();
                             chunk.rows.push(Parsed { lead, keys });
                         }
                         Err(reason) => {
@@ -339,40 +339,59 @@ impl SourcePriority for BatchPriority {
     }
 }
 
-/// Identity keys of every lead in the workspace, and the leads changed but
-/// not yet written back.
+/// A hasher for keys that are already hashes (see `dedupe::key_hash`).
+#[derive(Default, Clone, Copy)]
+struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type KeyMap = HashMap<u64, LeadId, BuildHasherDefault<PreHashed>>;
+
+/// Identity keys of every lead in the workspace (as stored 64-bit keys),
+/// and the leads changed but not yet written back.
 struct Resolver {
-    email: HashMap<String, LeadId, RandomState>,
-    linkedin: HashMap<String, LeadId, RandomState>,
-    name: HashMap<String, LeadId, RandomState>,
+    ws: WorkspaceId,
+    keys: KeyMap,
+    /// Keys first seen in this import, written at the end in key order.
+    new_keys: Vec<(i64, LeadId)>,
     /// Leads from the store (or earlier chunks) being merged into, with
     /// whether anything changed.
-    dirty: HashMap<LeadId, (Lead, bool)>,
+    dirty: HashMap<LeadId, (Lead, bool), RandomState>,
     next_id: LeadId,
     id_end: LeadId,
 }
 
 impl Resolver {
-    fn find(&self, k: &LeadKeys) -> Option<LeadId> {
-        let get = |m: &HashMap<String, LeadId, RandomState>, k: &Option<String>| {
-            k.as_ref().and_then(|k| m.get(k)).copied()
-        };
-        get(&self.email, &k.email)
-            .or_else(|| get(&self.linkedin, &k.linkedin))
-            .or_else(|| get(&self.name, &k.name_company))
+    /// The lead a row belongs to: by email, else LinkedIn, else name+domain.
+    fn find(&self, stored: &[Option<i64>; 3]) -> Option<LeadId> {
+        stored
+            .iter()
+            .flatten()
+            .find_map(|k| self.keys.get(&(*k as u64)).copied())
     }
 
-    fn register(&mut self, k: LeadKeys, id: LeadId) {
-        fn put<S: BuildHasher>(m: &mut HashMap<String, LeadId, S>, k: Option<String>, id: LeadId) {
-            if let Some(k) = k {
-                m.entry(k).or_insert(id);
+    fn register(&mut self, stored: &[Option<i64>; 3], id: LeadId) {
+        for k in stored.iter().flatten() {
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.keys.entry(*k as u64) {
+                slot.insert(id);
+                self.new_keys.push((*k, id));
             }
         }
-        put(&mut self.email, k.email, id);
-        put(&mut self.linkedin, k.linkedin, id);
-        put(&mut self.name, k.name_company, id);
     }
 
+    /// Ids only grow: every id allocated after `mark` is at least `mark`.
     fn allocate(&mut self, tx: &mut dyn IngestTx) -> Result<LeadId, StoreError> {
         if self.next_id >= self.id_end {
             self.next_id = tx.reserve_lead_ids(CHUNK_ROWS as u64)?;
@@ -400,106 +419,111 @@ fn consume(
     let stored = tx.load_keys()?;
     tracing::debug!(keys = stored.len(), "loaded identity keys");
     let mut r = Resolver {
-        email: HashMap::with_capacity_and_hasher(stored.len() + CHUNK_ROWS, RandomState::default()),
-        linkedin: HashMap::with_hasher(RandomState::default()),
-        name: HashMap::with_hasher(RandomState::default()),
-        dirty: HashMap::new(),
+        ws: opts.workspace,
+        keys: KeyMap::with_capacity_and_hasher(stored.len() * 2 + CHUNK_ROWS, Default::default()),
+        new_keys: Vec::new(),
+        dirty: HashMap::with_hasher(RandomState::default()),
         next_id: 0,
         id_end: 0,
     };
-    for s in stored {
-        let keys = LeadKeys {
-            email: s.email_key,
-            linkedin: s.linkedin,
-            name_company: s.name_key,
-        };
-        r.register(keys, s.id);
+    for (key, id) in stored {
+        r.keys.insert(key as u64, id);
     }
 
     let mut actions: Vec<Action> = Vec::with_capacity(CHUNK_ROWS);
     let mut inserts: Vec<Lead> = Vec::with_capacity(CHUNK_ROWS);
-    let mut insert_pos: HashMap<LeadId, usize, RandomState> =
-        HashMap::with_hasher(RandomState::default());
     let mut to_fetch: Vec<LeadId> = Vec::new();
+    // Where the writer's time goes, for `LEADGEN_LOG=debug`.
+    let mut t_wait = Duration::ZERO;
+    let mut t_resolve = Duration::ZERO;
+    let mut t_fetch = Duration::ZERO;
+    let mut t_insert = Duration::ZERO;
+    let mut t_records = Duration::ZERO;
+    let mut t_flush = Duration::ZERO;
+    let mut clock = Instant::now();
+    let mut lap = |acc: &mut Duration| {
+        let now = Instant::now();
+        *acc += now - clock;
+        clock = now;
+    };
     for chunk in chunks {
+        lap(&mut t_wait);
         let chunk = chunk?;
         counts.rows_read += chunk.rows_read;
         counts.rejected += chunk.rejected;
         actions.clear();
         inserts.clear();
-        insert_pos.clear();
         to_fetch.clear();
 
         // Pass 1: who is who. New leads get ids now, so later rows of the
-        // same chunk find them.
+        // same chunk find them; ids at or above `first_new` are this chunk's.
+        let first_new = r.allocate(tx)?;
+        r.next_id -= 1;
         let mut rows = chunk.rows;
         for p in &mut rows {
-            let keys = std::mem::take(&mut p.keys);
-            match r.find(&keys) {
+            let stored = p.keys.stored(r.ws);
+            match r.find(&stored) {
                 Some(id) => {
-                    if !r.dirty.contains_key(&id) {
+                    if id < first_new && !r.dirty.contains_key(&id) {
                         to_fetch.push(id);
                     }
-                    r.register(keys, id);
+                    r.register(&stored, id);
                     actions.push(Action::Merge(id));
                 }
                 None => {
                     let id = r.allocate(tx)?;
                     p.lead.id = id;
-                    r.register(keys, id);
+                    r.register(&stored, id);
                     actions.push(Action::Insert);
                 }
             }
         }
-        // Leads this chunk merges into that live in the store.
+        lap(&mut t_resolve);
+        // Leads this chunk merges into that live in the store: one read.
         to_fetch.sort_unstable();
         to_fetch.dedup();
-        let new_ids: std::collections::HashSet<LeadId> = rows
-            .iter()
-            .zip(&actions)
-            .filter(|(_, a)| matches!(a, Action::Insert))
-            .map(|(p, _)| p.lead.id)
-            .collect();
-        to_fetch.retain(|id| !new_ids.contains(id));
         if !to_fetch.is_empty() {
             for lead in tx.get_leads(&to_fetch)? {
                 r.dirty.insert(lead.id, (lead, false));
             }
         }
+        lap(&mut t_fetch);
 
-        // Pass 2: apply in file order.
+        // Pass 2: apply in file order. `inserts` stays sorted by id.
         for (p, action) in rows.into_iter().zip(actions.drain(..)) {
             match action {
                 Action::Insert => {
-                    insert_pos.insert(p.lead.id, inserts.len());
                     inserts.push(p.lead);
                     counts.inserted += 1;
                 }
                 Action::Merge(id) => {
                     counts.merged += 1;
-                    if let Some(&pos) = insert_pos.get(&id) {
-                        let target = &mut inserts[pos];
-                        if merge_into(target, &p.lead, &priority).changed() {
-                            opts.rules.apply(target);
-                        }
-                    } else if let Some((target, changed)) = r.dirty.get_mut(&id) {
-                        if merge_into(target, &p.lead, &priority).changed() {
-                            opts.rules.apply(target);
-                            *changed = true;
-                        }
-                    } else {
+                    let target = match inserts.binary_search_by_key(&id, |l| l.id) {
+                        Ok(pos) => Some((&mut inserts[pos], None)),
+                        Err(_) => r.dirty.get_mut(&id).map(|(l, changed)| (l, Some(changed))),
+                    };
+                    let Some((target, changed)) = target else {
                         return Err(StoreError::Corrupt(format!(
                             "lead {id} has identity keys but no row"
                         ))
                         .into());
+                    };
+                    if merge_into(target, &p.lead, &priority).changed() {
+                        opts.rules.apply(target);
+                        if let Some(changed) = changed {
+                            *changed = true;
+                        }
                     }
                 }
             }
         }
+        lap(&mut t_resolve);
         tx.insert_leads(&inserts)?;
+        lap(&mut t_insert);
         if let Some(records) = &chunk.records {
             tx.store_records(records)?;
         }
+        lap(&mut t_records);
         r.dirty.retain(|_, (_, changed)| *changed);
         if r.dirty.len() >= DIRTY_FLUSH {
             flush(tx, &mut r.dirty)?;
@@ -509,14 +533,27 @@ fn consume(
             bytes_read: chunk.bytes_read,
             total_bytes,
         });
+        lap(&mut t_flush);
     }
     flush(tx, &mut r.dirty)?;
+    r.new_keys.sort_unstable();
+    tx.insert_keys(&r.new_keys)?;
+    lap(&mut t_flush);
+    tracing::debug!(
+        ?t_wait,
+        ?t_resolve,
+        ?t_fetch,
+        ?t_insert,
+        ?t_records,
+        ?t_flush,
+        "writer time"
+    );
     Ok(())
 }
 
 fn flush(
     tx: &mut dyn IngestTx,
-    dirty: &mut HashMap<LeadId, (Lead, bool)>,
+    dirty: &mut HashMap<LeadId, (Lead, bool), RandomState>,
 ) -> Result<(), StoreError> {
     let mut leads: Vec<Lead> = dirty.drain().map(|(_, (lead, _))| lead).collect();
     leads.sort_unstable_by_key(|l| l.id);

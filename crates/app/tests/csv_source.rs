@@ -196,6 +196,37 @@ fn crlf_and_blank_lines_are_counted() {
 }
 
 #[test]
+fn old_mac_line_ends_give_every_row_its_own_line() {
+    // Excel for Mac's "CSV (Macintosh)" ends lines with a lone CR. Each row
+    // must still get its own line: the line is the row's record id. A CR
+    // inside quotes is cell text, like a quoted CR in any other file.
+    let mut src =
+        source(b"Email,Name\ra@x.com,Ann\rb@y.com,\"Bob\rLee\"\r\rc@z.com,Cid\r\r\nd@w.com,Dee");
+    assert_eq!(
+        read_all(&mut src),
+        vec![
+            row(2, &["a@x.com", "Ann"]),
+            row(3, &["b@y.com", "Bob\rLee"]),
+            row(5, &["c@z.com", "Cid"]),
+            row(7, &["d@w.com", "Dee"]),
+        ]
+    );
+}
+
+#[test]
+fn a_stray_cr_in_an_lf_file_ends_a_row_on_its_own_line() {
+    let mut src = source(b"a,b\n1,2\r3,4\n5,6\n");
+    assert_eq!(
+        read_all(&mut src),
+        vec![
+            row(2, &["1", "2"]),
+            row(3, &["3", "4"]),
+            row(4, &["5", "6"])
+        ]
+    );
+}
+
+#[test]
 fn short_rows_are_padded_long_rows_rejected() {
     let mut src = source(b"a,b,c\n1,2\n1,2,3,4\n1,2,3,,\n5,6,7\n");
     let mut row = RawRow::new();

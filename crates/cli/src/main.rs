@@ -17,6 +17,11 @@ use leadgen_core::score::ScoringRules;
 use leadgen_core::{DEFAULT_WORKSPACE, Field};
 use leadgen_store::{Cursor, LeadFilter, LeadQuery, SortOrder, Store};
 
+/// Ingest allocates on one thread and frees on another; glibc's allocator
+/// serializes that through arena locks, mimalloc does not.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "leadgen",

@@ -5,7 +5,7 @@
 //! each field keeps the value of the higher-priority source, then the newer
 //! one, and remembers where it came from; every merged record stays linked.
 
-use crate::lead::{Field, Lead, RecordId, SourceRef};
+use crate::lead::{Field, Lead, Provenance, RecordId, SourceRef};
 use crate::names::person_name_key;
 
 /// The keys under which a lead can be found again. Each is a canonical string,
@@ -28,6 +28,62 @@ impl LeadKeys {
 
     pub fn is_empty(&self) -> bool {
         self.email.is_none() && self.linkedin.is_none() && self.name_company.is_none()
+    }
+}
+
+/// A 64-bit fingerprint of a key, stable across versions and machines
+/// (XXH3), so it can be stored and indexed in place of the key itself.
+pub fn key_hash(key: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(key.as_bytes())
+}
+
+/// The fingerprints of a lead's keys: compact enough to hold every lead of a
+/// workspace in memory during an ingest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct KeyHashes {
+    pub email: Option<u64>,
+    pub linkedin: Option<u64>,
+    pub name_company: Option<u64>,
+}
+
+/// Which identity a stored key stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    Email = 1,
+    Linkedin = 2,
+    NameCompany = 3,
+}
+
+/// The key as stored: one 64-bit number for (workspace, kind, key), so all
+/// identities of a workspace live in one integer-keyed table that is written
+/// in sorted order and read back in one scan.
+pub fn stored_key(ws: i64, kind: KeyKind, hash: u64) -> i64 {
+    let mut bytes = [0u8; 17];
+    bytes[..8].copy_from_slice(&ws.to_le_bytes());
+    bytes[8] = kind as u8;
+    bytes[9..].copy_from_slice(&hash.to_le_bytes());
+    xxhash_rust::xxh3::xxh3_64(&bytes) as i64
+}
+
+impl KeyHashes {
+    /// The stored keys, in match priority order: email, LinkedIn, name+domain.
+    pub fn stored(&self, ws: i64) -> [Option<i64>; 3] {
+        [
+            self.email.map(|h| stored_key(ws, KeyKind::Email, h)),
+            self.linkedin.map(|h| stored_key(ws, KeyKind::Linkedin, h)),
+            self.name_company
+                .map(|h| stored_key(ws, KeyKind::NameCompany, h)),
+        ]
+    }
+}
+
+impl LeadKeys {
+    pub fn hashes(&self) -> KeyHashes {
+        KeyHashes {
+            email: self.email.as_deref().map(key_hash),
+            linkedin: self.linkedin.as_deref().map(key_hash),
+            name_company: self.name_company.as_deref().map(key_hash),
+        }
     }
 }
 
@@ -78,13 +134,24 @@ impl MergeOutcome {
     }
 }
 
-struct Ctx<'a> {
+/// One merge's incoming record and how it ranks against the sources already
+/// in the target. The lead merge and the company merge both go through it,
+/// so a conflict is settled by one rule wherever it happens.
+pub(crate) struct MergeCtx<'a> {
     incoming: SourceRef,
     incoming_rank: (i32, SourceRef),
     priority: &'a dyn SourcePriority,
 }
 
-impl Ctx<'_> {
+impl<'a> MergeCtx<'a> {
+    pub(crate) fn new(incoming: SourceRef, priority: &'a dyn SourcePriority) -> MergeCtx<'a> {
+        MergeCtx {
+            incoming,
+            incoming_rank: (priority.of_record(incoming.record), incoming),
+            priority,
+        }
+    }
+
     /// Whether the incoming value beats the one from `existing`.
     fn incoming_wins(&self, existing: Option<SourceRef>) -> bool {
         match existing {
@@ -92,24 +159,73 @@ impl Ctx<'_> {
             Some(src) => self.incoming_rank > (self.priority.of_record(src.record), src),
         }
     }
-}
 
-fn merge_slot<T: PartialEq + Clone>(
-    slot: &mut Option<T>,
-    incoming: &Option<T>,
-    field: Field,
-    target: &mut crate::lead::Provenance,
-    ctx: &Ctx<'_>,
-) -> u32 {
-    let Some(new) = incoming else { return 0 };
-    match slot {
-        Some(old) if old == new => 0,
-        Some(_) if !ctx.incoming_wins(target.of(field)) => 0,
-        _ => {
-            *slot = Some(new.clone());
-            target.set(field, ctx.incoming);
-            1
+    /// Merges one field: fills a gap, or replaces a different value when the
+    /// incoming source wins, and records where the value now comes from.
+    /// A missing incoming value never erases. Returns 1 if the value changed.
+    pub(crate) fn slot<T: PartialEq + Clone, F: Copy + Ord>(
+        &self,
+        slot: &mut Option<T>,
+        incoming: &Option<T>,
+        field: F,
+        target: &mut Provenance<F>,
+    ) -> u32 {
+        let Some(new) = incoming else { return 0 };
+        match slot {
+            Some(old) if old == new => 0,
+            Some(_) if !self.incoming_wins(target.of(field)) => 0,
+            _ => {
+                *slot = Some(new.clone());
+                target.set(field, self.incoming);
+                1
+            }
         }
+    }
+
+    /// Links the incoming record to the target; false if it already was.
+    pub(crate) fn link<F>(&self, target: &mut Provenance<F>) -> bool {
+        if target.has_record(self.incoming.record) {
+            return false;
+        }
+        target.linked.push(self.incoming.record);
+        target.linked.sort_unstable();
+        true
+    }
+
+    /// Adds the tags the target lacks (compared case-insensitively) and
+    /// merges custom fields. Custom fields have no per-key provenance, so a
+    /// differing value is taken only when the incoming record beats the
+    /// target's origin. Returns how many tags and custom fields changed.
+    pub(crate) fn extras(
+        &self,
+        tags: &mut Vec<String>,
+        custom: &mut Vec<(String, String)>,
+        origin: Option<SourceRef>,
+        incoming_tags: &[String],
+        incoming_custom: &[(String, String)],
+    ) -> u32 {
+        let mut changed = 0;
+        for tag in incoming_tags {
+            if !tags.iter().any(|t| t.eq_ignore_ascii_case(tag)) {
+                tags.push(tag.clone());
+                changed += 1;
+            }
+        }
+        let incoming_newer = self.incoming_wins(origin);
+        for (key, value) in incoming_custom {
+            match custom.iter_mut().find(|(k, _)| k == key) {
+                None => {
+                    custom.push((key.clone(), value.clone()));
+                    changed += 1;
+                }
+                Some((_, old)) if old != value && incoming_newer => {
+                    *old = value.clone();
+                    changed += 1;
+                }
+                Some(_) => {}
+            }
+        }
+        changed
     }
 }
 
@@ -124,16 +240,12 @@ pub fn merge_into(
     let Some(src) = incoming.provenance.origin else {
         return MergeOutcome::default();
     };
-    let ctx = Ctx {
-        incoming: src,
-        incoming_rank: (priority.of_record(src.record), src),
-        priority,
-    };
+    let ctx = MergeCtx::new(src, priority);
     let mut out = MergeOutcome::default();
     let prov = &mut target.provenance;
     macro_rules! merge {
         ($($name:ident => $field:expr),+ $(,)?) => {
-            $( out.fields_changed += merge_slot(&mut target.$name, &incoming.$name, $field, prov, &ctx); )+
+            $( out.fields_changed += ctx.slot(&mut target.$name, &incoming.$name, $field, prov); )+
         };
     }
     merge!(
@@ -158,33 +270,14 @@ pub fn merge_into(
         country => Field::Country,
         postal_code => Field::PostalCode,
     );
-
-    if !prov.has_record(src.record) {
-        prov.linked.push(src.record);
-        prov.linked.sort_unstable();
-        out.linked = true;
-    }
-    for tag in &incoming.tags {
-        if !target.tags.iter().any(|t| t.eq_ignore_ascii_case(tag)) {
-            target.tags.push(tag.clone());
-            out.extras_changed += 1;
-        }
-    }
-    // Custom fields have no per-key provenance: the lead's newest record wins.
-    let incoming_newer = ctx.incoming_wins(target.provenance.origin);
-    for (key, value) in &incoming.custom {
-        match target.custom.iter_mut().find(|(k, _)| k == key) {
-            None => {
-                target.custom.push((key.clone(), value.clone()));
-                out.extras_changed += 1;
-            }
-            Some((_, old)) if old != value && incoming_newer => {
-                *old = value.clone();
-                out.extras_changed += 1;
-            }
-            Some(_) => {}
-        }
-    }
+    out.linked = ctx.link(prov);
+    out.extras_changed = ctx.extras(
+        &mut target.tags,
+        &mut target.custom,
+        target.provenance.origin,
+        &incoming.tags,
+        &incoming.custom,
+    );
     if out.changed() {
         target.updated_at = target.updated_at.max(src.at);
     }

@@ -220,22 +220,36 @@ str_enum!(LifecycleStage {
 str_enum!(Tier { A => "A", B => "B", C => "C" });
 str_enum!(IntentLevel { Hot => "hot", Warm => "warm", Cold => "cold" });
 
-/// Where each field of a lead came from.
+/// Where each field of a lead (or, with `F` = [`crate::company::CompanyField`],
+/// of a company) came from.
 ///
-/// Most leads come from one record, so only fields whose source differs from
-/// the lead's origin are listed; `linked` holds every other record merged in.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Provenance {
+/// Most records come from one source, so only fields whose source differs
+/// from the origin are listed; `linked` holds every other record merged in.
+/// The field type is a parameter so that leads and companies share one
+/// provenance rule and one merge (`dedupe`), each with its own field names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance<F = Field> {
     pub origin: Option<SourceRef>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fields: Vec<(Field, SourceRef)>,
+    pub fields: Vec<(F, SourceRef)>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub linked: Vec<RecordId>,
 }
 
-impl Provenance {
+// Not derived: a derive would demand `F: Default`, which field enums are not.
+impl<F> Default for Provenance<F> {
+    fn default() -> Self {
+        Provenance {
+            origin: None,
+            fields: Vec::new(),
+            linked: Vec::new(),
+        }
+    }
+}
+
+impl<F: Copy + Ord> Provenance<F> {
     /// The source of one field's current value.
-    pub fn of(&self, field: Field) -> Option<SourceRef> {
+    pub fn of(&self, field: F) -> Option<SourceRef> {
         self.fields
             .iter()
             .find(|(f, _)| *f == field)
@@ -243,7 +257,7 @@ impl Provenance {
             .or(self.origin)
     }
 
-    pub fn set(&mut self, field: Field, src: SourceRef) {
+    pub fn set(&mut self, field: F, src: SourceRef) {
         if self.origin == Some(src) {
             self.fields.retain(|(f, _)| *f != field);
             return;
@@ -256,8 +270,10 @@ impl Provenance {
             }
         }
     }
+}
 
-    /// Every record this lead is built from, origin first.
+impl<F> Provenance<F> {
+    /// Every record this lead (or company) is built from, origin first.
     pub fn records(&self) -> impl Iterator<Item = RecordId> + '_ {
         self.origin
             .map(|o| o.record)

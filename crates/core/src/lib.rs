@@ -4,6 +4,7 @@
 //! Nothing in this crate does IO, spawns threads or reads the clock: callers
 //! pass `now`. It is the hot path of ingest and is benchmarked in `benches/`.
 
+pub mod company;
 pub mod dedupe;
 pub mod domain;
 pub mod email;

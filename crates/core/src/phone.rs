@@ -253,8 +253,23 @@ fn region_id(c: Country) -> Option<Id> {
     c.as_str().parse().ok()
 }
 
+/// libphonenumber's metadata holds thousands of patterns but the crate
+/// caches only 100 compiled ones, so a list mixing a few countries recompiles
+/// regexes on nearly every number. A cache large enough for every pattern a
+/// real list touches makes the full path several times faster.
+fn widen_regex_cache() {
+    static WIDENED: std::sync::Once = std::sync::Once::new();
+    WIDENED.call_once(|| {
+        let cache = phonenumber::metadata::DATABASE.cache();
+        if let Ok(mut c) = cache.lock() {
+            *c = regex_cache::RegexCache::new(4096);
+        }
+    });
+}
+
 fn parse_with_phonenumber(s: &str, raw: &str, region: Country) -> Result<Phone, PhoneError> {
     use phonenumber::ParseError as P;
+    widen_regex_cache();
     let pn = phonenumber::parse(region_id(region), s).map_err(|e| match e {
         P::NoNumber => PhoneError::NoNumber,
         P::InvalidCountryCode => PhoneError::BadCountryCode,

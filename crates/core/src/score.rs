@@ -264,24 +264,27 @@ impl Condition {
             }
             Condition::OneOf { field, values } => field_text(lead, *field)
                 .is_some_and(|v| values.iter().any(|x| x.eq_ignore_ascii_case(&v))),
-            Condition::Contains { field, words } => field_text(lead, *field).is_some_and(|v| {
-                let v = v.to_ascii_lowercase();
-                words
-                    .iter()
-                    .any(|w| contains_word(&v, &w.to_ascii_lowercase()))
-            }),
+            Condition::Contains { field, words } => {
+                field_text(lead, *field).is_some_and(|v| words.iter().any(|w| contains_word(&v, w)))
+            }
             Condition::Between { field, min, max } => numeric(lead, *field)
                 .is_some_and(|n| min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m)),
         }
     }
 }
 
-/// Whole-word containment, so that "vp" matches "VP Sales" but not "mvp".
+/// Whole-word, ASCII-case-insensitive containment, so that "vp" matches
+/// "VP Sales" but not "mvp". Allocates nothing: it runs for every lead.
 fn contains_word(haystack: &str, word: &str) -> bool {
-    haystack.match_indices(word).any(|(i, _)| {
-        let before = haystack[..i].chars().next_back();
-        let after = haystack[i + word.len()..].chars().next();
-        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    let (h, w) = (haystack.as_bytes(), word.as_bytes());
+    if w.is_empty() || w.len() > h.len() {
+        return false;
+    }
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b >= 0x80;
+    (0..=h.len() - w.len()).any(|i| {
+        h[i..i + w.len()].eq_ignore_ascii_case(w)
+            && (i == 0 || !is_word(h[i - 1]))
+            && h.get(i + w.len()).is_none_or(|&b| !is_word(b))
     })
 }
 

@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 
-use leadgen_core::dedupe::name_company_key;
 use leadgen_core::domain::Domain;
 use leadgen_core::email::Email;
 use leadgen_core::geo::Country;
@@ -15,14 +14,12 @@ use leadgen_core::{Lead, RecordId, SourceRef, WorkspaceId};
 use crate::{Result, StoreError};
 
 /// The `leads` columns in the order `lead_values` produces them.
-pub const LEAD_COLUMNS: [&str; 35] = [
+pub const LEAD_COLUMNS: [&str; 33] = [
     "id",
     "workspace_id",
     "email",
-    "email_key",
     "first_name",
     "last_name",
-    "name_key",
     "title",
     "seniority",
     "department",
@@ -90,20 +87,26 @@ fn phone_from_stored(s: &str) -> Result<Phone> {
 
 /// Column values of a lead, ending with `updated_at`.
 pub fn lead_values(lead: &Lead, ws: WorkspaceId) -> Vec<SqlValue<'_>> {
+    let mut out = Vec::with_capacity(LEAD_COLUMNS.len() + 1);
+    push_lead_values(&mut out, lead, ws);
+    out
+}
+
+/// Appends the column values of a lead to `out`, so a batch of rows shares
+/// one buffer.
+pub fn push_lead_values<'a>(out: &mut Vec<SqlValue<'a>>, lead: &'a Lead, ws: WorkspaceId) {
     fn phone(p: &Option<Phone>) -> SqlValue<'_> {
         p.as_ref()
             .map_or(SqlValue::Null, |p| SqlValue::Text(phone_to_stored(p)))
     }
     let has_extra_provenance =
         !lead.provenance.fields.is_empty() || !lead.provenance.linked.is_empty();
-    vec![
+    out.extend([
         SqlValue::Int(lead.id),
         SqlValue::Int(ws),
         text(lead.email.as_ref().map(|e| e.as_str())),
-        owned(lead.email.as_ref().map(|e| e.dedupe_key())),
         text(lead.first_name.as_deref()),
         text(lead.last_name.as_deref()),
-        owned(name_company_key(lead)),
         text(lead.title.as_deref()),
         text(lead.seniority.as_deref()),
         text(lead.department.as_deref()),
@@ -121,9 +124,7 @@ pub fn lead_values(lead: &Lead, ws: WorkspaceId) -> Vec<SqlValue<'_>> {
         text(lead.state.as_deref()),
         text(lead.country.as_ref().map(|c| c.as_str())),
         text(lead.postal_code.as_deref()),
-        owned(
-            (!lead.tags.is_empty()).then(|| serde_json::to_string(&lead.tags).unwrap_or_default()),
-        ),
+        owned((!lead.tags.is_empty()).then(|| tags_to_json(&lead.tags))),
         owned((!lead.custom.is_empty()).then(|| custom_to_json(&lead.custom))),
         SqlValue::Text(Cow::Borrowed(&lead.source)),
         SqlValue::Text(Cow::Borrowed(lead.status.as_str())),
@@ -135,15 +136,62 @@ pub fn lead_values(lead: &Lead, ws: WorkspaceId) -> Vec<SqlValue<'_>> {
         owned(has_extra_provenance.then(|| provenance_to_json(&lead.provenance))),
         SqlValue::Int(lead.created_at),
         SqlValue::Int(lead.updated_at),
-    ]
+    ]);
+}
+
+/// Appends `s` as a JSON string literal. Written by hand because it runs for
+/// every stored lead, where building `serde_json::Value`s allocated per entry.
+fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                use std::fmt::Write;
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn tags_to_json(tags: &[String]) -> String {
+    let mut out = String::with_capacity(tags.iter().map(|t| t.len() + 3).sum::<usize>() + 2);
+    out.push('[');
+    for (i, t) in tags.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_str(&mut out, t);
+    }
+    out.push(']');
+    out
 }
 
 fn custom_to_json(custom: &[(String, String)]) -> String {
-    let map: serde_json::Map<String, serde_json::Value> = custom
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-        .collect();
-    serde_json::Value::Object(map).to_string()
+    let mut out = String::with_capacity(
+        custom
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 6)
+            .sum::<usize>()
+            + 2,
+    );
+    out.push('{');
+    for (i, (k, v)) in custom.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_str(&mut out, k);
+        out.push(':');
+        push_json_str(&mut out, v);
+    }
+    out.push('}');
+    out
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -175,7 +223,7 @@ fn corrupt(what: &str, value: &str, e: impl std::fmt::Display) -> StoreError {
 /// Rebuilds a lead from a row selected as `LEAD_COLUMNS` then `updated_at`.
 pub fn lead_from_row(row: &impl RowGet) -> Result<Lead> {
     let t = |i| row.text(i);
-    let email = t(2)?
+    let email = t(const { col("email") })?
         .map(|s| Email::parse(&s).map_err(|e| corrupt("email", &s, e)))
         .transpose()?;
     let phone = |i| -> Result<Option<Phone>> { t(i)?.map(|s| phone_from_stored(&s)).transpose() };
@@ -184,8 +232,8 @@ pub fn lead_from_row(row: &impl RowGet) -> Result<Lead> {
             .map(|s| LinkedinUrl::parse(&s).map_err(|e| corrupt("linkedin", &s, e)))
             .transpose()
     };
-    let created_at = row.int(34)?.unwrap_or(0);
-    let origin = row.int(32)?.map(|r| SourceRef {
+    let created_at = row.int(const { col("created_at") })?.unwrap_or(0);
+    let origin = row.int(const { col("origin_record") })?.map(|r| SourceRef {
         at: created_at,
         record: RecordId(r),
     });
@@ -193,7 +241,7 @@ pub fn lead_from_row(row: &impl RowGet) -> Result<Lead> {
         origin,
         ..Provenance::default()
     };
-    if let Some(s) = t(33)? {
+    if let Some(s) = t(const { col("provenance") })? {
         let extra: ExtraProvenance =
             serde_json::from_str(&s).map_err(|e| corrupt("provenance", &s, e))?;
         provenance.fields = extra.fields;
@@ -202,41 +250,45 @@ pub fn lead_from_row(row: &impl RowGet) -> Result<Lead> {
     let enum_col = |i, what: &str| -> Result<String> {
         t(i)?.ok_or_else(|| StoreError::Corrupt(format!("{what} is empty")))
     };
-    let status = enum_col(27, "status")?;
-    let lifecycle = enum_col(28, "lifecycle")?;
-    let tier = enum_col(30, "tier")?;
-    let intent = enum_col(31, "intent")?;
+    let status = enum_col(const { col("status") }, "status")?;
+    let lifecycle = enum_col(const { col("lifecycle") }, "lifecycle")?;
+    let tier = enum_col(const { col("tier") }, "tier")?;
+    let intent = enum_col(const { col("intent") }, "intent")?;
     Ok(Lead {
-        id: row.int(0)?.unwrap_or(0),
+        id: row.int(const { col("id") })?.unwrap_or(0),
         email,
-        first_name: t(4)?,
-        last_name: t(5)?,
-        title: t(7)?,
-        seniority: t(8)?,
-        department: t(9)?,
-        phone: phone(10)?,
-        mobile: phone(11)?,
-        linkedin: linkedin(12)?,
-        company_name: t(13)?,
-        company_domain: t(14)?
+        first_name: t(const { col("first_name") })?,
+        last_name: t(const { col("last_name") })?,
+        title: t(const { col("title") })?,
+        seniority: t(const { col("seniority") })?,
+        department: t(const { col("department") })?,
+        phone: phone(const { col("phone") })?,
+        mobile: phone(const { col("mobile") })?,
+        linkedin: linkedin(const { col("linkedin_url") })?,
+        company_name: t(const { col("company_name") })?,
+        company_domain: t(const { col("company_domain") })?
             .map(|s| Domain::parse(&s).map_err(|e| corrupt("domain", &s, e)))
             .transpose()?,
-        company_linkedin: linkedin(15)?,
-        company_phone: phone(16)?,
-        industry: t(17)?,
-        employee_count: row.int(18)?.and_then(|n| u32::try_from(n).ok()),
-        revenue: row.int(19)?.and_then(|n| u64::try_from(n).ok()),
-        city: t(20)?,
-        state: t(21)?,
-        country: t(22)?
+        company_linkedin: linkedin(const { col("company_linkedin_url") })?,
+        company_phone: phone(const { col("company_phone") })?,
+        industry: t(const { col("industry") })?,
+        employee_count: row
+            .int(const { col("employee_count") })?
+            .and_then(|n| u32::try_from(n).ok()),
+        revenue: row
+            .int(const { col("revenue") })?
+            .and_then(|n| u64::try_from(n).ok()),
+        city: t(const { col("city") })?,
+        state: t(const { col("state") })?,
+        country: t(const { col("country") })?
             .map(|s| Country::parse(&s).map_err(|e| corrupt("country", &s, e)))
             .transpose()?,
-        postal_code: t(23)?,
-        tags: match t(24)? {
+        postal_code: t(const { col("postal_code") })?,
+        tags: match t(const { col("tags") })? {
             Some(s) => serde_json::from_str(&s).map_err(|e| corrupt("tags", &s, e))?,
             None => Vec::new(),
         },
-        custom: match t(25)? {
+        custom: match t(const { col("custom_fields") })? {
             Some(s) => {
                 let map: serde_json::Map<String, serde_json::Value> =
                     serde_json::from_str(&s).map_err(|e| corrupt("custom_fields", &s, e))?;
@@ -253,17 +305,48 @@ pub fn lead_from_row(row: &impl RowGet) -> Result<Lead> {
             }
             None => Vec::new(),
         },
-        source: t(26)?.unwrap_or_default(),
+        source: t(const { col("source") })?.unwrap_or_default(),
         status: LeadStatus::parse(&status).ok_or_else(|| corrupt("status", &status, "unknown"))?,
         lifecycle: LifecycleStage::parse(&lifecycle)
             .ok_or_else(|| corrupt("lifecycle", &lifecycle, "unknown"))?,
-        score: row.int(29)?.and_then(|n| u8::try_from(n).ok()).unwrap_or(0),
+        score: row
+            .int(const { col("score") })?
+            .and_then(|n| u8::try_from(n).ok())
+            .unwrap_or(0),
         tier: Tier::parse(&tier).ok_or_else(|| corrupt("tier", &tier, "unknown"))?,
         intent: IntentLevel::parse(&intent).ok_or_else(|| corrupt("intent", &intent, "unknown"))?,
         provenance,
         created_at,
-        updated_at: row.int(35)?.unwrap_or(created_at),
+        updated_at: row.int(const { col("updated_at") })?.unwrap_or(created_at),
     })
+}
+
+/// Position of a column in `select_list()`, resolved at compile time.
+const fn col(name: &str) -> usize {
+    let mut i = 0;
+    while i < LEAD_COLUMNS.len() {
+        if const_eq(LEAD_COLUMNS[i], name) {
+            return i;
+        }
+        i += 1;
+    }
+    // `updated_at` follows the lead columns.
+    LEAD_COLUMNS.len()
+}
+
+pub(crate) const fn const_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// `col1, col2, …, updated_at`

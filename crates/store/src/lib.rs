@@ -84,15 +84,6 @@ pub struct SourceRecord {
     pub cells: Vec<String>,
 }
 
-/// The identity keys of a stored lead, loaded once per ingest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredKeys {
-    pub id: LeadId,
-    pub email_key: Option<String>,
-    pub linkedin: Option<String>,
-    pub name_key: Option<String>,
-}
-
 /// Summary numbers for `leadgen stats`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StoreStats {
@@ -155,7 +146,12 @@ pub trait IngestTx {
     fn batch(&self) -> &Batch;
     /// Sources of all batches, for merge priorities.
     fn batch_sources(&mut self) -> Result<Vec<(i64, String)>>;
-    fn load_keys(&mut self) -> Result<Vec<StoredKeys>>;
+    /// Every identity key of the workspace, as `(stored key, lead id)`
+    /// (see `leadgen_core::dedupe::stored_key`).
+    fn load_keys(&mut self) -> Result<Vec<(i64, LeadId)>>;
+    /// Records identity keys, sorted by key so the write is an append.
+    /// A key already present keeps its lead.
+    fn insert_keys(&mut self, keys: &[(i64, LeadId)]) -> Result<()>;
     /// Reserves `n` new lead ids; returns the first of a contiguous range.
     fn reserve_lead_ids(&mut self, n: u64) -> Result<LeadId>;
     fn get_leads(&mut self, ids: &[LeadId]) -> Result<Vec<Lead>>;

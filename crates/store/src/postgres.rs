@@ -21,7 +21,7 @@ use crate::query::{Dialect, order_by, paginate, where_clause};
 use crate::schema::{LEAD_INDEXES, create_index_sql};
 use crate::{
     Batch, BatchCounts, BatchMeta, ExportError, IngestTx, LeadFilter, LeadPage, LeadQuery,
-    RecordChunk, Result, SourceRecord, Store, StoreError, StoreStats, StoredKeys,
+    RecordChunk, Result, SourceRecord, Store, StoreError, StoreStats,
 };
 
 /// Ordered migrations; `schema_migrations` records the versions that ran.
@@ -51,12 +51,13 @@ CREATE TABLE source_chunks (
     UNIQUE (batch_id, first_line)
 );
 CREATE TABLE id_blocks (name TEXT PRIMARY KEY, next BIGINT NOT NULL);
+CREATE TABLE lead_keys (key BIGINT PRIMARY KEY, workspace_id BIGINT NOT NULL, lead_id BIGINT NOT NULL);
 INSERT INTO id_blocks VALUES ('lead', 1);
 CREATE TABLE leads (
     id BIGINT PRIMARY KEY,
     workspace_id BIGINT NOT NULL,
-    email TEXT, email_key TEXT,
-    first_name TEXT, last_name TEXT, name_key TEXT,
+    email TEXT,
+    first_name TEXT, last_name TEXT,
     title TEXT, seniority TEXT, department TEXT,
     phone TEXT, mobile TEXT, linkedin_url TEXT,
     company_name TEXT, company_domain TEXT, company_linkedin_url TEXT, company_phone TEXT,
@@ -302,7 +303,13 @@ const fn const_str_eq(a: &str, b: &str) -> bool {
 }
 
 /// Index of `tags` in `LEAD_COLUMNS`: it is cast to `jsonb` by tag filters.
-const TAGS_COLUMN: usize = 24;
+const TAGS_COLUMN: usize = {
+    let mut i = 0;
+    while !crate::codec::const_eq(LEAD_COLUMNS[i], "tags") {
+        i += 1;
+    }
+    i
+};
 
 fn column_name(i: usize) -> &'static str {
     LEAD_COLUMNS.get(i).copied().unwrap_or(UPDATED_AT)
@@ -814,25 +821,27 @@ impl IngestTx for PgIngest<'_> {
             .collect()
     }
 
-    fn load_keys(&mut self) -> Result<Vec<StoredKeys>> {
-        let stmt = self.conn.statement(
-            "SELECT id, email_key, linkedin_url, name_key FROM leads WHERE workspace_id = $1",
+    fn load_keys(&mut self) -> Result<Vec<(i64, LeadId)>> {
+        let rows = self.conn.query(
+            "SELECT key, lead_id FROM lead_keys WHERE workspace_id = $1",
+            &[SqlValue::Int(self.ws)],
         )?;
-        // Streamed: the rows become keys as they arrive, not all at once.
-        let mut rows = self
-            .conn
-            .client
-            .query_raw(&stmt, [SqlValue::Int(self.ws)])?;
-        let mut out = Vec::new();
-        while let Some(r) = postgres::fallible_iterator::FallibleIterator::next(&mut rows)? {
-            out.push(StoredKeys {
-                id: r.try_get(0)?,
-                email_key: r.try_get(1)?,
-                linkedin: r.try_get(2)?,
-                name_key: r.try_get(3)?,
-            });
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    fn insert_keys(&mut self, keys: &[(i64, LeadId)]) -> Result<()> {
+        for chunk in keys.chunks(50_000) {
+            let (k, ids): (Vec<i64>, Vec<i64>) = chunk.iter().copied().unzip();
+            self.conn.client.execute(
+                "INSERT INTO lead_keys (key, workspace_id, lead_id)
+                 SELECT k, $2, id FROM unnest($1::bigint[], $3::bigint[]) AS t(k, id)
+                 ON CONFLICT (key) DO NOTHING",
+                &[&k, &self.ws, &ids],
+            )?;
         }
-        Ok(out)
+        Ok(())
     }
 
     fn reserve_lead_ids(&mut self, n: u64) -> Result<LeadId> {

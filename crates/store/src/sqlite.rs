@@ -7,12 +7,14 @@ use leadgen_core::{Lead, LeadId, RecordId, WorkspaceId};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
 
-use crate::codec::{self, LEAD_COLUMNS, RowGet, SqlValue, lead_from_row, lead_values, select_list};
+use crate::codec::{
+    self, LEAD_COLUMNS, RowGet, SqlValue, lead_from_row, lead_values, push_lead_values, select_list,
+};
 use crate::query::{Dialect, order_by, paginate, where_clause};
 use crate::schema::{LEAD_INDEXES, create_index_sql};
 use crate::{
     Batch, BatchCounts, BatchMeta, ExportError, IngestTx, LeadFilter, LeadPage, LeadQuery,
-    RecordChunk, Result, SourceRecord, Store, StoreError, StoreStats, StoredKeys,
+    RecordChunk, Result, SourceRecord, Store, StoreError, StoreStats,
 };
 
 /// Ordered migrations; `PRAGMA user_version` records how many ran.
@@ -41,12 +43,13 @@ CREATE TABLE source_chunks (
     UNIQUE (batch_id, first_line)
 );
 CREATE TABLE id_blocks (name TEXT PRIMARY KEY, next INTEGER NOT NULL);
+CREATE TABLE lead_keys (key INTEGER PRIMARY KEY, workspace_id INTEGER NOT NULL, lead_id INTEGER NOT NULL);
 INSERT INTO id_blocks VALUES ('lead', 1);
 CREATE TABLE leads (
     id INTEGER PRIMARY KEY,
     workspace_id INTEGER NOT NULL,
-    email TEXT, email_key TEXT,
-    first_name TEXT, last_name TEXT, name_key TEXT,
+    email TEXT,
+    first_name TEXT, last_name TEXT,
     title TEXT, seniority TEXT, department TEXT,
     phone TEXT, mobile TEXT, linkedin_url TEXT,
     company_name TEXT, company_domain TEXT, company_linkedin_url TEXT, company_phone TEXT,
@@ -118,7 +121,7 @@ impl SqliteStore {
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA busy_timeout = 10000;
-             PRAGMA cache_size = -131072;
+             PRAGMA cache_size = -262144;
              PRAGMA threads = 2;
              PRAGMA foreign_keys = ON;",
         )?;
@@ -195,8 +198,19 @@ impl Store for SqliteStore {
         now: i64,
     ) -> Result<Box<dyn IngestTx + '_>> {
         let conn = self.conn();
+        // A rollback journal for the load when this is the only connection:
+        // appended pages are written once, straight to the file, where WAL
+        // would write them twice and, once the transaction outgrows the page
+        // cache, search an ever longer WAL index on every page read. Another
+        // connection (a running server) keeps WAL: the switch then fails and
+        // the load goes on in WAL mode.
+        let journal: String = conn
+            .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
+            .unwrap_or_else(|_| "wal".into());
+        let left_wal = journal.eq_ignore_ascii_case("delete");
         conn.execute_batch("BEGIN IMMEDIATE")?;
         let mut tx = SqliteIngest {
+            left_wal,
             conn,
             ws,
             batch: None,
@@ -348,6 +362,18 @@ struct SqliteIngest<'a> {
     /// and are rebuilt at commit, which is much faster than maintaining them.
     rebuild_indexes: bool,
     done: bool,
+    /// The load runs in rollback-journal mode; WAL is restored at the end.
+    left_wal: bool,
+}
+
+impl SqliteIngest<'_> {
+    fn restore_wal(&mut self) {
+        if std::mem::take(&mut self.left_wal) {
+            let _ = self
+                .conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0));
+        }
+    }
 }
 
 impl SqliteIngest<'_> {
@@ -397,6 +423,7 @@ impl Drop for SqliteIngest<'_> {
             // Dropped without commit: an error or a panic upstream.
             let _ = self.conn.execute_batch("ROLLBACK");
         }
+        self.restore_wal();
     }
 }
 
@@ -413,19 +440,22 @@ impl IngestTx for SqliteIngest<'_> {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn load_keys(&mut self) -> Result<Vec<StoredKeys>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, email_key, linkedin_url, name_key FROM leads WHERE workspace_id = ?1",
-        )?;
-        let rows = stmt.query_map([self.ws], |r| {
-            Ok(StoredKeys {
-                id: r.get(0)?,
-                email_key: r.get(1)?,
-                linkedin: r.get(2)?,
-                name_key: r.get(3)?,
-            })
-        })?;
+    fn load_keys(&mut self) -> Result<Vec<(i64, LeadId)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, lead_id FROM lead_keys WHERE workspace_id = ?1")?;
+        let rows = stmt.query_map([self.ws], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn insert_keys(&mut self, keys: &[(i64, LeadId)]) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT OR IGNORE INTO lead_keys (key, workspace_id, lead_id) VALUES (?1, ?2, ?3)",
+        )?;
+        for (key, id) in keys {
+            stmt.execute(params![key, self.ws, id])?;
+        }
+        Ok(())
     }
 
     fn reserve_lead_ids(&mut self, n: u64) -> Result<LeadId> {
@@ -463,7 +493,7 @@ impl IngestTx for SqliteIngest<'_> {
         for chunk in &mut chunks {
             values.clear();
             for lead in chunk {
-                values.extend(lead_values(lead, self.ws));
+                push_lead_values(&mut values, lead, self.ws);
             }
             stmt.execute(params_from_iter(values.iter()))?;
         }
@@ -527,6 +557,7 @@ impl IngestTx for SqliteIngest<'_> {
         }
         self.conn.execute_batch("COMMIT")?;
         self.done = true;
+        self.restore_wal();
         // Planner statistics, sampled so this stays fast on large tables.
         self.conn
             .execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")?;

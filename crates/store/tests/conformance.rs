@@ -5,7 +5,6 @@
 use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
 
-use leadgen_core::dedupe::name_company_key;
 use leadgen_core::domain::Domain;
 use leadgen_core::email::Email;
 use leadgen_core::geo::Country;
@@ -22,13 +21,7 @@ use tempfile::TempDir;
 
 const WS: WorkspaceId = 1;
 const OTHER_WS: WorkspaceId = 2;
-const LEAD_INDEXES: [&str; 5] = [
-    "leads_email_key",
-    "leads_linkedin",
-    "leads_name_key",
-    "leads_status_score",
-    "leads_score",
-];
+const LEAD_INDEXES: [&str; 2] = ["leads_status_score", "leads_score"];
 
 // ---------------------------------------------------------------- harness
 
@@ -646,47 +639,33 @@ fn reserved_id_ranges_are_disjoint(s: &dyn Store) {
 }
 
 fn load_keys_returns_stored_keys(s: &dyn Store) {
-    let (_, leads) = ingest(s, WS, "keys", |b| {
-        let mut by_name = Lead::empty("csv_upload", origin(b, 4));
-        by_name.first_name = Some("Grace".into());
-        by_name.last_name = Some("Hopper".into());
-        by_name.company_domain = Some(domain("navy.example.mil"));
-        let mut by_linkedin = Lead::empty("csv_upload", origin(b, 5));
-        by_linkedin.linkedin = Some(linkedin("https://www.linkedin.com/in/alan-turing"));
-        vec![
-            full_lead(b, 2, 1),
-            minimal_lead(b, 3, 1),
-            by_name,
-            by_linkedin,
-        ]
-    });
-    ingest(s, OTHER_WS, "keys-other", |b| vec![minimal_lead(b, 2, 99)]);
+    let mut tx = s.begin_ingest(WS, &meta("keys"), NOW).unwrap();
+    tx.insert_keys(&[(-7, 3), (10, 2), (20, 1), (30, 1)])
+        .unwrap();
+    // A key already present keeps its lead.
+    tx.insert_keys(&[(10, 99), (40, 4)]).unwrap();
+    tx.commit(BatchCounts::default(), NOW).unwrap();
+    let mut tx = s.begin_ingest(OTHER_WS, &meta("keys-other"), NOW).unwrap();
+    tx.insert_keys(&[(50, 5)]).unwrap();
+    tx.commit(BatchCounts::default(), NOW).unwrap();
+
     let mut tx = s.begin_ingest(WS, &meta("keys2"), NOW).unwrap();
     let mut keys = tx.load_keys().unwrap();
-    keys.sort_by_key(|k| k.id);
-    let expected: Vec<_> = leads
-        .iter()
-        .map(|l| {
-            (
-                l.id,
-                l.email.as_ref().map(|e| e.dedupe_key()),
-                l.linkedin.as_ref().map(|u| u.as_str().to_owned()),
-                name_company_key(l),
-            )
-        })
-        .collect();
-    let got: Vec<_> = keys
-        .into_iter()
-        .map(|k| (k.id, k.email_key, k.linkedin, k.name_key))
-        .collect();
-    assert_eq!(got, expected);
-    assert!(got[2].3.is_some() && got[3].2.is_some());
+    keys.sort();
+    assert_eq!(keys, vec![(-7, 3), (10, 2), (20, 1), (30, 1), (40, 4)]);
     let mut sources = tx.batch_sources().unwrap();
     sources.sort();
     assert_eq!(
         sources.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>(),
         vec!["csv_upload", "csv_upload"]
     );
+    drop(tx);
+    // Keys written in a transaction that rolls back are gone.
+    let mut tx = s.begin_ingest(WS, &meta("keys3"), NOW).unwrap();
+    tx.insert_keys(&[(60, 6)]).unwrap();
+    drop(tx);
+    let mut tx = s.begin_ingest(WS, &meta("keys4"), NOW).unwrap();
+    assert!(!tx.load_keys().unwrap().contains(&(60, 6)));
 }
 
 fn update_leads_changes_values(s: &dyn Store) {
@@ -739,19 +718,6 @@ fn update_leads_changes_values(s: &dyn Store) {
     assert_eq!(s.get_lead(WS, emptied.id).unwrap(), Some(emptied.clone()));
     assert_eq!(s.get_lead(WS, filled.id).unwrap(), Some(filled.clone()));
     assert_eq!(s.get_lead(WS, last.id).unwrap(), Some(last.clone()));
-    // The keys follow the values.
-    let mut tx = s.begin_ingest(WS, &meta("u3"), NOW).unwrap();
-    let mut keys = tx.load_keys().unwrap();
-    keys.sort_by_key(|k| k.id);
-    assert_eq!(
-        keys[0].email_key,
-        emptied.email.as_ref().map(|e| e.dedupe_key())
-    );
-    assert_eq!(keys[0].linkedin, None);
-    assert_eq!(
-        keys[1].linkedin.as_deref(),
-        filled.linkedin.as_ref().map(|l| l.as_str())
-    );
 }
 
 fn query_filters_match_the_reference(s: &dyn Store) {
@@ -1047,9 +1013,20 @@ fn workspaces_are_isolated(s: &dyn Store) {
             .unwrap()
             .is_some()
     );
+    let mut tx = s
+        .begin_ingest(OTHER_WS, &meta("iso-keys-other"), NOW)
+        .unwrap();
+    tx.insert_keys(&[(1, theirs[0].id)]).unwrap();
+    tx.commit(BatchCounts::default(), NOW).unwrap();
     let mut tx = s.begin_ingest(WS, &meta("iso-keys"), NOW).unwrap();
-    let keys: BTreeSet<LeadId> = tx.load_keys().unwrap().into_iter().map(|k| k.id).collect();
-    assert_eq!(keys, mine.iter().map(|l| l.id).collect());
+    tx.insert_keys(&[(2, mine[0].id)]).unwrap();
+    let keys: BTreeSet<LeadId> = tx
+        .load_keys()
+        .unwrap()
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    assert_eq!(keys, BTreeSet::from([mine[0].id]));
     assert_eq!(
         tx.batch_sources().unwrap().len(),
         2,
