@@ -17,7 +17,7 @@ use postgres::{Client, NoTls, Row, Statement};
 use crate::codec::{
     self, LEAD_COLUMNS, RowGet, SqlValue, UPDATED_AT, lead_from_row, lead_values, select_list,
 };
-use crate::query::{Dialect, order_by, paginate, where_clause};
+use crate::query::{Dialect, SortOrder, order_by, paginate, where_clause};
 use crate::schema::{LEAD_INDEXES, create_index_sql};
 use crate::{
     Batch, BatchCounts, BatchMeta, ExportError, IngestTx, LeadFilter, LeadPage, LeadQuery,
@@ -591,7 +591,7 @@ impl Store for PgStore {
     }
 
     fn query_leads(&self, ws: WorkspaceId, q: &LeadQuery) -> Result<LeadPage> {
-        let w = where_clause(&Pg, ws, &q.filter, q.after.map(|c| (q.sort, c)));
+        let w = where_clause(&Pg, ws, &q.filter, Some(q.sort), q.after);
         let sql = format!(
             "SELECT {} FROM leads WHERE {} ORDER BY {} LIMIT {}",
             select_list(),
@@ -604,7 +604,7 @@ impl Store for PgStore {
     }
 
     fn count_leads(&self, ws: WorkspaceId, f: &LeadFilter) -> Result<u64> {
-        let w = where_clause(&Pg, ws, f, None);
+        let w = where_clause(&Pg, ws, f, None, None);
         let mut conn = self.conn()?;
         let n: i64 = conn
             .query_one(
@@ -621,7 +621,7 @@ impl Store for PgStore {
         f: &LeadFilter,
         sink: &mut dyn FnMut(Lead) -> std::io::Result<()>,
     ) -> Result<u64, ExportError> {
-        let w = where_clause(&Pg, ws, f, None);
+        let w = where_clause(&Pg, ws, f, Some(SortOrder::Oldest), None);
         let sql = format!(
             "SELECT {} FROM leads WHERE {} ORDER BY id",
             select_list(),

@@ -105,6 +105,12 @@ pub(crate) trait Dialect {
     fn has_tag(&self, param: &str) -> String;
     /// Case-insensitive LIKE.
     fn ilike(&self) -> &'static str;
+    /// A column reference the planner must not use an index for. SQLite
+    /// misjudges `workspace_id = ?` as selective (one workspace holds every
+    /// row) and would sort a whole index instead of walking the primary key.
+    fn no_index(&self, column: &str) -> String {
+        column.to_owned()
+    }
 }
 
 /// A WHERE clause (without the keyword) and its parameters.
@@ -126,14 +132,21 @@ fn escape_like(s: &str) -> String {
     out
 }
 
+/// The WHERE clause of a listing in `sort` order (`None`: no order, for
+/// counts), resuming after `after`.
 pub(crate) fn where_clause(
     d: &dyn Dialect,
     ws: i64,
     f: &LeadFilter,
-    after: Option<(SortOrder, Cursor)>,
+    sort: Option<SortOrder>,
+    after: Option<Cursor>,
 ) -> Where {
+    // Listings in id order walk the primary key and stop after one page;
+    // an index on workspace or status would make them sort every match.
+    let by_id = matches!(sort, Some(SortOrder::Newest | SortOrder::Oldest));
+    let column = |c: &str| if by_id { d.no_index(c) } else { c.to_owned() };
     let mut params: Vec<SqlValue<'static>> = vec![SqlValue::Int(ws)];
-    let mut parts = vec![format!("workspace_id = {}", d.param(1))];
+    let mut parts = vec![format!("{} = {}", column("workspace_id"), d.param(1))];
     let push = |params: &mut Vec<SqlValue<'static>>, v: SqlValue<'static>| {
         params.push(v);
         d.param(params.len())
@@ -144,7 +157,7 @@ pub(crate) fn where_clause(
             .iter()
             .map(|s| push(&mut params, SqlValue::Text(s.as_str().into())))
             .collect();
-        parts.push(format!("status IN ({})", ps.join(", ")));
+        parts.push(format!("{} IN ({})", column("status"), ps.join(", ")));
     }
     if let Some(src) = &f.source {
         let p = push(&mut params, SqlValue::Text(src.clone().into()));
@@ -154,7 +167,17 @@ pub(crate) fn where_clause(
         let p = push(&mut params, SqlValue::Int(min.into()));
         parts.push(format!("score >= {p}"));
     }
-    if let Some(max) = f.max_score {
+    // In score order a cursor is an upper bound too: give the planner only
+    // the tighter of the two, so it seeks to it instead of filtering a range.
+    let score_cursor = match (sort, after) {
+        (Some(SortOrder::ScoreDesc), Some(c)) => Some(c),
+        _ => None,
+    };
+    let cursor_is_tighter = match (f.max_score, score_cursor) {
+        (Some(max), Some(c)) => c.score <= max,
+        _ => false,
+    };
+    if let Some(max) = f.max_score.filter(|_| !cursor_is_tighter) {
         let p = push(&mut params, SqlValue::Int(max.into()));
         parts.push(format!("score <= {p}"));
     }
@@ -176,7 +199,8 @@ pub(crate) fn where_clause(
             .collect();
         parts.push(format!("({})", ors.join(" OR ")));
     }
-    if let Some((sort, c)) = after {
+    let cursor_implied = score_cursor.is_some() && f.max_score.is_some() && !cursor_is_tighter;
+    if let (Some(sort), Some(c)) = (sort, after.filter(|_| !cursor_implied)) {
         match sort {
             SortOrder::Newest => {
                 let p = push(&mut params, SqlValue::Int(c.id));
@@ -189,7 +213,7 @@ pub(crate) fn where_clause(
             SortOrder::ScoreDesc => {
                 let ps = push(&mut params, SqlValue::Int(c.score.into()));
                 let pi = push(&mut params, SqlValue::Int(c.id));
-                parts.push(format!("(score < {ps} OR (score = {ps} AND id < {pi}))"));
+                parts.push(format!("(score, id) < ({ps}, {pi})"));
             }
         }
     }

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
 use crate::codec::{
     self, LEAD_COLUMNS, RowGet, SqlValue, lead_from_row, lead_values, push_lead_values, select_list,
 };
-use crate::query::{Dialect, order_by, paginate, where_clause};
+use crate::query::{Dialect, SortOrder, order_by, paginate, where_clause};
 use crate::schema::{LEAD_INDEXES, create_index_sql};
 use crate::{
     Batch, BatchCounts, BatchMeta, ExportError, IngestTx, LeadFilter, LeadPage, LeadQuery,
@@ -82,6 +82,9 @@ impl Dialect for Sqlite {
     }
     fn ilike(&self) -> &'static str {
         "LIKE"
+    }
+    fn no_index(&self, column: &str) -> String {
+        format!("+{column}")
     }
 }
 
@@ -240,7 +243,7 @@ impl Store for SqliteStore {
     }
 
     fn query_leads(&self, ws: WorkspaceId, q: &LeadQuery) -> Result<LeadPage> {
-        let w = where_clause(&Sqlite, ws, &q.filter, q.after.map(|c| (q.sort, c)));
+        let w = where_clause(&Sqlite, ws, &q.filter, Some(q.sort), q.after);
         let sql = format!(
             "SELECT {} FROM leads WHERE {} ORDER BY {} LIMIT {}",
             select_list(),
@@ -253,7 +256,7 @@ impl Store for SqliteStore {
     }
 
     fn count_leads(&self, ws: WorkspaceId, f: &LeadFilter) -> Result<u64> {
-        let w = where_clause(&Sqlite, ws, f, None);
+        let w = where_clause(&Sqlite, ws, f, None, None);
         let conn = self.conn();
         let n: i64 = conn.query_row(
             &format!("SELECT count(*) FROM leads WHERE {}", w.sql),
@@ -269,7 +272,7 @@ impl Store for SqliteStore {
         f: &LeadFilter,
         sink: &mut dyn FnMut(Lead) -> std::io::Result<()>,
     ) -> Result<u64, ExportError> {
-        let w = where_clause(&Sqlite, ws, f, None);
+        let w = where_clause(&Sqlite, ws, f, Some(SortOrder::Oldest), None);
         let sql = format!(
             "SELECT {} FROM leads WHERE {} ORDER BY id",
             select_list(),

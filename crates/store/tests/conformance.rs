@@ -755,8 +755,21 @@ fn sort_orders_and_cursors_visit_each_lead_once(s: &dyn Store) {
             tags: vec!["vip".into()],
             ..LeadFilter::default()
         },
+        // A score range: in score order the cursor and max_score are both
+        // upper bounds, and only the tighter one is sent to the planner.
+        LeadFilter {
+            min_score: Some(20),
+            max_score: Some(70),
+            ..LeadFilter::default()
+        },
+        LeadFilter {
+            statuses: vec![LeadStatus::Raw],
+            max_score: Some(50),
+            ..LeadFilter::default()
+        },
     ] {
         let matching: Vec<&Lead> = leads.iter().filter(|l| reference_match(l, &f)).collect();
+        assert!(!matching.is_empty(), "the dataset has leads for {f:?}");
         for sort in [SortOrder::Newest, SortOrder::Oldest, SortOrder::ScoreDesc] {
             let mut expected: Vec<&Lead> = matching.clone();
             match sort {
