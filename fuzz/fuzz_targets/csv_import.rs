@@ -48,7 +48,10 @@ fuzz_target!(|data: &[u8]| {
                     record: RecordId::new(1, row.line()),
                 };
                 if let Ok(lead) = parser.parse(&row, origin) {
-                    assert!(!LeadKeys::of(&lead).is_empty(), "an accepted lead has a key");
+                    assert!(
+                        !LeadKeys::of(&lead).is_empty(),
+                        "an accepted lead has a key"
+                    );
                     let mut again = lead.clone();
                     let out = merge_into(&mut again, &lead, &NewestWins);
                     assert!(!out.changed(), "a lead merged into itself changed: {out:?}");
@@ -62,7 +65,10 @@ fuzz_target!(|data: &[u8]| {
                 let _ = row.lossy_cells().count();
             }
         }
-        assert!(row.line() > last_line, "rows in file order on distinct lines");
+        assert!(
+            row.line() > last_line,
+            "rows in file order on distinct lines"
+        );
         last_line = row.line();
         reads += 1;
         assert!(reads <= data.len() + 2, "more rows than bytes");

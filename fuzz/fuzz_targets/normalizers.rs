@@ -53,7 +53,10 @@ fuzz_target!(|data: &[u8]| {
 
     let full = Phone::parse_full(s, region);
     if let Some(fast) = Phone::parse_fast(s, region) {
-        assert_eq!(fast, full, "fast path and full parser disagree on {s:?} in {region}");
+        assert_eq!(
+            fast, full,
+            "fast path and full parser disagree on {s:?} in {region}"
+        );
     }
     if let Ok(p) = Phone::parse(s, region) {
         assert_eq!(Phone::from_e164(&p.to_string()).as_ref(), Ok(&p));

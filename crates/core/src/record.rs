@@ -1,6 +1,7 @@
 //! One raw row (cells under a column mapping) becomes one lead draft, or a
 //! reason it cannot. This is where raw strings turn into domain types.
 
+use crate::dedupe::name_company_key;
 use crate::domain::Domain;
 use crate::email::Email;
 use crate::geo::{Country, us_state_code};
@@ -207,9 +208,10 @@ impl RowParser {
             }
         }
 
-        let has_name_and_domain =
-            lead.first_name.is_some() && lead.last_name.is_some() && lead.company_domain.is_some();
-        if lead.email.is_none() && lead.linkedin.is_none() && !has_name_and_domain {
+        // The name rule asks for the dedupe key itself, not just both name
+        // parts: parts without letters or digits (`{`, `-`) give no key, and
+        // a lead stored without any key is inserted again by every re-import.
+        if lead.email.is_none() && lead.linkedin.is_none() && name_company_key(&lead).is_none() {
             let detail = if problems.is_empty() {
                 String::new()
             } else {

@@ -65,6 +65,22 @@ fn name_and_company_domain_identify_when_there_is_no_email() {
 }
 
 #[test]
+fn a_name_without_letters_is_no_identity() {
+    // Both name parts are present but key to nothing: such a lead could never
+    // be found again, so every re-import would insert it anew.
+    for (first, last) in [("{", "}"), ("\u{e000}", "-")] {
+        let p = parser(&["First Name", "Last Name", "Website"]);
+        let row = p.parse(&[first, last, "acme.com"][..], src(1, 2, 0));
+        assert!(row.is_err(), "{first:?} {last:?} was accepted: {row:?}");
+    }
+    let p = parser(&["First Name", "Last Name", "Website"]);
+    let lead = p
+        .parse(&["Jane", "Doe", "acme.com"][..], src(1, 2, 0))
+        .unwrap();
+    assert!(!LeadKeys::of(&lead).is_empty());
+}
+
+#[test]
 fn merging_fills_gaps_links_the_record_and_keeps_provenance() {
     let mut a = lead(
         &["jane@acme.com", "Jane", "", "Engineer", "", ""],
