@@ -80,6 +80,10 @@ pub enum ImportError {
     Rejects(#[from] RejectsError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error(
+        "{path}: reading stopped on an internal error ({what}); nothing was imported — please report this with the file"
+    )]
+    ParserPanicked { path: PathBuf, what: String },
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,
@@ -241,7 +245,19 @@ pub fn import_csv(
         );
         // Unblock the producer if the consumer stopped early.
         drop(receiver);
-        let rejects = producer.join().unwrap_or(None);
+        // A panic in the parser is a bug; the rows it never sent must not be
+        // committed as if the file had ended there.
+        let rejects = producer.join().map_err(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            ImportError::ParserPanicked {
+                path: opts.path.clone(),
+                what,
+            }
+        })?;
         consumed.map(|()| rejects)
     })?;
     let rejects_file = match outcome {
@@ -536,9 +552,11 @@ fn consume(
         lap(&mut t_flush);
     }
     flush(tx, &mut r.dirty)?;
+    lap(&mut t_flush);
     r.new_keys.sort_unstable();
     tx.insert_keys(&r.new_keys)?;
-    lap(&mut t_flush);
+    let mut t_keys = Duration::ZERO;
+    lap(&mut t_keys);
     tracing::debug!(
         ?t_wait,
         ?t_resolve,
@@ -546,6 +564,7 @@ fn consume(
         ?t_insert,
         ?t_records,
         ?t_flush,
+        ?t_keys,
         "writer time"
     );
     Ok(())
