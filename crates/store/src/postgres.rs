@@ -280,7 +280,7 @@ const INT_COLUMN: [bool; LEAD_COLUMNS.len() + 1] = {
         };
         let mut j = 0;
         while j < INT_COLUMNS.len() {
-            if const_str_eq(name, INT_COLUMNS[j]) {
+            if crate::codec::const_eq(name, INT_COLUMNS[j]) {
                 out[i] = true;
             }
             j += 1;
@@ -289,21 +289,6 @@ const INT_COLUMN: [bool; LEAD_COLUMNS.len() + 1] = {
     }
     out
 };
-
-const fn const_str_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
 
 /// Index of `tags` in `LEAD_COLUMNS`: it is cast to `jsonb` by tag filters.
 const TAGS_COLUMN: usize = {
