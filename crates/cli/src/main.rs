@@ -193,11 +193,21 @@ struct ListArgs {
 }
 
 fn main() {
+    let wanted = std::env::var("LEADGEN_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let wanted = wanted.unwrap_or_else(|| "warn".into());
+    let mut filter = tracing_subscriber::EnvFilter::try_new(&wanted)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // The PostgreSQL driver logs every query's parameters (lead data) at
+    // debug level; a general `LEADGEN_LOG=debug` must not turn that on.
+    if !wanted.contains("tokio_postgres")
+        && let Ok(quiet) = "tokio_postgres=info".parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LEADGEN_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     if let Err(e) = run(Cli::parse()) {
