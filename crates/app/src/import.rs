@@ -407,14 +407,21 @@ impl Resolver {
         }
     }
 
-    /// Ids only grow: every id allocated after `mark` is at least `mark`.
-    fn allocate(&mut self, tx: &mut dyn IngestTx) -> Result<LeadId, StoreError> {
+    /// The id the next `allocate` returns, reserving a block if needed.
+    /// Reserved blocks only grow, so every id allocated from now on is at
+    /// least this one.
+    fn peek_next_id(&mut self, tx: &mut dyn IngestTx) -> Result<LeadId, StoreError> {
         if self.next_id >= self.id_end {
             self.next_id = tx.reserve_lead_ids(CHUNK_ROWS as u64)?;
             self.id_end = self.next_id + CHUNK_ROWS as LeadId;
         }
+        Ok(self.next_id)
+    }
+
+    fn allocate(&mut self, tx: &mut dyn IngestTx) -> Result<LeadId, StoreError> {
+        let id = self.peek_next_id(tx)?;
         self.next_id += 1;
-        Ok(self.next_id - 1)
+        Ok(id)
     }
 }
 
@@ -473,8 +480,7 @@ fn consume(
 
         // Pass 1: who is who. New leads get ids now, so later rows of the
         // same chunk find them; ids at or above `first_new` are this chunk's.
-        let first_new = r.allocate(tx)?;
-        r.next_id -= 1;
+        let first_new = r.peek_next_id(tx)?;
         let mut rows = chunk.rows;
         for p in &mut rows {
             let stored = p.keys.stored(r.ws);
