@@ -181,25 +181,6 @@ pub enum IntentLevel {
     Cold,
 }
 
-macro_rules! str_enum {
-    ($ty:ident { $($var:ident => $s:literal),+ $(,)? }) => {
-        impl $ty {
-            pub fn as_str(self) -> &'static str {
-                match self { $($ty::$var => $s),+ }
-            }
-            pub fn parse(s: &str) -> Option<$ty> {
-                match s { $($s => Some($ty::$var),)+ _ => None }
-            }
-            pub const ALL: &'static [$ty] = &[$($ty::$var),+];
-        }
-        impl std::fmt::Display for $ty {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
 str_enum!(LeadStatus {
     Raw => "raw",
     Enriching => "enriching",

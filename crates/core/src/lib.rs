@@ -4,11 +4,32 @@
 //! Nothing in this crate does IO, spawns threads or reads the clock: callers
 //! pass `now`. It is the hot path of ingest and is benchmarked in `benches/`.
 
+/// `as_str`, `parse`, `ALL` and `Display` for a fieldless enum stored as text.
+macro_rules! str_enum {
+    ($ty:ident { $($var:ident => $s:literal),+ $(,)? }) => {
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$var => $s),+ }
+            }
+            pub fn parse(s: &str) -> Option<$ty> {
+                match s { $($s => Some($ty::$var),)+ _ => None }
+            }
+            pub const ALL: &'static [$ty] = &[$($ty::$var),+];
+        }
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 pub mod company;
 pub mod dedupe;
 pub mod domain;
 pub mod email;
 pub mod geo;
+pub mod job;
 pub mod lead;
 pub mod linkedin;
 pub mod mapping;

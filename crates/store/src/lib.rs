@@ -5,16 +5,20 @@
 //! a tight loop on one thread, and async callers use `spawn_blocking`.
 
 mod codec;
+pub mod jobs;
+mod pg_jobs;
 pub mod postgres;
 mod query;
 mod schema;
 pub mod sqlite;
+mod sqlite_jobs;
 #[cfg(feature = "testkit")]
 pub mod testing;
 
 use leadgen_core::{Lead, LeadId, RecordId, WorkspaceId};
 
 pub use codec::{RecordChunk, RecordChunkWriter, SqlValue};
+pub use jobs::{ClaimRequest, JobFilter, JobQueue, JobWakeup, QueueStats};
 pub use query::{Cursor, LeadFilter, LeadPage, LeadQuery, SortOrder};
 
 /// Errors of any backend. Messages name what failed; callers add context.
@@ -99,7 +103,7 @@ pub struct StoreStats {
 }
 
 /// A lead store. Every call is scoped to one workspace.
-pub trait Store: Send + Sync {
+pub trait Store: jobs::JobQueue + Send + Sync {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

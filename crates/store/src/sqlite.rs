@@ -63,6 +63,13 @@ CREATE TABLE leads (
 );
 "#];
 
+/// Every migration, in order: the lead tables, then the queue's.
+fn migrations() -> Vec<String> {
+    let mut all: Vec<String> = MIGRATIONS.iter().map(|m| m.to_string()).collect();
+    all.push(crate::jobs::queue_ddl("INTEGER PRIMARY KEY"));
+    all
+}
+
 /// Rows per multi-row INSERT: fewer statement executions, within SQLite's
 /// limit of 32766 bound parameters.
 const INSERT_ROWS: usize = 128;
@@ -135,7 +142,7 @@ impl SqliteStore {
         Ok(store)
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (the
         // transaction rolls back), so a poisoned lock is safe to reuse.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
@@ -183,7 +190,7 @@ impl Store for SqliteStore {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let done: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        for (i, m) in MIGRATIONS.iter().enumerate().skip(done as usize) {
+        for (i, m) in migrations().iter().enumerate().skip(done as usize) {
             tx.execute_batch(m)?;
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
         }
