@@ -81,7 +81,7 @@ pub fn query_shapes() -> Vec<(&'static str, LeadFilter, SortOrder)> {
     ]
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use leadgen_core::geo::Country;
 use leadgen_core::score::ScoringRules;
+use leadgen_jobs::cron::{ParsedSchedule, Schedule, plan_schedules};
 use serde::Deserialize;
 
 /// Why the configuration was refused. Each names the field and the fix.
@@ -32,6 +33,45 @@ struct FileConfig {
     #[serde(default)]
     import: ImportSection,
     scoring: Option<ScoringRules>,
+    #[serde(default)]
+    jobs: JobsSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobsSection {
+    /// Time zone of the plan's built-in schedules.
+    #[serde(default = "default_timezone")]
+    timezone: String,
+    /// Run the plan's built-in schedules (daily analytics, weekly trends).
+    #[serde(default = "yes")]
+    default_schedules: bool,
+    /// Seconds a claimed job stays leased without a heartbeat.
+    #[serde(default = "default_lease")]
+    lease_secs: u64,
+    #[serde(default)]
+    schedules: Vec<Schedule>,
+}
+
+impl Default for JobsSection {
+    fn default() -> JobsSection {
+        JobsSection {
+            timezone: default_timezone(),
+            default_schedules: true,
+            lease_secs: default_lease(),
+            schedules: Vec::new(),
+        }
+    }
+}
+
+fn default_timezone() -> String {
+    "UTC".into()
+}
+fn yes() -> bool {
+    true
+}
+fn default_lease() -> u64 {
+    30
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -51,6 +91,9 @@ pub struct Config {
     pub default_country: Country,
     pub source_priority: HashMap<String, i32>,
     pub scoring: ScoringRules,
+    /// Cron schedules every worker runs (each tick enqueued once).
+    pub schedules: Vec<ParsedSchedule>,
+    pub lease: std::time::Duration,
 }
 
 impl Config {
@@ -117,12 +160,38 @@ impl Config {
             field: "scoring".into(),
             message: e.to_string(),
         })?;
+        let jobs = file.jobs;
+        let tz = var("LEADGEN_TIMEZONE").unwrap_or(jobs.timezone);
+        let mut wanted = jobs.schedules;
+        if jobs.default_schedules {
+            for s in plan_schedules(&tz) {
+                if !wanted.iter().any(|w| w.name == s.name) {
+                    wanted.push(s);
+                }
+            }
+        }
+        let schedules = wanted
+            .into_iter()
+            .map(ParsedSchedule::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ConfigError::Invalid {
+                field: "jobs.schedules".into(),
+                message: e.to_string(),
+            })?;
+        if jobs.lease_secs < 2 {
+            return Err(ConfigError::Invalid {
+                field: "jobs.lease_secs".into(),
+                message: format!("{} is too short; use at least 2 seconds", jobs.lease_secs),
+            });
+        }
         Ok(Config {
             data_dir,
             database_url,
             default_country,
             source_priority: file.import.source_priority,
             scoring,
+            schedules,
+            lease: std::time::Duration::from_secs(jobs.lease_secs),
         })
     }
 }
@@ -165,6 +234,37 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("/from/env"));
         assert_eq!(c.default_country.as_str(), "DE");
         assert_eq!(c.store_url(), "/from/env/leadgen.db");
+    }
+
+    #[test]
+    fn schedules_load_with_time_zones_and_bad_ones_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[jobs]\ntimezone = \"Europe/Berlin\"\n[[jobs.schedules]]\nname = \"discovery\"\ncron = \"0 2 * * *\"\njob_type = \"noop\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&path), &env(&[])).unwrap();
+        let names: Vec<&str> = c
+            .schedules
+            .iter()
+            .map(|s| s.schedule.name.as_str())
+            .collect();
+        assert_eq!(names, ["discovery", "daily_analytics", "weekly_trends"]);
+        assert_eq!(c.schedules[1].schedule.timezone, "Europe/Berlin");
+        std::fs::write(
+            &path,
+            "[[jobs.schedules]]\nname = \"x\"\ncron = \"0 2 * * *\"\ntimezone = \"Nowhere/City\"\njob_type = \"noop\"\n",
+        )
+        .unwrap();
+        let err = Config::load(Some(&path), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("jobs.schedules") && err.contains("Nowhere/City"),
+            "{err}"
+        );
     }
 
     #[test]

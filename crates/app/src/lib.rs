@@ -6,5 +6,6 @@ pub mod config;
 pub mod csv_source;
 pub mod export;
 pub mod import;
+pub mod queue;
 pub mod rejects;
 pub mod sample;

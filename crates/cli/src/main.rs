@@ -1,6 +1,8 @@
 //! `leadgen`: the command-line entry point. Each command parses its flags,
 //! calls one application service and renders the result.
 
+mod jobs_cmd;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -77,6 +79,14 @@ enum Command {
     /// Measure import throughput or query latency.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run queued jobs (enrichment, verification, pushes, analytics, ...).
+    Worker(jobs_cmd::WorkerArgs),
+    /// Inspect and manage the job queue.
+    #[command(subcommand)]
+    Jobs(jobs_cmd::JobsCommand),
+    /// Scrapes, imports and pushes as runs of jobs: progress, pause, resume.
+    #[command(subcommand)]
+    Runs(jobs_cmd::RunsCommand),
 }
 
 #[derive(Subcommand)]
@@ -303,6 +313,9 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Leads(cmd) => leads(&config, cmd),
+        Command::Worker(args) => jobs_cmd::worker(&config, args),
+        Command::Jobs(cmd) => jobs_cmd::jobs(&config, cmd),
+        Command::Runs(cmd) => jobs_cmd::runs(&config, cmd),
         Command::Stats { json } => {
             let store = open_store(&config)?;
             let s = store.stats(DEFAULT_WORKSPACE)?;

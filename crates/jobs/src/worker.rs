@@ -116,6 +116,10 @@ pub async fn run_worker(
     let wake = Arc::new(Notify::new());
     let stop = Arc::new(AtomicBool::new(false));
     let listener = w.start_listener(wake.clone(), stop.clone()).await?;
+    if listener.is_none() {
+        // No notifications (SQLite): new work is only seen by polling.
+        w.opts.idle_poll = w.opts.idle_poll.min(Duration::from_millis(100));
+    }
     let heartbeat = w.start_heartbeat(stop.clone());
 
     let result = w.main_loop(&tx, &mut rx, &wake, &mut shutdown).await;

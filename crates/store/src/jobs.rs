@@ -143,8 +143,9 @@ pub trait JobQueue {
     /// Jobs whose lease expired (their worker died) go back to pending, or
     /// fail when out of attempts. Returns how many.
     fn reap_expired(&self, now: i64) -> Result<u64>;
-    /// Earliest time a job of these types becomes claimable (a due job gives
-    /// a time ≤ now), counting expired leases; `None` if there is none.
+    /// Earliest time a job of these types may need a worker: a pending job's
+    /// `run_at` (≤ now when due) or a running job's lease end (its worker may
+    /// die); `None` when no job of these types is pending or running.
     fn next_claimable(&self, types: Option<&[String]>, now: i64) -> Result<Option<i64>>;
 
     fn cancel_job(&self, ws: WorkspaceId, id: JobId, now: i64) -> Result<bool>;
@@ -374,7 +375,6 @@ CREATE INDEX jobs_claim ON jobs (priority DESC, id) WHERE status = 'pending';
 CREATE INDEX jobs_leases ON jobs (lease_until) WHERE status IN ('claimed', 'processing');
 CREATE UNIQUE INDEX jobs_unique ON jobs (workspace_id, unique_key) WHERE unique_key IS NOT NULL;
 CREATE INDEX jobs_run ON jobs (run_id) WHERE run_id IS NOT NULL;
-CREATE INDEX jobs_status_type ON jobs (workspace_id, status, job_type);
 CREATE TABLE job_effects (
     workspace_id BIGINT NOT NULL,
     kind TEXT NOT NULL,

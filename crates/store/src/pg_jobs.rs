@@ -26,7 +26,7 @@ use crate::{Result, StoreError};
 /// workers cannot both see room for the last slot.
 const CLAIM_CAPS_LOCK: i64 = 0x4c47_0003;
 /// Jobs per enqueue statement.
-const ENQUEUE_CHUNK: usize = 5_000;
+const ENQUEUE_CHUNK: usize = 50_000;
 
 impl QueueRow for Row {
     fn i64_at(&self, i: usize) -> Result<i64> {
@@ -66,30 +66,14 @@ fn insert_jobs(tx: &mut Transaction<'_>, jobs: &[NewJob], now: i64) -> Result<Ve
             .iter()
             .map(|r| r.get(0))
             .collect();
-        let ws: Vec<i64> = chunk.iter().map(|j| j.workspace).collect();
-        let types: Vec<&str> = chunk.iter().map(|j| j.job_type.as_str()).collect();
-        let prio: Vec<i64> = chunk.iter().map(|j| i64::from(j.priority)).collect();
-        let payload: Vec<&str> = chunk.iter().map(|j| j.payload.as_str()).collect();
-        let max: Vec<i64> = chunk.iter().map(|j| i64::from(j.max_attempts)).collect();
-        let run_at: Vec<i64> = chunk.iter().map(|j| j.run_at.unwrap_or(now)).collect();
-        let unique: Vec<Option<&str>> = chunk.iter().map(|j| j.unique_key.as_deref()).collect();
-        let run: Vec<Option<i64>> = chunk.iter().map(|j| j.run).collect();
-        let inserted: std::collections::HashSet<i64> = tx
-            .query(
-                "INSERT INTO jobs (id, workspace_id, job_type, status, priority, payload, \
-                 max_attempts, run_at, unique_key, run_id, created_at, updated_at) \
-                 SELECT u.id, u.ws, u.t, 'pending', u.p, u.payload, u.m, u.r, u.k, u.run, $10, $10 \
-                 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], \
-                 $6::bigint[], $7::bigint[], $8::text[], $9::bigint[]) \
-                 AS u(id, ws, t, p, payload, m, r, k, run) \
-                 ORDER BY u.id ON CONFLICT DO NOTHING RETURNING id",
-                &[
-                    &ids, &ws, &types, &prio, &payload, &max, &run_at, &unique, &run, &now,
-                ],
-            )?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+        let inserted: std::collections::HashSet<i64> =
+            if chunk.iter().all(|j| j.unique_key.is_none()) {
+                // Nothing can conflict: binary COPY, several times faster.
+                copy_jobs(tx, chunk, &ids, now)?;
+                ids.iter().copied().collect()
+            } else {
+                insert_unnest(tx, chunk, &ids, now)?
+            };
         let mut added: Vec<(RunId, i64)> = Vec::new();
         for (j, id) in chunk.iter().zip(&ids) {
             if !inserted.contains(id) {
@@ -116,6 +100,86 @@ fn insert_jobs(tx: &mut Transaction<'_>, jobs: &[NewJob], now: i64) -> Result<Ve
         tx.execute("SELECT pg_notify($1, '')", &[&JOBS_CHANNEL])?;
     }
     Ok(out)
+}
+
+/// Inserts with `ON CONFLICT DO NOTHING`; returns the ids that went in.
+fn insert_unnest(
+    tx: &mut Transaction<'_>,
+    chunk: &[NewJob],
+    ids: &[i64],
+    now: i64,
+) -> Result<std::collections::HashSet<i64>> {
+    let ws: Vec<i64> = chunk.iter().map(|j| j.workspace).collect();
+    let types: Vec<&str> = chunk.iter().map(|j| j.job_type.as_str()).collect();
+    let prio: Vec<i64> = chunk.iter().map(|j| i64::from(j.priority)).collect();
+    let payload: Vec<&str> = chunk.iter().map(|j| j.payload.as_str()).collect();
+    let max: Vec<i64> = chunk.iter().map(|j| i64::from(j.max_attempts)).collect();
+    let run_at: Vec<i64> = chunk.iter().map(|j| j.run_at.unwrap_or(now)).collect();
+    let unique: Vec<Option<&str>> = chunk.iter().map(|j| j.unique_key.as_deref()).collect();
+    let run: Vec<Option<i64>> = chunk.iter().map(|j| j.run).collect();
+    Ok(tx
+        .query(
+            "INSERT INTO jobs (id, workspace_id, job_type, status, priority, payload, \
+             max_attempts, run_at, unique_key, run_id, created_at, updated_at) \
+             SELECT u.id, u.ws, u.t, 'pending', u.p, u.payload, u.m, u.r, u.k, u.run, $10, $10 \
+             FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], \
+             $6::bigint[], $7::bigint[], $8::text[], $9::bigint[]) \
+             AS u(id, ws, t, p, payload, m, r, k, run) \
+             ORDER BY u.id ON CONFLICT DO NOTHING RETURNING id",
+            &[
+                &ids, &ws, &types, &prio, &payload, &max, &run_at, &unique, &run, &now,
+            ],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// Appends a binary COPY field.
+fn copy_int(buf: &mut Vec<u8>, v: Option<i64>) {
+    match v {
+        Some(v) => {
+            buf.extend_from_slice(&8i32.to_be_bytes());
+            buf.extend_from_slice(&v.to_be_bytes());
+        }
+        None => buf.extend_from_slice(&(-1i32).to_be_bytes()),
+    }
+}
+
+fn copy_text(buf: &mut Vec<u8>, v: &str) {
+    buf.extend_from_slice(&(v.len() as i32).to_be_bytes());
+    buf.extend_from_slice(v.as_bytes());
+}
+
+/// Jobs without unique keys through binary `COPY`.
+fn copy_jobs(tx: &mut Transaction<'_>, chunk: &[NewJob], ids: &[i64], now: i64) -> Result<()> {
+    let mut buf = Vec::with_capacity(64 + chunk.len() * 128);
+    buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    buf.extend_from_slice(&0i32.to_be_bytes());
+    buf.extend_from_slice(&0i32.to_be_bytes());
+    for (j, id) in chunk.iter().zip(ids) {
+        buf.extend_from_slice(&11i16.to_be_bytes());
+        copy_int(&mut buf, Some(*id));
+        copy_int(&mut buf, Some(j.workspace));
+        copy_text(&mut buf, &j.job_type);
+        copy_text(&mut buf, JobStatus::Pending.as_str());
+        copy_int(&mut buf, Some(i64::from(j.priority)));
+        copy_text(&mut buf, &j.payload);
+        copy_int(&mut buf, Some(i64::from(j.max_attempts)));
+        copy_int(&mut buf, Some(j.run_at.unwrap_or(now)));
+        copy_int(&mut buf, j.run);
+        copy_int(&mut buf, Some(now));
+        copy_int(&mut buf, Some(now));
+    }
+    buf.extend_from_slice(&(-1i16).to_be_bytes());
+    let mut w = tx.copy_in(
+        "COPY jobs (id, workspace_id, job_type, status, priority, payload, max_attempts, \
+         run_at, run_id, created_at, updated_at) FROM STDIN (FORMAT binary)",
+    )?;
+    std::io::Write::write_all(&mut w, &buf)
+        .map_err(|e| StoreError::Invalid(format!("sending jobs: {e}")))?;
+    w.finish()?;
+    Ok(())
 }
 
 fn count_in_runs(
@@ -464,7 +528,7 @@ impl JobQueue for PgStore {
                SELECT min(run_at) AS t FROM jobs WHERE status = 'pending' AND {NOT_PAUSED}{filter} \
                UNION ALL \
                SELECT min(lease_until) FROM jobs WHERE status IN ('claimed', 'processing') \
-               AND lease_until < $1{filter}) AS x"
+               AND $1::bigint = $1::bigint{filter}) AS x"
         );
         let stmt = conn.statement(&sql)?;
         let row = match types {

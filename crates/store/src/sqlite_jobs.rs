@@ -452,7 +452,7 @@ impl JobQueue for SqliteStore {
                SELECT min(run_at) AS t FROM jobs WHERE status = 'pending' AND {NOT_PAUSED}{filter} \
                UNION ALL \
                SELECT min(lease_until) FROM jobs WHERE status IN ('claimed', 'processing') \
-               AND lease_until < ?1{filter})"
+               AND ?1 = ?1{filter})"
         );
         let mut stmt = conn.prepare_cached(&sql)?;
         let t: Option<i64> = match &list {
