@@ -74,6 +74,7 @@ worker_suite![
     shutdown_hands_back_running_jobs,
     three_schedulers_enqueue_a_tick_once,
     idle_worker_wakes_for_new_work,
+    rate_limited_type_waits_for_tokens,
 ];
 
 fn noop_job(payload: &str) -> NewJob {
@@ -392,4 +393,27 @@ async fn idle_worker_wakes_for_new_work(h: &Harness) {
     let report = worker.await.unwrap().unwrap();
     assert_eq!(report.completed, 1);
     bl(move || drop(other));
+}
+
+async fn rate_limited_type_waits_for_tokens(h: &Harness) {
+    // 20 per second with no burst: ten jobs cannot finish in under 450 ms
+    // however many slots the worker has.
+    let mut limited = HandlerSpec::new("push_to_instantly", |_ctx: JobContext| async move {
+        Ok(Outcome::default())
+    });
+    limited.rate = Some(leadgen_jobs::RateLimit {
+        bucket: "instantly".into(),
+        per_second: 20.0,
+        burst: 1.0,
+    });
+    let jobs = vec![NewJob::new(WS, "push_to_instantly", "{}"); 10];
+    bl(|| h.store.enqueue(&jobs, SystemClock.now_ms()).unwrap());
+    let started = std::time::Instant::now();
+    let report = run(h, registry_with(vec![limited]), opts("w1")).await;
+    assert_eq!(report.completed, 10);
+    assert!(
+        started.elapsed() >= Duration::from_millis(450),
+        "10 jobs at 20/s took only {:?}",
+        started.elapsed()
+    );
 }
