@@ -14,12 +14,14 @@ pub mod sqlite;
 mod sqlite_jobs;
 #[cfg(feature = "testkit")]
 pub mod testing;
+pub mod verifications;
 
 use leadgen_core::{Lead, LeadId, RecordId, WorkspaceId};
 
 pub use codec::{RecordChunk, RecordChunkWriter, SqlValue};
 pub use jobs::{ClaimRequest, JobFilter, JobQueue, JobWakeup, QueueStats};
 pub use query::{Cursor, LeadFilter, LeadPage, LeadQuery, SortOrder};
+pub use verifications::{StoredVerification, VerificationStore};
 
 /// Errors of any backend. Messages name what failed; callers add context.
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +105,7 @@ pub struct StoreStats {
 }
 
 /// A lead store. Every call is scoped to one workspace.
-pub trait Store: jobs::JobQueue + Send + Sync {
+pub trait Store: jobs::JobQueue + verifications::VerificationStore + Send + Sync {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

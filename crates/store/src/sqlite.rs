@@ -67,6 +67,7 @@ CREATE TABLE leads (
 fn migrations() -> Vec<String> {
     let mut all: Vec<String> = MIGRATIONS.iter().map(|m| m.to_string()).collect();
     all.push(crate::jobs::queue_ddl("INTEGER PRIMARY KEY"));
+    all.push(crate::verifications::VERIFICATIONS_DDL.to_owned());
     all
 }
 
@@ -572,5 +573,74 @@ impl IngestTx for SqliteIngest<'_> {
         self.conn
             .execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")?;
         Ok(())
+    }
+}
+
+impl crate::verifications::VerificationStore for SqliteStore {
+    fn record_verification(
+        &self,
+        ws: WorkspaceId,
+        v: &crate::StoredVerification,
+        lead_status: Option<leadgen_core::lead::LeadStatus>,
+        now: i64,
+    ) -> Result<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let exists = tx
+            .query_row(
+                "SELECT 1 FROM leads WHERE workspace_id = ?1 AND id = ?2",
+                params![ws, v.lead],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if !exists {
+            return Ok(false);
+        }
+        tx.execute(
+            &crate::verifications::upsert_sql(|n| format!("?{n}")),
+            params![
+                ws,
+                v.lead,
+                v.email,
+                v.status,
+                v.score,
+                v.result,
+                v.checked_at
+            ],
+        )?;
+        if let Some(status) = lead_status {
+            tx.execute(
+                "UPDATE leads SET status = ?1, updated_at = ?2 WHERE workspace_id = ?3 AND id = ?4",
+                params![status.as_str(), now, ws, v.lead],
+            )?;
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn verification(
+        &self,
+        ws: WorkspaceId,
+        lead: LeadId,
+    ) -> Result<Option<crate::StoredVerification>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                "SELECT lead_id, email, status, score, result, checked_at FROM email_verifications \
+                 WHERE workspace_id = ?1 AND lead_id = ?2",
+                params![ws, lead],
+                |r| {
+                    Ok(crate::StoredVerification {
+                        lead: r.get(0)?,
+                        email: r.get(1)?,
+                        status: r.get(2)?,
+                        score: r.get::<_, i64>(3)?.clamp(0, 100) as u8,
+                        result: r.get(4)?,
+                        checked_at: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?)
     }
 }

@@ -119,6 +119,7 @@ conformance! {
         source_record_reads_back_raw_cells,
         stats_count_leads_and_batches,
         workspaces_are_isolated,
+        verification_is_stored_with_the_lead_status,
     ],
     harness: [
         indexes_exist_after_ingest_into_empty_store,
@@ -1082,4 +1083,42 @@ fn indexes_exist_after_ingest_into_empty_store(h: &Harness) {
     );
     s.migrate().unwrap();
     assert!(has_all(&h.index_names()));
+}
+
+fn verification_is_stored_with_the_lead_status(s: &dyn Store) {
+    let (_, leads) = ingest(s, WS, "ver", |b| vec![full_lead(b, 2, 1)]);
+    let id = leads[0].id;
+    let mut v = leadgen_store::StoredVerification {
+        lead: id,
+        email: "jane@acme.com".into(),
+        status: "risky".into(),
+        score: 55,
+        result: r#"{"status":"risky"}"#.into(),
+        checked_at: NOW + 5,
+    };
+    assert_eq!(s.verification(WS, id).unwrap(), None);
+    assert!(s.record_verification(WS, &v, None, NOW + 5).unwrap());
+    assert_eq!(s.verification(WS, id).unwrap().as_ref(), Some(&v));
+    assert_eq!(s.get_lead(WS, id).unwrap().unwrap().status, leads[0].status);
+    // A later check replaces the first and moves the lead.
+    v.status = "valid".into();
+    v.score = 95;
+    assert!(
+        s.record_verification(WS, &v, Some(LeadStatus::Validated), NOW + 9)
+            .unwrap()
+    );
+    assert_eq!(s.verification(WS, id).unwrap().unwrap().score, 95);
+    let lead = s.get_lead(WS, id).unwrap().unwrap();
+    assert_eq!(lead.status, LeadStatus::Validated);
+    assert_eq!(lead.updated_at, NOW + 9);
+    // Another workspace cannot write to or read this lead's verification.
+    assert!(
+        !s.record_verification(OTHER_WS, &v, Some(LeadStatus::Invalid), NOW)
+            .unwrap()
+    );
+    assert_eq!(s.verification(OTHER_WS, id).unwrap(), None);
+    assert_eq!(
+        s.get_lead(WS, id).unwrap().unwrap().status,
+        LeadStatus::Validated
+    );
 }
