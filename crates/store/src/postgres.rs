@@ -988,6 +988,70 @@ impl IngestTx for PgIngest<'_> {
     }
 }
 
+
+impl crate::verifications::VerificationStore for PgStore {
+    fn record_verification(
+        &self,
+        ws: WorkspaceId,
+        v: &crate::StoredVerification,
+        lead_status: Option<leadgen_core::lead::LeadStatus>,
+        now: i64,
+    ) -> Result<bool> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.client.transaction()?;
+        let exists = tx
+            .query_opt(
+                "SELECT 1 FROM leads WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
+                &[&ws, &v.lead],
+            )?
+            .is_some();
+        if !exists {
+            return Ok(false);
+        }
+        tx.execute(
+            &crate::verifications::upsert_sql(|n| format!("${n}")),
+            &[
+                &ws,
+                &v.lead,
+                &v.email,
+                &v.status,
+                &i64::from(v.score),
+                &v.result,
+                &v.checked_at,
+            ],
+        )?;
+        if let Some(status) = lead_status {
+            tx.execute(
+                "UPDATE leads SET status = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4",
+                &[&status.as_str(), &now, &ws, &v.lead],
+            )?;
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn verification(
+        &self,
+        ws: WorkspaceId,
+        lead: LeadId,
+    ) -> Result<Option<crate::StoredVerification>> {
+        let mut conn = self.conn()?;
+        let row = conn.client.query_opt(
+            "SELECT lead_id, email, status, score, result, checked_at FROM email_verifications \
+             WHERE workspace_id = $1 AND lead_id = $2",
+            &[&ws, &lead],
+        )?;
+        Ok(row.map(|r| crate::StoredVerification {
+            lead: r.get(0),
+            email: r.get(1),
+            status: r.get(2),
+            score: r.get::<_, i64>(3).clamp(0, 100) as u8,
+            result: r.get(4),
+            checked_at: r.get(5),
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1053,68 +1117,5 @@ mod tests {
         assert_eq!(INT_COLUMN.iter().filter(|b| **b).count(), INT_COLUMNS.len());
         assert!(INT_COLUMN[0] && INT_COLUMN[LEAD_COLUMNS.len()] && !INT_COLUMN[2]);
         assert_eq!(LEAD_COLUMNS[TAGS_COLUMN], "tags");
-    }
-}
-
-impl crate::verifications::VerificationStore for PgStore {
-    fn record_verification(
-        &self,
-        ws: WorkspaceId,
-        v: &crate::StoredVerification,
-        lead_status: Option<leadgen_core::lead::LeadStatus>,
-        now: i64,
-    ) -> Result<bool> {
-        let mut conn = self.conn()?;
-        let mut tx = conn.client.transaction()?;
-        let exists = tx
-            .query_opt(
-                "SELECT 1 FROM leads WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
-                &[&ws, &v.lead],
-            )?
-            .is_some();
-        if !exists {
-            return Ok(false);
-        }
-        tx.execute(
-            &crate::verifications::upsert_sql(|n| format!("${n}")),
-            &[
-                &ws,
-                &v.lead,
-                &v.email,
-                &v.status,
-                &i64::from(v.score),
-                &v.result,
-                &v.checked_at,
-            ],
-        )?;
-        if let Some(status) = lead_status {
-            tx.execute(
-                "UPDATE leads SET status = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4",
-                &[&status.as_str(), &now, &ws, &v.lead],
-            )?;
-        }
-        tx.commit()?;
-        Ok(true)
-    }
-
-    fn verification(
-        &self,
-        ws: WorkspaceId,
-        lead: LeadId,
-    ) -> Result<Option<crate::StoredVerification>> {
-        let mut conn = self.conn()?;
-        let row = conn.client.query_opt(
-            "SELECT lead_id, email, status, score, result, checked_at FROM email_verifications \
-             WHERE workspace_id = $1 AND lead_id = $2",
-            &[&ws, &lead],
-        )?;
-        Ok(row.map(|r| crate::StoredVerification {
-            lead: r.get(0),
-            email: r.get(1),
-            status: r.get(2),
-            score: r.get::<_, i64>(3).clamp(0, 100) as u8,
-            result: r.get(4),
-            checked_at: r.get(5),
-        }))
     }
 }
