@@ -315,7 +315,60 @@ macro_rules! both {
     };
 }
 
+fn sigterm_hands_back_running_jobs(env: Env) {
+    env.ok(&[
+        "jobs",
+        "enqueue",
+        "--type",
+        "noop",
+        "--count",
+        "3",
+        "--payload",
+        r#"{"sleep_ms": 60000}"#,
+    ]);
+    let child = env
+        .command(&[
+            "worker",
+            "--concurrency",
+            "2",
+            "--grace-secs",
+            "1",
+            "--worker-id",
+            "w",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let store = env.store();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&*store, JobStatus::Processing) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the worker never started its jobs"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let stopped = Instant::now();
+    let r = report(child);
+    assert!(
+        stopped.elapsed() < Duration::from_secs(30),
+        "stopped after its grace period"
+    );
+    assert_eq!(r["released"], 2, "{r}");
+    assert_eq!(count(&*store, JobStatus::Pending), 3);
+    let jobs = store.list_jobs(WS, &JobFilter::default()).unwrap();
+    assert!(jobs.iter().all(|j| j.attempts == 0 && j.worker.is_none()));
+}
+
 both![
+    sigterm_hands_back_running_jobs,
     four_workers_drain_ten_thousand,
     a_killed_worker_s_jobs_are_rerun_once,
     runs_pause_and_resume_from_the_cli,

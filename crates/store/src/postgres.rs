@@ -988,7 +988,6 @@ impl IngestTx for PgIngest<'_> {
     }
 }
 
-
 impl crate::verifications::VerificationStore for PgStore {
     fn record_verification(
         &self,
