@@ -4,13 +4,17 @@
 //! The contract is synchronous: both drivers are blocking, the ingest path is
 //! a tight loop on one thread, and async callers use `spawn_blocking`.
 
+pub mod auth;
 mod codec;
 pub mod jobs;
+pub mod lead_edits;
+mod pg_auth;
 mod pg_jobs;
 pub mod postgres;
 mod query;
 mod schema;
 pub mod sqlite;
+mod sqlite_auth;
 mod sqlite_jobs;
 #[cfg(feature = "testkit")]
 pub mod testing;
@@ -18,8 +22,10 @@ pub mod verifications;
 
 use leadgen_core::{Lead, LeadId, RecordId, WorkspaceId};
 
+pub use auth::{ApiKey, AuthStore, NewApiKey, Role, SessionUser, User, Workspace};
 pub use codec::{RecordChunk, RecordChunkWriter, SqlValue};
 pub use jobs::{ClaimRequest, JobFilter, JobQueue, JobWakeup, QueueStats};
+pub use lead_edits::{LeadEdit, LeadEdits};
 pub use query::{Cursor, LeadFilter, LeadPage, LeadQuery, SortOrder};
 pub use verifications::{StoredVerification, VerificationStore};
 
@@ -105,7 +111,14 @@ pub struct StoreStats {
 }
 
 /// A lead store. Every call is scoped to one workspace.
-pub trait Store: jobs::JobQueue + verifications::VerificationStore + Send + Sync {
+pub trait Store:
+    jobs::JobQueue
+    + verifications::VerificationStore
+    + auth::AuthStore
+    + lead_edits::LeadEdits
+    + Send
+    + Sync
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
