@@ -1,0 +1,120 @@
+// leadgen dashboard script: upload preview and import, live progress over
+// Server-Sent Events. Text from the server is only ever set as textContent.
+(function () {
+  "use strict";
+  const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  const $ = (id) => document.getElementById(id);
+
+  function setProgress(key, fraction) {
+    document.querySelectorAll('[data-progress="' + key + '"]').forEach(function (el) {
+      const pct = Math.round(Math.max(0, Math.min(1, fraction)) * 100);
+      el.setAttribute("aria-valuenow", String(pct));
+      el.firstElementChild.style.width = pct + "%";
+    });
+  }
+
+  function showError(msg) {
+    const e = $("upload-error");
+    if (e) { e.textContent = msg; e.hidden = false; }
+  }
+
+  async function errorText(resp) {
+    try { const j = await resp.json(); return j.error ? j.error.message : resp.statusText; }
+    catch (_) { return resp.statusText; }
+  }
+
+  // ---- live counters
+  if (window.EventSource && csrf()) {
+    const es = new EventSource("/events");
+    es.addEventListener("progress", function (ev) {
+      const d = JSON.parse(ev.data);
+      (d.runs || []).forEach(function (r) {
+        setProgress("run-" + r.id, r.progress);
+        const row = document.querySelector('[data-run="' + r.id + '"]');
+        if (row) {
+          const st = row.querySelector('[data-field="status"]');
+          if (st) st.textContent = r.status;
+          const c = row.querySelector('[data-field="counts"]');
+          if (c) c.textContent = r.completed_jobs + " done, " + r.failed_jobs + " failed / " + r.total_jobs;
+        }
+      });
+      Object.keys(d.jobs || {}).forEach(function (s) {
+        const el = document.querySelector('[data-stat="jobs-' + s + '"]');
+        if (el) el.textContent = String(d.jobs[s]);
+      });
+      (d.imports || []).forEach(function (imp) {
+        if (window.leadgenImport && !imp.done && imp.total_bytes > 0) {
+          setProgress("import", imp.bytes_read / imp.total_bytes);
+          const t = $("progress-text");
+          if (t) t.textContent = imp.rows_read + " rows read";
+        }
+      });
+    });
+  }
+
+  // ---- upload
+  const fileInput = $("file");
+  if (!fileInput) return;
+  let chosen = null;
+
+  async function preview(file) {
+    chosen = file;
+    $("upload-error").hidden = true;
+    const resp = await fetch("/upload/preview?name=" + encodeURIComponent(file.name), {
+      method: "POST", body: file, headers: { "X-CSRF-Token": csrf(), "Content-Type": "text/csv" },
+    });
+    if (!resp.ok) { showError(await errorText(resp)); return; }
+    const d = await resp.json();
+    const tbody = $("mapping").querySelector("tbody");
+    tbody.replaceChildren();
+    d.columns.forEach(function (c, i) {
+      const tr = document.createElement("tr");
+      const values = d.rows.map(function (r) { return r[i] || ""; }).filter(Boolean).slice(0, 3).join(", ");
+      [c.header, c.field ? c.field : (c.custom ? "custom field" : "ignored"), values].forEach(function (text, j) {
+        const td = document.createElement(j === 0 ? "th" : "td");
+        if (j === 0) td.scope = "row";
+        td.textContent = text;
+        if (j === 1) td.className = c.field ? "mapped" : "muted";
+        tr.appendChild(td);
+      });
+      tbody.appendChild(tr);
+    });
+    $("preset").textContent = d.preset ? "Recognised format: " + d.preset : "Columns mapped from their headers.";
+    $("preview").hidden = false;
+  }
+
+  fileInput.addEventListener("change", function () { if (fileInput.files[0]) preview(fileInput.files[0]); });
+  const drop = $("drop");
+  ["dragenter", "dragover"].forEach(function (t) {
+    drop.addEventListener(t, function (e) { e.preventDefault(); drop.classList.add("over"); });
+  });
+  ["dragleave", "drop"].forEach(function (t) {
+    drop.addEventListener(t, function (e) { e.preventDefault(); drop.classList.remove("over"); });
+  });
+  drop.addEventListener("drop", function (e) { if (e.dataTransfer.files[0]) preview(e.dataTransfer.files[0]); });
+
+  $("import").addEventListener("click", async function () {
+    if (!chosen) return;
+    window.leadgenImport = true;
+    $("import").disabled = true;
+    $("progress-box").hidden = false;
+    setProgress("import", 0);
+    const resp = await fetch("/api/v1/imports?name=" + encodeURIComponent(chosen.name), {
+      method: "POST", body: chosen, headers: { "X-CSRF-Token": csrf(), "Content-Type": "text/csv" },
+    });
+    window.leadgenImport = false;
+    if (!resp.ok) { showError(await errorText(resp)); $("import").disabled = false; return; }
+    const s = await resp.json();
+    setProgress("import", 1);
+    $("progress-text").textContent = "Done in " + s.elapsed_ms + " ms";
+    const dl = $("result-list");
+    dl.replaceChildren();
+    [["Rows read", s.rows_read], ["New leads", s.inserted], ["Merged", s.merged], ["Rejected", s.rejected]].forEach(function (kv) {
+      const dt = document.createElement("dt"); dt.textContent = kv[0];
+      const dd = document.createElement("dd"); dd.textContent = String(kv[1]);
+      dd.dataset.result = kv[0].toLowerCase().replace(" ", "_");
+      dl.appendChild(dt); dl.appendChild(dd);
+    });
+    $("result").hidden = false;
+  });
+})();

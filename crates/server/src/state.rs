@@ -1,0 +1,211 @@
+//! What every handler shares: the store, the config, the rate limiter, the
+//! metrics and the imports in flight.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use leadgen_app::config::Config;
+use leadgen_store::Store;
+
+use crate::error::{ApiError, ApiResult};
+use crate::metrics::Metrics;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// `Secure` on the session cookie: on unless bound to loopback.
+    pub secure_cookies: bool,
+    /// Requests per second each API key may make, and the burst above it.
+    pub key_rate_per_s: f64,
+    pub key_burst: f64,
+    /// Whether `/metrics` is open (true) or needs authentication.
+    pub public_metrics: bool,
+    /// How long a dashboard session lasts.
+    pub session_ttl_ms: i64,
+    /// Largest request body (CSV uploads included).
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            secure_cookies: true,
+            key_rate_per_s: 50.0,
+            key_burst: 100.0,
+            public_metrics: true,
+            session_ttl_ms: 12 * 3600 * 1000,
+            max_body_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub store: Arc<dyn Store>,
+    pub config: Config,
+    pub opts: ServerOptions,
+    pub limiter: RateLimiter,
+    pub metrics: Metrics,
+    pub imports: ImportTracker,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: Config, opts: ServerOptions) -> AppState {
+        AppState {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                limiter: RateLimiter::new(opts.key_rate_per_s, opts.key_burst),
+                opts,
+                metrics: Metrics::default(),
+                imports: ImportTracker::default(),
+            }),
+        }
+    }
+
+    pub fn opts(&self) -> &ServerOptions {
+        &self.inner.opts
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Runs a store call on the blocking pool (the store is synchronous).
+    pub async fn blocking<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> ApiResult<T> + Send + 'static,
+    {
+        let store = self.inner.store.clone();
+        tokio::task::spawn_blocking(move || f(&*store))
+            .await
+            .map_err(ApiError::internal)?
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A token bucket per API key, in memory: each server process limits the
+/// keys it serves.
+pub(crate) struct RateLimiter {
+    per_s: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<i64, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    fn new(per_s: f64, burst: f64) -> RateLimiter {
+        RateLimiter {
+            per_s: per_s.max(0.001),
+            burst: burst.max(1.0),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `Ok` when the key may go on, else the seconds to wait.
+    pub fn take(&self, key: i64) -> Result<(), u64> {
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let (tokens, at) = buckets.entry(key).or_insert((self.burst, now));
+        let refilled =
+            (*tokens + now.duration_since(*at).as_secs_f64() * self.per_s).min(self.burst);
+        *at = now;
+        if refilled >= 1.0 {
+            *tokens = refilled - 1.0;
+            Ok(())
+        } else {
+            *tokens = refilled;
+            Err(((1.0 - refilled) / self.per_s).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+/// Progress of imports running in this process, for the dashboard's live
+/// view. Finished imports stay listed for a minute.
+#[derive(Default)]
+pub(crate) struct ImportTracker {
+    next: Mutex<u64>,
+    live: Mutex<Vec<ImportStatus>>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImportStatus {
+    pub id: u64,
+    #[serde(skip)]
+    pub workspace: i64,
+    pub name: String,
+    pub bytes_read: u64,
+    pub total_bytes: u64,
+    pub rows_read: u64,
+    pub done: bool,
+    pub summary: Option<serde_json::Value>,
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub finished_at: Option<Instant>,
+}
+
+impl ImportTracker {
+    pub fn start(&self, workspace: i64, name: &str, total_bytes: u64) -> u64 {
+        let id = {
+            let mut n = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            *n += 1;
+            *n
+        };
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.retain(|s| s.finished_at.is_none_or(|t| t.elapsed().as_secs() < 60));
+        live.push(ImportStatus {
+            id,
+            workspace,
+            name: name.to_owned(),
+            bytes_read: 0,
+            total_bytes,
+            rows_read: 0,
+            done: false,
+            summary: None,
+            error: None,
+            finished_at: None,
+        });
+        id
+    }
+
+    pub fn update(&self, id: u64, f: impl FnOnce(&mut ImportStatus)) {
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = live.iter_mut().find(|s| s.id == id) {
+            f(s);
+        }
+    }
+
+    pub fn of(&self, workspace: i64) -> Vec<ImportStatus> {
+        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.iter()
+            .filter(|s| s.workspace == workspace)
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_limited_after_its_burst_and_others_are_not() {
+        let l = RateLimiter::new(1.0, 3.0);
+        for _ in 0..3 {
+            assert_eq!(l.take(7), Ok(()));
+        }
+        assert_eq!(l.take(7), Err(1));
+        assert_eq!(l.take(8), Ok(()), "buckets are per key");
+    }
+}

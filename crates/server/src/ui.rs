@@ -1,0 +1,942 @@
+//! The dashboard: server-rendered HTML (maud escapes every interpolated
+//! string), one stylesheet, one small script, charts as inline SVG, and live
+//! counters over Server-Sent Events.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Form, Router};
+use leadgen_store::Role;
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::api::{ApiPath, LeadListParams, lead_detail, lead_query, run_value};
+use crate::auth::{CSRF_FIELD, Principal, SESSION_COOKIE};
+use crate::credentials;
+use crate::error::{ApiError, ApiResult};
+use crate::state::{AppState, now_ms};
+
+const CSS: &str = include_str!("../assets/app.css");
+const JS: &str = include_str!("../assets/app.js");
+
+/// Pages anyone may load: the login form and the static assets.
+pub fn public_pages() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/static/app.css", get(css))
+        .route("/static/app.js", get(js))
+}
+
+/// Pages behind authentication.
+pub fn pages() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/logout", post(logout))
+        .route("/leads", get(leads_page))
+        .route("/leads/{id}", get(lead_page))
+        .route("/upload", get(upload_page))
+        .route("/upload/preview", post(upload_preview))
+        .route("/runs", get(runs_page))
+        .route("/runs/{id}/{action}", post(run_form_action))
+        .route("/jobs/{id}/{action}", post(job_form_action))
+        .route("/settings", get(settings_page))
+        .route("/settings/api-keys", post(create_key_form))
+        .route("/settings/api-keys/{id}/revoke", post(revoke_key_form))
+        .route("/settings/users", post(create_user_form))
+        .route("/events", get(events))
+}
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        CSS,
+    )
+        .into_response()
+}
+
+async fn js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        JS,
+    )
+        .into_response()
+}
+
+/// Every page's frame: head, navigation, the CSRF token for scripts.
+fn layout(title: &str, p: Option<&Principal>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(p) = p { meta name="csrf-token" content=(p.csrf_token()); }
+                title { (title) " · leadgen" }
+                link rel="stylesheet" href="/static/app.css";
+                script src="/static/app.js" defer {}
+            }
+            body {
+                @if let Some(p) = p {
+                    header.top {
+                        a.brand href="/" { "leadgen" }
+                        nav aria-label="Main" {
+                            a href="/" { "Home" }
+                            a href="/leads" { "Leads" }
+                            a href="/upload" { "Upload" }
+                            a href="/runs" { "Runs & jobs" }
+                            @if p.role >= Role::Admin { a href="/settings" { "Settings" } }
+                        }
+                        form.logout method="post" action="/logout" {
+                            (csrf_field(p))
+                            span.who { (p.label()) " (" (p.role.as_str()) ")" }
+                            button type="submit" { "Log out" }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+fn csrf_field(p: &Principal) -> Markup {
+    html! { input type="hidden" name=(CSRF_FIELD) value=(p.csrf_token()); }
+}
+
+fn page(title: &str, p: &Principal, body: Markup) -> Response {
+    layout(title, Some(p), body).into_response()
+}
+
+/// Errors on pages: the same message as the API, as a page.
+fn error_page(p: &Principal, e: ApiError) -> Response {
+    let status = e.status;
+    let body = html! {
+        h1 { "Something went wrong" }
+        p.error role="alert" { (e.message) }
+        p { a href="/" { "Back to the dashboard" } }
+    };
+    (status, layout("Error", Some(p), body)).into_response()
+}
+
+fn fmt_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
+// ---------------------------------------------------------------- login
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+}
+
+fn login_markup(error: Option<&str>) -> Markup {
+    layout(
+        "Log in",
+        None,
+        html! {
+            section.login {
+                h1 { "Log in to leadgen" }
+                @if let Some(e) = error { p.error role="alert" { (e) } }
+                form method="post" action="/login" {
+                    label for="email" { "Email" }
+                    input #email type="email" name="email" autocomplete="username" required;
+                    label for="password" { "Password" }
+                    input #password type="password" name="password" autocomplete="current-password" required;
+                    button type="submit" { "Log in" }
+                }
+            }
+        },
+    )
+}
+
+async fn login_page() -> Markup {
+    login_markup(None)
+}
+
+async fn login(State(st): State<AppState>, Form(f): Form<LoginForm>) -> Response {
+    let ttl = st.opts().session_ttl_ms;
+    let result = st
+        .blocking(move |s| {
+            credentials::login(s, &f.email, &f.password, now_ms(), ttl).map_err(ApiError::from)
+        })
+        .await;
+    match result {
+        Ok(Some((token, su))) => {
+            tracing::info!(user = su.user.id, "logged in");
+            let secure = if st.opts().secure_cookies {
+                "; Secure"
+            } else {
+                ""
+            };
+            let cookie = format!(
+                "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                ttl / 1000
+            );
+            ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+        }
+        Ok(None) => (
+            StatusCode::UNAUTHORIZED,
+            login_markup(Some("Wrong email or password.")),
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn logout(State(st): State<AppState>, Extension(p): Extension<Principal>) -> Response {
+    if let crate::auth::Via::Session { token_hash, .. } = p.via {
+        let _ = st
+            .blocking(move |s| Ok(s.delete_session(&token_hash)?))
+            .await;
+    }
+    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
+}
+
+// ----------------------------------------------------------------- home
+
+/// A horizontal bar chart as inline SVG.
+fn bar_chart(title: &str, rows: &[(String, u64)]) -> Markup {
+    let max = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1);
+    let h = rows.len() as u32 * 26 + 4;
+    html! {
+        figure.chart {
+            figcaption { (title) }
+            svg viewBox=(format!("0 0 320 {h}")) role="img" aria-label=(title) {
+                @for (i, (label, n)) in rows.iter().enumerate() {
+                    @let y = i as u32 * 26 + 2;
+                    @let w = (*n as f64 / max as f64 * 180.0).max(1.0);
+                    text x="0" y=(y + 16) { (label) }
+                    rect x="110" y=(y + 3) width=(format!("{w:.1}")) height="18" rx="3" {}
+                    text x=(format!("{:.1}", 116.0 + w)) y=(y + 16) { (n) }
+                }
+            }
+        }
+    }
+}
+
+fn progress_bar(label: &str, fraction: f64, id: &str) -> Markup {
+    let pct = (fraction.clamp(0.0, 1.0) * 100.0).round();
+    html! {
+        div.progress role="progressbar" aria-label=(label) aria-valuemin="0" aria-valuemax="100"
+            aria-valuenow=(pct) data-progress=(id) {
+            div.bar style=(format!("width:{pct}%")) {}
+        }
+    }
+}
+
+async fn home(State(st): State<AppState>, Extension(p): Extension<Principal>) -> Response {
+    let ws = p.workspace;
+    let data = st
+        .blocking(move |s| {
+            let stats = s.stats(ws)?;
+            let queue = s.queue_stats(ws, now_ms())?;
+            let runs = s.list_runs(ws, 10)?;
+            Ok((stats, queue, runs))
+        })
+        .await;
+    let (stats, queue, runs) = match data {
+        Ok(d) => d,
+        Err(e) => return error_page(&p, e),
+    };
+    let count_of = |name: &str| {
+        stats
+            .by_status
+            .iter()
+            .find(|(s, _)| s == name)
+            .map_or(0, |(_, n)| *n)
+    };
+    let pending = queue
+        .by_status
+        .iter()
+        .find(|(s, _)| s.as_str() == "pending")
+        .map_or(0, |(_, n)| *n);
+    let active: Vec<_> = runs
+        .iter()
+        .filter(|r| matches!(r.status.as_str(), "running" | "paused"))
+        .collect();
+    let body = html! {
+        h1 { "Overview" }
+        div.cards {
+            div.card { span.n data-stat="leads" { (stats.leads) } span { "leads" } }
+            div.card { span.n { (count_of("validated")) } span { "validated" } }
+            div.card { span.n { (stats.with_email) } span { "with email" } }
+            div.card { span.n { (stats.batches) } span { "imports" } }
+            div.card { span.n data-stat="pending" { (pending) } span { "jobs pending" } }
+        }
+        p.actions { a.button href="/upload" { "Upload CSV" } " " a.button href="/leads" { "Browse leads" } }
+        section {
+            h2 { "Active runs" }
+            @if active.is_empty() { p.muted { "No run is active." } }
+            @for r in &active {
+                @let v = run_value(r);
+                div.run {
+                    span { (r.name) " — " (r.status.as_str()) }
+                    (progress_bar(&r.name, v["progress"].as_f64().unwrap_or(0.0), &format!("run-{}", r.id)))
+                }
+            }
+        }
+        div.charts {
+            (bar_chart("Leads by status", &stats.by_status))
+            (bar_chart("Leads by tier", &stats.by_tier))
+        }
+    };
+    page("Overview", &p, body)
+}
+
+// ---------------------------------------------------------------- leads
+
+const STATUSES: [&str; 8] = [
+    "raw",
+    "enriching",
+    "enriched",
+    "validated",
+    "invalid",
+    "pushed_to_crm",
+    "pushed_to_instantly",
+    "",
+];
+
+async fn leads_page(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Query(params): Query<LeadListParams>,
+) -> Response {
+    let q = match lead_query(&params) {
+        Ok(q) => q,
+        Err(e) => return error_page(&p, e),
+    };
+    let ws = p.workspace;
+    let page_data = match st.blocking(move |s| Ok(s.query_leads(ws, &q)?)).await {
+        Ok(x) => x,
+        Err(e) => return error_page(&p, e),
+    };
+    let v = |o: &Option<String>| o.clone().unwrap_or_default();
+    let next_link = page_data.next.map(|c| {
+        let mut pairs: Vec<(&str, String)> = vec![
+            ("status", v(&params.status)),
+            ("source", v(&params.source)),
+            ("tag", v(&params.tag)),
+            ("q", v(&params.q)),
+            ("sort", v(&params.sort)),
+            ("cursor", c.encode()),
+        ];
+        if let Some(m) = params.min_score {
+            pairs.push(("min_score", m.to_string()));
+        }
+        if let Some(m) = params.max_score {
+            pairs.push(("max_score", m.to_string()));
+        }
+        pairs.retain(|(_, val)| !val.is_empty());
+        format!(
+            "/leads?{}",
+            serde_urlencoded::to_string(&pairs).unwrap_or_default()
+        )
+    });
+    let status = v(&params.status);
+    let sort = v(&params.sort);
+    let score = |s: Option<u8>| s.map(|n| n.to_string()).unwrap_or_default();
+    let body = html! {
+        h1 { "Leads" }
+        form.filters method="get" action="/leads" role="search" {
+            label { "Search" input type="search" name="q" value=(v(&params.q)) placeholder="name, email, company"; }
+            label { "Status"
+                select name="status" {
+                    @for s in STATUSES {
+                        option value=(s) selected[status == s] { @if s.is_empty() { "any" } @else { (s) } }
+                    }
+                }
+            }
+            label { "Source" input type="text" name="source" value=(v(&params.source)); }
+            label { "Tag" input type="text" name="tag" value=(v(&params.tag)); }
+            label { "Min score" input type="number" min="0" max="100" name="min_score" value=(score(params.min_score)); }
+            label { "Max score" input type="number" min="0" max="100" name="max_score" value=(score(params.max_score)); }
+            label { "Sort"
+                select name="sort" {
+                    option value="newest" selected[sort == "newest" || sort.is_empty()] { "newest" }
+                    option value="oldest" selected[sort == "oldest"] { "oldest" }
+                    option value="score" selected[sort == "score"] { "score" }
+                }
+            }
+            button type="submit" { "Filter" }
+        }
+        div.table-wrap {
+            table.leads {
+                thead { tr { th { "Name" } th { "Email" } th { "Company" } th { "Title" } th { "Status" } th { "Score" } th { "Source" } } }
+                tbody {
+                    @for l in &page_data.leads {
+                        tr {
+                            td { a href=(format!("/leads/{}", l.id)) { (l.full_name().unwrap_or_else(|| format!("#{}", l.id))) } }
+                            td { (l.email.as_ref().map(|e| e.as_str()).unwrap_or("")) }
+                            td { (l.company_name.as_deref().unwrap_or("")) }
+                            td { (l.title.as_deref().unwrap_or("")) }
+                            td { (l.status.as_str()) }
+                            td.num { (l.score) }
+                            td { (l.source) }
+                        }
+                    }
+                }
+            }
+        }
+        @if page_data.leads.is_empty() { p.muted { "No lead matches." } }
+        @if let Some(href) = next_link { p { a.button href=(href) rel="next" { "Next page →" } } }
+    };
+    page("Leads", &p, body)
+}
+
+async fn lead_page(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+) -> Response {
+    let ws = p.workspace;
+    let rules = st.config().scoring.clone();
+    let d = match st.blocking(move |s| lead_detail(s, &rules, ws, id)).await {
+        Ok(d) => d,
+        Err(e) => return error_page(&p, e),
+    };
+    let lead = d["lead"].as_object().cloned().unwrap_or_default();
+    let fields = d["provenance"]["fields"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let records = d["provenance"]["records"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let source_of = |f: &str| -> String {
+        let rec = fields.get(f).and_then(Value::as_str).unwrap_or("");
+        records.get(rec).map_or_else(String::new, |r| {
+            format!("{} line {}", text(&r["batch"]), text(&r["line"]))
+        })
+    };
+    let name = [text(&lead["first_name"]), text(&lead["last_name"])]
+        .join(" ")
+        .trim()
+        .to_owned();
+    let body = html! {
+        p { a href="/leads" { "← Leads" } }
+        h1 { @if name.is_empty() { "Lead #" (id) } @else { (name) } }
+        section {
+            h2 { "Fields" }
+            table.fields {
+                thead { tr { th { "Field" } th { "Value" } th { "Source" } } }
+                tbody {
+                    @for (k, v) in &lead {
+                        @if !v.is_null() && k != "custom_fields" {
+                            tr { th scope="row" { (k) } td { (text(v)) } td.muted { (source_of(k)) } }
+                        }
+                    }
+                }
+            }
+        }
+        section {
+            h2 { "Score " (text(&d["score"]["score"])) " (" (text(&d["score"]["tier"])) ")" }
+            ul.factors {
+                @for f in d["score"]["factors"].as_array().into_iter().flatten() {
+                    li.matched[f["matched"].as_bool().unwrap_or(false)] {
+                        (text(&f["rule"])) " — weight " (text(&f["weight"]))
+                        @if f["matched"].as_bool().unwrap_or(false) { " ✓" } @else { " ✗" }
+                    }
+                }
+            }
+        }
+        section {
+            h2 { "Verification" }
+            @if d["verification"].is_null() { p.muted { "Not verified yet." } }
+            @else { p { (text(&d["verification"]["status"])) " (score " (text(&d["verification"]["score"])) ")" } }
+        }
+        section {
+            h2 { "Source records" }
+            @for (rid, r) in &records {
+                details {
+                    summary { (text(&r["batch"])) " line " (text(&r["line"])) " — " (text(&r["source"])) " (record " (rid) ")" }
+                    table {
+                        @for (h, c) in r["cells"].as_object().into_iter().flatten() {
+                            tr { th scope="row" { (h) } td { (text(c)) } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page("Lead", &p, body)
+}
+
+// --------------------------------------------------------------- upload
+
+async fn upload_page(Extension(p): Extension<Principal>) -> Response {
+    let body = html! {
+        h1 { "Upload a CSV" }
+        @if p.role < Role::Member { p.error { "Your role cannot import." } }
+        @else {
+            form #upload-form {
+                div #drop.drop tabindex="0" {
+                    p { "Drop a CSV file here, or choose one:" }
+                    label for="file" { "CSV file" }
+                    input #file type="file" name="file" accept=".csv,text/csv";
+                }
+            }
+            section #preview hidden {
+                h2 { "Column mapping" }
+                p #preset.muted {}
+                div.table-wrap { table #mapping { thead { tr { th { "Column" } th { "Maps to" } th { "First values" } } } tbody {} } }
+                button #import type="button" { "Import" }
+            }
+            section #progress-box hidden {
+                h2 { "Importing" }
+                (progress_bar("Import progress", 0.0, "import"))
+                p #progress-text.muted {}
+            }
+            section #result hidden aria-live="polite" {
+                h2 { "Result" }
+                dl #result-list {}
+                p { a href="/leads" { "See the leads →" } }
+            }
+            p #upload-error.error role="alert" hidden {}
+        }
+    };
+    page("Upload", &p, body)
+}
+
+#[derive(Deserialize)]
+struct PreviewParams {
+    name: Option<String>,
+}
+
+async fn upload_preview(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<PreviewParams>,
+    body: Bytes,
+) -> ApiResult<axum::Json<Value>> {
+    p.require(Role::Member)?;
+    let name = q.name.unwrap_or_else(|| "upload.csv".into());
+    Ok(axum::Json(crate::imports::preview(&st, &name, body).await?))
+}
+
+// ----------------------------------------------------------- runs, jobs
+
+async fn runs_page(State(st): State<AppState>, Extension(p): Extension<Principal>) -> Response {
+    let ws = p.workspace;
+    let data = st
+        .blocking(move |s| {
+            let runs = s.list_runs(ws, 50)?;
+            let failed = s.list_jobs(
+                ws,
+                &leadgen_store::JobFilter {
+                    status: Some(leadgen_core::job::JobStatus::Failed),
+                    limit: 50,
+                    ..Default::default()
+                },
+            )?;
+            let recent = s.list_jobs(
+                ws,
+                &leadgen_store::JobFilter {
+                    limit: 50,
+                    ..Default::default()
+                },
+            )?;
+            let queue = s.queue_stats(ws, now_ms())?;
+            Ok((runs, failed, recent, queue))
+        })
+        .await;
+    let (runs, failed, recent, queue) = match data {
+        Ok(d) => d,
+        Err(e) => return error_page(&p, e),
+    };
+    let can_write = p.role >= Role::Member;
+    let counts: Vec<(String, u64)> = queue
+        .by_status
+        .iter()
+        .map(|(s, n)| (s.as_str().to_owned(), *n))
+        .collect();
+    let body = html! {
+        h1 { "Runs & jobs" }
+        div.cards {
+            @for (s, n) in &counts { div.card { span.n data-stat=(format!("jobs-{s}")) { (n) } span { (s) } } }
+        }
+        section {
+            h2 { "Runs" }
+            div.table-wrap { table {
+                thead { tr { th { "Run" } th { "Kind" } th { "Status" } th { "Progress" } th { "Jobs" } th {} } }
+                tbody {
+                    @for r in &runs {
+                        @let v = run_value(r);
+                        tr data-run=(r.id) {
+                            td { (r.name) } td { (r.kind) } td data-field="status" { (r.status.as_str()) }
+                            td { (progress_bar(&r.name, v["progress"].as_f64().unwrap_or(0.0), &format!("run-{}", r.id))) }
+                            td data-field="counts" { (r.completed_jobs) " done, " (r.failed_jobs) " failed / " (r.total_jobs) }
+                            td {
+                                @if can_write && r.status.as_str() == "running" { (action_form(&p, &format!("/runs/{}/pause", r.id), "Pause")) }
+                                @if can_write && r.status.as_str() == "paused" { (action_form(&p, &format!("/runs/{}/resume", r.id), "Resume")) }
+                            }
+                        }
+                    }
+                }
+            } }
+            @if runs.is_empty() { p.muted { "No runs yet." } }
+        }
+        section {
+            h2 { "Failed jobs" }
+            @if failed.is_empty() { p.muted { "No failed job." } }
+            div.table-wrap { table {
+                tbody {
+                    @for j in &failed {
+                        tr {
+                            td { "#" (j.id) } td { (j.job_type) }
+                            td { (j.errors.last().map(|e| e.message.as_str()).unwrap_or("")) }
+                            td { @if can_write { (action_form(&p, &format!("/jobs/{}/retry", j.id), "Retry")) } }
+                        }
+                    }
+                }
+            } }
+        }
+        section {
+            h2 { "Recent jobs" }
+            div.table-wrap { table {
+                thead { tr { th { "Job" } th { "Type" } th { "Status" } th { "Attempts" } th { "Updated" } } }
+                tbody {
+                    @for j in &recent {
+                        tr { td { "#" (j.id) } td { (j.job_type) } td { (j.status.as_str()) } td.num { (j.attempts) "/" (j.max_attempts) } td { (fmt_time(j.updated_at)) } }
+                    }
+                }
+            } }
+        }
+    };
+    page("Runs & jobs", &p, body)
+}
+
+fn action_form(p: &Principal, action: &str, label: &str) -> Markup {
+    html! {
+        form.inline method="post" action=(action) {
+            (csrf_field(p))
+            button type="submit" { (label) }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(rename = "csrf_token")]
+    _csrf: Option<String>,
+}
+
+async fn run_form_action(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath((id, action)): ApiPath<(i64, String)>,
+    Form(_f): Form<CsrfOnly>,
+) -> Response {
+    let to = match action.as_str() {
+        "pause" => leadgen_core::job::RunStatus::Paused,
+        "resume" => leadgen_core::job::RunStatus::Running,
+        _ => return error_page(&p, ApiError::not_found("action")),
+    };
+    if let Err(e) = p.require(Role::Member) {
+        return error_page(&p, e);
+    }
+    let ws = p.workspace;
+    match st
+        .blocking(move |s| Ok(s.set_run_status(ws, id, to, now_ms())?))
+        .await
+    {
+        Ok(_) => Redirect::to("/runs").into_response(),
+        Err(e) => error_page(&p, e),
+    }
+}
+
+async fn job_form_action(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath((id, action)): ApiPath<(i64, String)>,
+    Form(_f): Form<CsrfOnly>,
+) -> Response {
+    if let Err(e) = p.require(Role::Member) {
+        return error_page(&p, e);
+    }
+    let retry = match action.as_str() {
+        "retry" => true,
+        "cancel" => false,
+        _ => return error_page(&p, ApiError::not_found("action")),
+    };
+    let ws = p.workspace;
+    let r = st
+        .blocking(move |s| {
+            Ok(if retry {
+                s.retry_job(ws, id, now_ms())?
+            } else {
+                s.cancel_job(ws, id, now_ms())?
+            })
+        })
+        .await;
+    match r {
+        Ok(_) => Redirect::to("/runs").into_response(),
+        Err(e) => error_page(&p, e),
+    }
+}
+
+/// Live counters: runs, the queue and imports in flight, sent when they
+/// change (checked every 250 ms).
+async fn events(State(st): State<AppState>, Extension(p): Extension<Principal>) -> Response {
+    let ws = p.workspace;
+    let stream = async_stream(st, ws);
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+fn async_stream(
+    st: AppState,
+    ws: i64,
+) -> impl tokio_stream::Stream<Item = Result<Event, Infallible>> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Event>(4);
+    tokio::spawn(async move {
+        let mut last = String::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tick.tick().await;
+            let snapshot = st
+                .blocking(move |s| {
+                    let runs = s.list_runs(ws, 20)?;
+                    let queue = s.queue_stats(ws, now_ms())?;
+                    Ok((runs, queue))
+                })
+                .await;
+            let Ok((runs, queue)) = snapshot else {
+                continue;
+            };
+            let data = serde_json::json!({
+                "runs": runs.iter().map(run_value).collect::<Vec<_>>(),
+                "jobs": leadgen_app::queue::queue_json(&queue)["by_status"],
+                "imports": st.inner.imports.of(ws),
+            })
+            .to_string();
+            if data != last {
+                if tx
+                    .send(Event::default().event("progress").data(data.clone()))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                last = data;
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok)
+}
+
+use tokio_stream::StreamExt as _;
+
+// ------------------------------------------------------------- settings
+
+async fn settings_page(State(st): State<AppState>, Extension(p): Extension<Principal>) -> Response {
+    if let Err(e) = p.require(Role::Admin) {
+        return error_page(&p, e);
+    }
+    let ws = p.workspace;
+    let data = st
+        .blocking(move |s| Ok((s.list_api_keys(ws)?, s.list_users(ws)?)))
+        .await;
+    let (keys, users) = match data {
+        Ok(d) => d,
+        Err(e) => return error_page(&p, e),
+    };
+    page("Settings", &p, settings_markup(&p, &keys, &users, None))
+}
+
+fn role_select() -> Markup {
+    html! {
+        select name="role" {
+            option value="viewer" { "viewer" }
+            option value="member" selected { "member" }
+            option value="admin" { "admin" }
+        }
+    }
+}
+
+fn settings_markup(
+    p: &Principal,
+    keys: &[leadgen_store::ApiKey],
+    users: &[leadgen_store::User],
+    new_key: Option<(&str, &str)>,
+) -> Markup {
+    html! {
+        h1 { "Settings" }
+        @if let Some((name, key)) = new_key {
+            div.notice role="status" {
+                p { "New key " strong { (name) } " — copy it now, it is not shown again:" }
+                code #new-key { (key) }
+            }
+        }
+        section {
+            h2 { "API keys" }
+            div.table-wrap { table {
+                thead { tr { th { "Name" } th { "Key" } th { "Role" } th { "Created" } th { "Last used" } th {} } }
+                tbody {
+                    @for k in keys {
+                        tr {
+                            td { (k.name) } td { code { (k.prefix) "…" } } td { (k.role.as_str()) }
+                            td { (fmt_time(k.created_at)) }
+                            td { (k.last_used_at.map(fmt_time).unwrap_or_default()) }
+                            td {
+                                @if k.revoked_at.is_some() { "revoked" }
+                                @else { (action_form(p, &format!("/settings/api-keys/{}/revoke", k.id), "Revoke")) }
+                            }
+                        }
+                    }
+                }
+            } }
+            form.filters method="post" action="/settings/api-keys" {
+                (csrf_field(p))
+                label { "Name" input type="text" name="name" required maxlength="100"; }
+                label { "Role" (role_select()) }
+                button type="submit" { "Create key" }
+            }
+        }
+        section {
+            h2 { "Users" }
+            div.table-wrap { table {
+                thead { tr { th { "Email" } th { "Role" } th { "Since" } } }
+                tbody { @for u in users { tr { td { (u.email) } td { (u.role.as_str()) } td { (fmt_time(u.created_at)) } } } }
+            } }
+            form.filters method="post" action="/settings/users" {
+                (csrf_field(p))
+                label { "Email" input type="email" name="email" required; }
+                label { "Password" input type="password" name="password" required minlength="10" autocomplete="new-password"; }
+                label { "Role" (role_select()) }
+                button type="submit" { "Add user" }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct KeyForm {
+    name: String,
+    role: String,
+}
+
+async fn create_key_form(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Form(f): Form<KeyForm>,
+) -> Response {
+    if let Err(e) = p.require(Role::Admin) {
+        return error_page(&p, e);
+    }
+    let Some(role) = Role::parse(&f.role) else {
+        return error_page(&p, ApiError::unprocessable("unknown role"));
+    };
+    let ws = p.workspace;
+    let name = f.name.clone();
+    let r = st
+        .blocking(move |s| {
+            let issued = credentials::issue_api_key(s, ws, &name, role, now_ms())?;
+            Ok((issued, s.list_api_keys(ws)?, s.list_users(ws)?))
+        })
+        .await;
+    match r {
+        Ok((issued, keys, users)) => page(
+            "Settings",
+            &p,
+            settings_markup(&p, &keys, &users, Some((&f.name, &issued.key))),
+        ),
+        Err(e) => error_page(&p, e),
+    }
+}
+
+async fn revoke_key_form(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+    Form(_f): Form<CsrfOnly>,
+) -> Response {
+    if let Err(e) = p.require(Role::Admin) {
+        return error_page(&p, e);
+    }
+    let ws = p.workspace;
+    match st
+        .blocking(move |s| Ok(s.revoke_api_key(ws, id, now_ms())?))
+        .await
+    {
+        Ok(true) => Redirect::to("/settings").into_response(),
+        Ok(false) => error_page(&p, ApiError::not_found("active API key")),
+        Err(e) => error_page(&p, e),
+    }
+}
+
+#[derive(Deserialize)]
+struct UserForm {
+    email: String,
+    password: String,
+    role: String,
+}
+
+async fn create_user_form(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Form(f): Form<UserForm>,
+) -> Response {
+    if let Err(e) = p.require(Role::Admin) {
+        return error_page(&p, e);
+    }
+    let Some(role) = Role::parse(&f.role) else {
+        return error_page(&p, ApiError::unprocessable("unknown role"));
+    };
+    let ws = p.workspace;
+    match st
+        .blocking(move |s| {
+            Ok(credentials::create_user(
+                s,
+                ws,
+                &f.email,
+                &f.password,
+                role,
+                now_ms(),
+            )?)
+        })
+        .await
+    {
+        Ok(_) => Redirect::to("/settings").into_response(),
+        Err(e) => error_page(&p, e),
+    }
+}

@@ -1,0 +1,810 @@
+//! The REST API end to end: the app on a random port, on SQLite and on
+//! PostgreSQL, driven over HTTP.
+
+mod common;
+
+use common::{A, App, SAMPLE_CSV, error_code};
+use serde_json::{Value, json};
+
+both_backends! {
+    every_documented_route_refuses_anonymous_and_wrong_keys,
+    documented_routes_and_router_agree,
+    viewer_cannot_write,
+    member_cannot_manage_keys_or_users,
+    tenants_never_see_or_change_each_other,
+    revoked_key_is_refused,
+    import_then_filter_sort_page_and_read_provenance,
+    create_update_delete_and_bulk_tag_leads,
+    jobs_and_runs_retry_cancel_pause_resume,
+    errors_have_one_shape_and_the_right_status,
+    admin_creates_and_lists_keys_and_users,
+}
+
+/// Every operation in the document, as (method, path with ids filled in).
+async fn documented_operations(app: &App) -> Vec<(String, String)> {
+    let doc: Value = app
+        .get("/api/v1/openapi.json", &app.a_admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "OpenAPI 3.1"
+    );
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                ops.push((method.clone(), path.replace("{id}", "999999")));
+            }
+        }
+    }
+    assert!(ops.len() >= 20, "{} operations documented", ops.len());
+    ops
+}
+
+fn request(app: &App, method: &str, path: &str) -> reqwest::RequestBuilder {
+    let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+    app.http.request(m, app.url(path))
+}
+
+async fn every_documented_route_refuses_anonymous_and_wrong_keys(app: App) {
+    for (method, path) in documented_operations(&app).await {
+        let r = request(&app, &method, &path).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{method} {path} without credentials");
+        assert_eq!(error_code(r).await, "unauthorized");
+        let r = request(&app, &method, &path)
+            .bearer_auth("lgk_not-a-real-key")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{method} {path} with an unknown key");
+    }
+    // Pages redirect to the login form instead.
+    let r = app.http.get(app.url("/leads")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login");
+}
+
+async fn documented_routes_and_router_agree(app: App) {
+    let ops = documented_operations(&app).await;
+    // Document → router: every documented operation is routed (an unrouted
+    // one would answer 404 "route not found" or 405).
+    for (method, path) in &ops {
+        let r = request(&app, method, path)
+            .bearer_auth(&app.a_admin)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        assert_ne!(status, 405, "{method} {path} is documented but not routed");
+        if status == 404 {
+            let v: Value = r.json().await.unwrap();
+            assert_ne!(
+                v["error"]["message"], "route not found",
+                "{method} {path} is documented but not routed"
+            );
+        }
+    }
+    // Router → document: on a documented path, every method the document
+    // does not list is refused by the router (405), so the router serves no
+    // operation the document lacks; and paths outside the document are 404.
+    for (method, path) in &ops {
+        for other in ["get", "post", "put", "patch", "delete"] {
+            if ops.iter().any(|(m, p)| m == other && p == path) {
+                continue;
+            }
+            let r = request(&app, other, path)
+                .bearer_auth(&app.a_admin)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                r.status(),
+                405,
+                "{other} {path} answers but only {method} is documented"
+            );
+        }
+    }
+    let r = app
+        .get("/api/v1/undocumented", &app.a_admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(error_code(r).await, "not_found");
+}
+
+async fn viewer_cannot_write(app: App) {
+    app.import(&app.a_admin, SAMPLE_CSV).await;
+    let id = first_lead_id(&app, &app.a_admin).await;
+    let writes: Vec<(&str, String, Value)> = vec![
+        (
+            "post",
+            "/api/v1/leads".into(),
+            json!({"email": "v@x.example"}),
+        ),
+        (
+            "patch",
+            format!("/api/v1/leads/{id}"),
+            json!({"tags": ["x"]}),
+        ),
+        ("delete", format!("/api/v1/leads/{id}"), json!({})),
+        (
+            "post",
+            "/api/v1/leads/bulk-tag".into(),
+            json!({"ids": [id], "add": ["x"]}),
+        ),
+        (
+            "post",
+            format!("/api/v1/jobs/{}/cancel", app.a_job),
+            json!({}),
+        ),
+        (
+            "post",
+            format!("/api/v1/jobs/{}/retry", app.a_job),
+            json!({}),
+        ),
+        (
+            "post",
+            format!("/api/v1/runs/{}/pause", app.a_run),
+            json!({}),
+        ),
+        ("post", "/api/v1/imports".into(), json!({})),
+        (
+            "post",
+            "/api/v1/api-keys".into(),
+            json!({"name": "n", "role": "admin"}),
+        ),
+    ];
+    for (method, path, body) in writes {
+        let r = request(&app, method, &path)
+            .bearer_auth(&app.a_viewer)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "viewer {method} {path}");
+        assert_eq!(error_code(r).await, "forbidden");
+    }
+    // Nothing changed, and reading works.
+    let r = app
+        .get(&format!("/api/v1/leads/{id}"), &app.a_viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert!(v["lead"]["tags"].as_array().unwrap().is_empty());
+    let job: Value = app
+        .get(&format!("/api/v1/jobs/{}", app.a_job), &app.a_viewer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(job["status"], "pending");
+}
+
+async fn member_cannot_manage_keys_or_users(app: App) {
+    for (method, path) in [
+        ("get", "/api/v1/api-keys".to_owned()),
+        ("get", "/api/v1/users".to_owned()),
+        (
+            "delete",
+            format!("/api/v1/api-keys/{}", app.a_member_key_id),
+        ),
+    ] {
+        let r = request(&app, method, &path)
+            .bearer_auth(&app.a_member)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "member {method} {path}");
+    }
+    let r = app
+        .post("/api/v1/users", &app.a_member)
+        .json(&json!({"email": "m@a.example", "password": "0123456789ab", "role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // A member does write leads.
+    let r = app
+        .post("/api/v1/leads", &app.a_member)
+        .json(&json!({"email": "member@a.example"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}
+
+async fn first_lead_id(app: &App, key: &str) -> i64 {
+    let v: Value = app
+        .get("/api/v1/leads?sort=oldest", key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["leads"][0]["id"].as_i64().expect("a lead")
+}
+
+async fn tenants_never_see_or_change_each_other(app: App) {
+    app.import(&app.a_admin, SAMPLE_CSV).await;
+    let lead = first_lead_id(&app, &app.a_admin).await;
+    let b = &app.b_admin;
+
+    // Listings of B hold nothing of A.
+    for (path, field) in [
+        ("/api/v1/leads", "leads"),
+        ("/api/v1/jobs", "jobs"),
+        ("/api/v1/runs", "runs"),
+        ("/api/v1/api-keys", "api_keys"),
+        ("/api/v1/users", "users"),
+    ] {
+        let v: Value = app.get(path, b).send().await.unwrap().json().await.unwrap();
+        let items = v[field].as_array().unwrap();
+        assert!(
+            items
+                .iter()
+                .all(|i| i.get("workspace").is_none_or(|w| w != A)),
+            "{path} of B shows A's items: {v}"
+        );
+        match field {
+            "leads" | "jobs" | "runs" | "users" => {
+                assert!(items.is_empty(), "{path} of B: {v}")
+            }
+            // B's own key only.
+            _ => assert_eq!(items.len(), 1, "{path} of B: {v}"),
+        }
+    }
+    let stats: Value = app
+        .get("/api/v1/stats", b)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["leads"], 0);
+    let jobs: Value = app
+        .get("/api/v1/jobs/stats", b)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jobs["by_status"]["pending"], 0);
+
+    // A's resources by id: 404 for B, read or write, never 403.
+    let attempts: Vec<(&str, String, Value)> = vec![
+        ("get", format!("/api/v1/leads/{lead}"), json!(null)),
+        (
+            "patch",
+            format!("/api/v1/leads/{lead}"),
+            json!({"status": "invalid"}),
+        ),
+        ("delete", format!("/api/v1/leads/{lead}"), json!(null)),
+        ("get", format!("/api/v1/jobs/{}", app.a_job), json!(null)),
+        (
+            "post",
+            format!("/api/v1/jobs/{}/cancel", app.a_job),
+            json!(null),
+        ),
+        (
+            "post",
+            format!("/api/v1/jobs/{}/retry", app.a_job),
+            json!(null),
+        ),
+        ("get", format!("/api/v1/runs/{}", app.a_run), json!(null)),
+        (
+            "post",
+            format!("/api/v1/runs/{}/pause", app.a_run),
+            json!(null),
+        ),
+        (
+            "post",
+            format!("/api/v1/runs/{}/resume", app.a_run),
+            json!(null),
+        ),
+        (
+            "delete",
+            format!("/api/v1/api-keys/{}", app.a_member_key_id),
+            json!(null),
+        ),
+    ];
+    for (method, path, body) in attempts {
+        let mut req = request(&app, method, &path).bearer_auth(b);
+        if !body.is_null() {
+            req = req.json(&body);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 404, "B {method} {path}");
+        assert_eq!(error_code(r).await, "not_found");
+    }
+    let r = app
+        .post("/api/v1/leads/bulk-tag", b)
+        .json(&json!({"ids": [lead], "add": ["stolen"]}))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["updated"], 0);
+    assert_eq!(v["not_found"], json!([lead]));
+
+    // And A's data is untouched.
+    let v: Value = app
+        .get(&format!("/api/v1/leads/{lead}"), &app.a_admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["lead"]["status"], "raw");
+    assert!(v["lead"]["tags"].as_array().unwrap().is_empty());
+    let job: Value = app
+        .get(&format!("/api/v1/jobs/{}", app.a_job), &app.a_admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(job["status"], "pending");
+    let run: Value = app
+        .get(&format!("/api/v1/runs/{}", app.a_run), &app.a_admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(run["status"], "running");
+    let r = app
+        .get("/api/v1/stats", &app.a_member)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "A's member key was not revoked by B");
+
+    // An import by B lands in B only.
+    app.import(b, SAMPLE_CSV).await;
+    let a_stats: Value = app
+        .get("/api/v1/stats", &app.a_admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(a_stats["leads"], 2);
+}
+
+async fn revoked_key_is_refused(app: App) {
+    let r = app
+        .get("/api/v1/stats", &app.a_member)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/v1/api-keys/{}", app.a_member_key_id)))
+        .bearer_auth(&app.a_admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = app
+        .get("/api/v1/stats", &app.a_member)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(error_code(r).await, "unauthorized");
+    let keys: Value = app
+        .get("/api/v1/api-keys", &app.a_admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let k = keys["api_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == app.a_member_key_id)
+        .unwrap();
+    assert!(k["revoked_at"].is_i64());
+    assert!(k.get("key_hash").is_none(), "no hash in listings");
+}
+
+async fn import_then_filter_sort_page_and_read_provenance(app: App) {
+    let s = app.import(&app.a_member, SAMPLE_CSV).await;
+    assert_eq!(
+        (s["rows_read"].as_u64(), s["inserted"].as_u64()),
+        (Some(3), Some(2))
+    );
+    assert_eq!(s["rejected"], 1);
+    assert_eq!(s["reject_reasons"][0]["line"], "4");
+    assert!(s["reject_reasons"][0]["reason"].as_str().unwrap().len() > 3);
+
+    let v: Value = app
+        .get("/api/v1/leads?q=acme", &app.a_viewer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let leads = v["leads"].as_array().unwrap();
+    assert_eq!(leads.len(), 1);
+    assert_eq!(leads[0]["email"], "ann@acme.example");
+
+    // Pages of one: two pages, then no cursor.
+    let p1: Value = app
+        .get("/api/v1/leads?limit=1&sort=oldest", &app.a_viewer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cursor = p1["next_cursor"].as_str().expect("a next page").to_owned();
+    let p2: Value = app
+        .get(
+            &format!("/api/v1/leads?limit=1&sort=oldest&cursor={cursor}"),
+            &app.a_viewer,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(p1["leads"][0]["email"], "ann@acme.example");
+    assert_eq!(p2["leads"][0]["email"], "bob@beta.example");
+    let p3: Value = app
+        .get(
+            &format!(
+                "/api/v1/leads?limit=1&sort=oldest&cursor={}",
+                p2["next_cursor"].as_str().unwrap_or("")
+            ),
+            &app.a_viewer,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(p3["leads"].as_array().unwrap().len() <= 1);
+    let none: Value = app
+        .get("/api/v1/leads?status=validated", &app.a_viewer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(none["leads"].as_array().unwrap().is_empty());
+    let scored: Value = app
+        .get(
+            "/api/v1/leads?min_score=0&max_score=100&source=csv_upload",
+            &app.a_viewer,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(scored["leads"].as_array().unwrap().len(), 2);
+
+    let id = leads[0]["id"].as_i64().unwrap();
+    let d: Value = app
+        .get(&format!("/api/v1/leads/{id}"), &app.a_viewer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let origin = d["provenance"]["origin"]
+        .as_str()
+        .expect("an origin record");
+    let rec = &d["provenance"]["records"][origin];
+    assert_eq!(rec["cells"]["company"], "Acme");
+    assert_eq!(rec["line"], 2);
+    assert_eq!(d["provenance"]["fields"]["email"], origin);
+    assert!(d["score"]["factors"].is_array());
+    assert!(d["verification"].is_null());
+}
+
+async fn create_update_delete_and_bulk_tag_leads(app: App) {
+    let k = &app.a_member;
+    let r = app
+        .post("/api/v1/leads", k)
+        .json(&json!({"email": "New@Example.com", "first_name": "Nia", "company_name": "Nexus"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // The same person again merges instead of duplicating.
+    let r = app
+        .post("/api/v1/leads", k)
+        .json(&json!({"email": "new@example.com", "title": "VP Sales"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["merged"], 1);
+    let list: Value = app
+        .get("/api/v1/leads", k)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let leads = list["leads"].as_array().unwrap();
+    assert_eq!(leads.len(), 1);
+    assert_eq!(leads[0]["email"], "new@example.com", "normalized");
+    assert_eq!(leads[0]["title"], "VP Sales");
+    let id = leads[0]["id"].as_i64().unwrap();
+
+    let r = app
+        .http
+        .patch(app.url(&format!("/api/v1/leads/{id}")))
+        .bearer_auth(k)
+        .json(&json!({"status": "validated", "tags": ["hot"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["status"].as_str(), v["tags"].clone()),
+        (Some("validated"), json!(["hot"]))
+    );
+
+    let r = app
+        .post("/api/v1/leads/bulk-tag", k)
+        .json(&json!({"ids": [id, 424242], "add": ["q3"], "remove": ["hot"]}))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["updated"].clone(), v["not_found"].clone()),
+        (json!(1), json!([424242]))
+    );
+    let tagged: Value = app
+        .get("/api/v1/leads?tag=q3", k)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tagged["leads"][0]["tags"], json!(["q3"]));
+
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/v1/leads/{id}")))
+        .bearer_auth(k)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = app
+        .get(&format!("/api/v1/leads/{id}"), k)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    let r = app
+        .post("/api/v1/leads", k)
+        .json(&json!({"first_name": "Only"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "a row without identity is rejected");
+    let v: Value = r.json().await.unwrap();
+    assert!(v["error"]["details"]["reasons"][0]["reason"].is_string());
+}
+
+async fn jobs_and_runs_retry_cancel_pause_resume(app: App) {
+    let k = &app.a_member;
+    let job = format!("/api/v1/jobs/{}", app.a_job);
+    let run = format!("/api/v1/runs/{}", app.a_run);
+    let r = app.post(&format!("{job}/retry"), k).send().await.unwrap();
+    assert_eq!(r.status(), 409, "a pending job cannot be retried");
+    assert_eq!(error_code(r).await, "conflict");
+
+    let v: Value = app
+        .post(&format!("{run}/pause"), k)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "paused");
+    let r = app.post(&format!("{run}/pause"), k).send().await.unwrap();
+    assert_eq!(r.status(), 409);
+    let v: Value = app
+        .post(&format!("{run}/resume"), k)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "running");
+
+    let v: Value = app
+        .post(&format!("{job}/cancel"), k)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "cancelled");
+    let v: Value = app
+        .post(&format!("{job}/retry"), k)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "pending");
+
+    let list: Value = app
+        .get(&format!("/api/v1/jobs?status=pending&run={}", app.a_run), k)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["jobs"].as_array().unwrap().len(), 1);
+    let stats: Value = app
+        .get("/api/v1/jobs/stats", k)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["by_status"]["pending"], 1);
+    let runs: Value = app
+        .get("/api/v1/runs", k)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(runs["runs"][0]["id"], app.a_run);
+    assert!(runs["runs"][0]["progress"].is_number());
+}
+
+async fn errors_have_one_shape_and_the_right_status(app: App) {
+    let k = &app.a_admin;
+    let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
+        (app.get("/api/v1/leads?min_score=lots", k), 400, "bad_request"),
+        (app.get("/api/v1/leads?status=famous", k), 400, "bad_request"),
+        (app.get("/api/v1/leads?cursor=zzz", k), 400, "bad_request"),
+        (app.get("/api/v1/leads?limit=0", k), 400, "bad_request"),
+        (app.get("/api/v1/leads/notanumber", k), 400, "bad_request"),
+        (app.get("/api/v1/leads/777777", k), 404, "not_found"),
+        (
+            app.post("/api/v1/leads", k)
+                .header("content-type", "application/json")
+                .body("{not json"),
+            400,
+            "bad_request",
+        ),
+        (
+            app.post("/api/v1/leads", k).json(&json!({"shoe_size": "44"})),
+            422,
+            "unprocessable",
+        ),
+        (
+            app.post("/api/v1/api-keys", k).json(&json!({"name": "x", "role": "god"})),
+            422,
+            "unprocessable",
+        ),
+        (
+            app.post("/api/v1/users", k)
+                .json(&json!({"email": common::ADMIN_EMAIL, "password": "0123456789ab", "role": "viewer"})),
+            409,
+            "conflict",
+        ),
+        (
+            app.post("/api/v1/imports", k).header("content-type", "text/csv"),
+            422,
+            "unprocessable",
+        ),
+    ];
+    for (req, status, code) in cases {
+        let r = req.send().await.unwrap();
+        let url = r.url().to_string();
+        assert_eq!(r.status().as_u16(), status, "{url}");
+        assert_eq!(error_code(r).await, code, "{url}");
+    }
+}
+
+async fn admin_creates_and_lists_keys_and_users(app: App) {
+    let r = app
+        .post("/api/v1/api-keys", &app.a_admin)
+        .json(&json!({"name": "zapier", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let issued: Value = r.json().await.unwrap();
+    let key = issued["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("lgk_") && key.len() > 40);
+    let r = app.get("/api/v1/stats", &key).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the new key works");
+    let r = app
+        .post("/api/v1/leads", &key)
+        .json(&json!({"email": "x@y.example"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "with its role");
+    let listing = app
+        .get("/api/v1/api-keys", &app.a_admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!listing.contains(&key), "a key is shown once only");
+
+    let r = app
+        .post("/api/v1/users", &app.a_admin)
+        .json(&json!({"email": "Viewer@A.example", "password": "0123456789ab", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let users: Value = app
+        .get("/api/v1/users", &app.a_admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let emails: Vec<&str> = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, vec![common::ADMIN_EMAIL, "viewer@a.example"]);
+    assert!(
+        !users.to_string().contains("argon2"),
+        "no hashes in listings"
+    );
+}

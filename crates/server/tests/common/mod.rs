@@ -1,0 +1,246 @@
+//! Starts the whole app on 127.0.0.1:0 over a fresh store (SQLite in a
+//! temporary directory, or a fresh database of the throw-away PostgreSQL
+//! cluster), with keys and a user in two workspaces.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use leadgen_app::config::Config;
+use leadgen_core::job::NewJob;
+use leadgen_server::credentials::{create_user, issue_api_key};
+use leadgen_server::{AppState, ServerOptions};
+use leadgen_store::{Role, Store};
+
+pub const A: i64 = 1;
+pub const B: i64 = 2;
+pub const ADMIN_EMAIL: &str = "admin@a.example";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct App {
+    pub base: String,
+    pub http: reqwest::Client,
+    /// Keys of workspace A by role, and B's admin key.
+    pub a_admin: String,
+    pub a_member: String,
+    pub a_viewer: String,
+    pub b_admin: String,
+    pub a_member_key_id: i64,
+    /// A run of A with one pending job, and that job.
+    pub a_run: i64,
+    pub a_job: i64,
+    pub store: Arc<dyn Store>,
+}
+
+impl App {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn get(&self, path: &str, key: &str) -> reqwest::RequestBuilder {
+        self.http.get(self.url(path)).bearer_auth(key)
+    }
+
+    pub fn post(&self, path: &str, key: &str) -> reqwest::RequestBuilder {
+        self.http.post(self.url(path)).bearer_auth(key)
+    }
+
+    /// Runs a store call off the async threads (the PostgreSQL client is
+    /// blocking).
+    pub async fn store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> T + Send + 'static,
+    ) -> T {
+        let s = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&*s)).await.unwrap()
+    }
+
+    /// Imports `csv` into the workspace of `key`; returns the summary.
+    pub async fn import(&self, key: &str, csv: &str) -> serde_json::Value {
+        let r = self
+            .post("/api/v1/imports?name=t.csv", key)
+            .header("content-type", "text/csv")
+            .body(csv.to_owned())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "import failed: {}",
+            r.text().await.unwrap()
+        );
+        r.json().await.unwrap()
+    }
+
+    /// Logs in through the form; returns the session cookie pair and the
+    /// CSRF token read from the page.
+    pub async fn login(&self) -> (String, String) {
+        let r = self
+            .http
+            .post(self.url("/login"))
+            .form(&[("email", ADMIN_EMAIL), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let page = self
+            .http
+            .get(self.url("/"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = page
+            .split("name=\"csrf-token\" content=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("the page carries a CSRF token")
+            .to_owned();
+        (cookie, csrf)
+    }
+}
+
+fn config() -> Config {
+    Config::load(None, &HashMap::new()).expect("default config")
+}
+
+/// Opens a store for `backend`; `None` when PostgreSQL is not installed
+/// (the testkit prints why, and fails instead on CI).
+pub fn open_store(backend: Backend) -> Option<(Arc<dyn Store>, Option<tempfile::TempDir>)> {
+    match backend {
+        Backend::Sqlite => {
+            let (dir, s) = leadgen_store::testing::sqlite_store();
+            Some((Arc::new(s), Some(dir)))
+        }
+        Backend::Postgres => {
+            let s = leadgen_store::testing::pg_store()?;
+            Some((Arc::new(s), None))
+        }
+    }
+}
+
+/// Starts the app with `opts` and runs `test` against it. The runtime and
+/// then the store are dropped outside async code.
+pub fn with_app_opts<F, Fut>(backend: Backend, opts: ServerOptions, test: F)
+where
+    F: FnOnce(App) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some((store, _dir)) = open_store(backend) else {
+        return;
+    };
+    let now = leadgen_server::now_ms();
+    let key = |ws, role| issue_api_key(&*store, ws, "test", role, now).unwrap();
+    let a_admin = key(A, Role::Admin).key;
+    let a_member = key(A, Role::Member);
+    let a_viewer = key(A, Role::Viewer).key;
+    let b_admin = key(B, Role::Admin).key;
+    create_user(&*store, A, ADMIN_EMAIL, PASSWORD, Role::Admin, now).unwrap();
+    let a_run = store.create_run(A, "import", "seeded run", now).unwrap();
+    let mut job = NewJob::new(A, "noop", "{}");
+    job.run = Some(a_run);
+    let a_job = store.enqueue(&[job], now).unwrap()[0].unwrap();
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state = AppState::new(store.clone(), config(), opts);
+        tokio::spawn(async move {
+            axum::serve(listener, leadgen_server::router(state))
+                .await
+                .unwrap();
+        });
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        test(App {
+            base,
+            http,
+            a_admin,
+            a_member: a_member.key,
+            a_viewer,
+            b_admin,
+            a_member_key_id: a_member.id,
+            a_run,
+            a_job,
+            store: store.clone(),
+        })
+        .await;
+    });
+    drop(rt);
+    drop(store);
+}
+
+pub fn test_opts() -> ServerOptions {
+    ServerOptions {
+        secure_cookies: false,
+        key_rate_per_s: 1000.0,
+        key_burst: 1000.0,
+        ..ServerOptions::default()
+    }
+}
+
+pub fn with_app<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(App) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    with_app_opts(backend, test_opts(), test)
+}
+
+/// Generates a SQLite and a PostgreSQL test for each named async fn
+/// taking an `App`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($t:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $t() { $crate::common::with_app($crate::common::Backend::Sqlite, super::$t); } )*
+        }
+        mod postgres {
+            $( #[test] fn $t() { $crate::common::with_app($crate::common::Backend::Postgres, super::$t); } )*
+        }
+    };
+}
+
+/// Asserts the error shape and returns the code.
+pub async fn error_code(r: reqwest::Response) -> String {
+    let v: serde_json::Value = r.json().await.expect("an error body in JSON");
+    let e = &v["error"];
+    assert!(e["code"].is_string(), "error.code in {v}");
+    assert!(e["message"].is_string(), "error.message in {v}");
+    assert!(e.get("details").is_some(), "error.details in {v}");
+    e["code"].as_str().unwrap().to_owned()
+}
+
+pub const SAMPLE_CSV: &str = "email,first_name,last_name,company,title\n\
+ann@acme.example,Ann,Archer,Acme,CEO\n\
+bob@beta.example,Bob,Baker,Beta,CTO\n\
+not-an-email,,,,\n";
