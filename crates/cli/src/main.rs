@@ -2,6 +2,7 @@
 //! calls one application service and renders the result.
 
 mod jobs_cmd;
+mod serve_cmd;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -88,6 +89,14 @@ enum Command {
     #[command(subcommand)]
     Runs(jobs_cmd::RunsCommand),
 }
+    /// Serve the dashboard, the REST API and in-process job workers.
+    Serve(serve_cmd::ServeArgs),
+    /// Dashboard users.
+    #[command(subcommand)]
+    Users(serve_cmd::UsersCommand),
+    /// API keys for integrations and scripts.
+    #[command(subcommand, name = "api-keys")]
+    ApiKeys(serve_cmd::ApiKeysCommand),
 
 #[derive(Subcommand)]
 enum BenchCommand {
@@ -320,6 +329,9 @@ fn run(cli: Cli) -> Result<()> {
             let store = open_store(&config)?;
             let s = store.stats(DEFAULT_WORKSPACE)?;
             if json {
+        Command::Serve(args) => serve_cmd::serve(&config, args),
+        Command::Users(cmd) => serve_cmd::users(&config, cmd),
+        Command::ApiKeys(cmd) => serve_cmd::api_keys(&config, cmd),
                 println!("{}", serde_json::to_string(&s)?);
             } else {
                 println!(
