@@ -86,7 +86,15 @@ pub fn session_cookie(req_headers: &axum::http::HeaderMap) -> Option<String> {
 /// dashboard pages), applies per-key rate limits and checks CSRF tokens on
 /// state-changing requests made with a session.
 pub async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let is_page = !req.uri().path().starts_with("/api/");
+    // A browser asking for a page is sent to the login form; anything else
+    // (scripts, API clients, scrapers) gets the 401 error.
+    let is_page = req.method() == Method::GET
+        && !req.uri().path().starts_with("/api/")
+        && req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"));
     match resolve(&state, req).await {
         Ok(req) => next.run(req).await,
         Err(e) if is_page && e.code == "unauthorized" => Redirect::to("/login").into_response(),

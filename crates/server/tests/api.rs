@@ -63,8 +63,14 @@ async fn every_documented_route_refuses_anonymous_and_wrong_keys(app: App) {
             .unwrap();
         assert_eq!(r.status(), 401, "{method} {path} with an unknown key");
     }
-    // Pages redirect to the login form instead.
-    let r = app.http.get(app.url("/leads")).send().await.unwrap();
+    // Browsers asking for pages are sent to the login form instead.
+    let r = app
+        .http
+        .get(app.url("/leads"))
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/login");
 }
