@@ -35,6 +35,8 @@ struct FileConfig {
     scoring: Option<ScoringRules>,
     #[serde(default)]
     jobs: JobsSection,
+    #[serde(default)]
+    verify: crate::verify_job::VerifySection,
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,6 +96,8 @@ pub struct Config {
     /// Cron schedules every worker runs (each tick enqueued once).
     pub schedules: Vec<ParsedSchedule>,
     pub lease: std::time::Duration,
+    /// Email verification (`[verify]`, `LEADGEN_VERIFY_*`).
+    pub verify: crate::verify_job::VerifyConfig,
 }
 
 impl Config {
@@ -184,7 +188,9 @@ impl Config {
                 message: format!("{} is too short; use at least 2 seconds", jobs.lease_secs),
             });
         }
+        let verify = crate::verify_job::VerifyConfig::load(file.verify, &var)?;
         Ok(Config {
+            verify,
             data_dir,
             database_url,
             default_country,

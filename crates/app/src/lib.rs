@@ -9,3 +9,4 @@ pub mod import;
 pub mod queue;
 pub mod rejects;
 pub mod sample;
+pub mod verify_job;

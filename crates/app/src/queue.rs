@@ -21,6 +21,7 @@ pub fn registry() -> Registry {
     let mut r = Registry::new();
     r.register(noop::spec());
     r.register(analytics_spec());
+    r.register(crate::verify_job::spec());
     r
 }
 

@@ -3,6 +3,7 @@
 
 mod jobs_cmd;
 mod serve_cmd;
+mod verify_cmd;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -88,7 +89,6 @@ enum Command {
     /// Scrapes, imports and pushes as runs of jobs: progress, pause, resume.
     #[command(subcommand)]
     Runs(jobs_cmd::RunsCommand),
-}
     /// Serve the dashboard, the REST API and in-process job workers.
     Serve(serve_cmd::ServeArgs),
     /// Dashboard users.
@@ -97,6 +97,9 @@ enum Command {
     /// API keys for integrations and scripts.
     #[command(subcommand, name = "api-keys")]
     ApiKeys(serve_cmd::ApiKeysCommand),
+    /// Verify email addresses: syntax, DNS, SMTP probe, catch-all.
+    Verify(verify_cmd::VerifyArgs),
+}
 
 #[derive(Subcommand)]
 enum BenchCommand {
@@ -256,6 +259,7 @@ fn open_store(config: &Config) -> Result<Box<dyn Store>> {
 
 fn run(cli: Cli) -> Result<()> {
     let config = load_config(&cli)?;
+    leadgen_app::verify_job::configure(config.verify.clone());
     match cli.command {
         Command::GenSample {
             rows,
@@ -325,13 +329,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Worker(args) => jobs_cmd::worker(&config, args),
         Command::Jobs(cmd) => jobs_cmd::jobs(&config, cmd),
         Command::Runs(cmd) => jobs_cmd::runs(&config, cmd),
+        Command::Serve(args) => serve_cmd::serve(&config, args),
+        Command::Users(cmd) => serve_cmd::users(&config, cmd),
+        Command::ApiKeys(cmd) => serve_cmd::api_keys(&config, cmd),
+        Command::Verify(args) => verify_cmd::verify(&config, args),
         Command::Stats { json } => {
             let store = open_store(&config)?;
             let s = store.stats(DEFAULT_WORKSPACE)?;
             if json {
-        Command::Serve(args) => serve_cmd::serve(&config, args),
-        Command::Users(cmd) => serve_cmd::users(&config, cmd),
-        Command::ApiKeys(cmd) => serve_cmd::api_keys(&config, cmd),
                 println!("{}", serde_json::to_string(&s)?);
             } else {
                 println!(

@@ -90,7 +90,7 @@ impl Verification {
             smtp: None,
             status: Status::Unknown,
             score: 0,
-            checked_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            checked_at: now_rfc3339(),
         }
     }
 
@@ -98,4 +98,23 @@ impl Verification {
         // A struct of strings, numbers and options always serializes.
         serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
+}
+
+/// The current time as RFC 3339 (UTC, milliseconds). Formatting is the
+/// dearest part of a syntax-only result, so each thread reuses the text
+/// within the same millisecond.
+fn now_rfc3339() -> String {
+    use std::cell::RefCell;
+    thread_local! {
+        static LAST: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
+    let now = chrono::Utc::now();
+    let ms = now.timestamp_millis();
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != ms {
+            *last = (ms, now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        }
+        last.1.clone()
+    })
 }

@@ -501,3 +501,111 @@ fn bad_options_are_refused() {
     };
     assert!(Verifier::new(o).is_err());
 }
+
+/// A minimal SOCKS5 proxy (RFC 1928 CONNECT with RFC 1929 user/password)
+/// that counts the connections it relays.
+async fn socks5_proxy(
+    user: &'static str,
+    pass: &'static str,
+) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let relayed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = relayed.clone();
+    async fn one(
+        mut c: tokio::net::TcpStream,
+        user: &str,
+        pass: &str,
+        count: Arc<std::sync::atomic::AtomicUsize>,
+    ) -> std::io::Result<()> {
+        let mut head = [0u8; 2];
+        c.read_exact(&mut head).await?;
+        let mut methods = vec![0u8; head[1] as usize];
+        c.read_exact(&mut methods).await?;
+        if !methods.contains(&2) {
+            c.write_all(&[5, 0xff]).await?;
+            return Ok(());
+        }
+        c.write_all(&[5, 2]).await?;
+        let mut v = [0u8; 2];
+        c.read_exact(&mut v).await?;
+        let mut u = vec![0u8; v[1] as usize];
+        c.read_exact(&mut u).await?;
+        let mut pl = [0u8; 1];
+        c.read_exact(&mut pl).await?;
+        let mut p = vec![0u8; pl[0] as usize];
+        c.read_exact(&mut p).await?;
+        let ok = u == user.as_bytes() && p == pass.as_bytes();
+        c.write_all(&[1, if ok { 0 } else { 1 }]).await?;
+        if !ok {
+            return Ok(());
+        }
+        let mut req = [0u8; 4];
+        c.read_exact(&mut req).await?;
+        assert_eq!(&req[..2], &[5, 1], "a CONNECT request");
+        assert_eq!(req[3], 1, "an IPv4 target");
+        let mut ip = [0u8; 4];
+        c.read_exact(&mut ip).await?;
+        let mut port = [0u8; 2];
+        c.read_exact(&mut port).await?;
+        let mut up =
+            tokio::net::TcpStream::connect((Ipv4Addr::from(ip), u16::from_be_bytes(port))).await?;
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        c.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).await?;
+        tokio::io::copy_bidirectional(&mut c, &mut up).await?;
+        Ok(())
+    }
+    tokio::spawn(async move {
+        while let Ok((c, _)) = listener.accept().await {
+            tokio::spawn(one(c, user, pass, count.clone()));
+        }
+    });
+    (addr, relayed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_sessions_go_through_a_socks5_proxy() {
+    let (dns, farm) = one_server(Behavior::known_users(&["jane@acme.test"]));
+    let (proxy, relayed) = socks5_proxy("me", "secret").await;
+    let mut o = options(&dns, farm.port);
+    o.socks5 = Some(leadgen_verify::Socks5 {
+        proxy,
+        auth: Some(("me".into(), "secret".into())),
+    });
+    let v = Verifier::new(o.clone())
+        .unwrap()
+        .verify("jane@acme.test")
+        .await;
+    assert_eq!(v.status, Status::Valid, "{v:?}");
+    assert_eq!(relayed.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+    o.socks5 = Some(leadgen_verify::Socks5 {
+        proxy,
+        auth: Some(("me".into(), "wrong".into())),
+    });
+    let v = Verifier::new(o).unwrap().verify("jane@acme.test").await;
+    assert_eq!(v.status, Status::Unknown);
+    assert_eq!(v.reason.as_deref(), Some("smtp_unreachable"));
+    assert_eq!(relayed.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_udp_answer_is_asked_again_over_tcp() {
+    let dns = FakeDns::start();
+    dns.mx("acme.test", &[(10, "mx.acme.test")]);
+    dns.truncate_udp();
+    let r = Dns::new(
+        &ResolverConfig::Server(dns.addr()),
+        Duration::from_millis(500),
+    )
+    .unwrap();
+    assert_eq!(
+        r.mail_hosts("acme.test").await.unwrap(),
+        MailHosts::Hosts {
+            hosts: vec!["mx.acme.test".into()],
+            implicit: false
+        }
+    );
+    assert_eq!(dns.queries(), 2, "one UDP query, one TCP query");
+}

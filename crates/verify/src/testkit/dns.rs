@@ -1,4 +1,4 @@
-//! A loopback DNS server (UDP) answering from a zone the test sets up:
+//! A loopback DNS server (UDP and TCP on one port) answering from a zone the test sets up:
 //! MX, A, null MX, NXDOMAIN, SERVFAIL, or no answer at all (timeouts).
 
 use std::collections::HashMap;
@@ -24,6 +24,9 @@ struct Entry {
 struct Zone {
     names: HashMap<String, Entry>,
     ttl: u32,
+    /// Answer UDP queries with an empty, truncated (TC) message, so the
+    /// client must ask again over TCP.
+    truncate_udp: bool,
 }
 
 /// The server; stops when dropped.
@@ -39,14 +42,25 @@ fn key(name: &str) -> String {
 }
 
 impl FakeDns {
-    /// Starts on 127.0.0.1 on a free port. Unknown names get NXDOMAIN.
+    /// Starts on 127.0.0.1 on a free port, UDP and TCP. Unknown names get
+    /// NXDOMAIN.
     pub fn start() -> FakeDns {
-        let std_sock = StdUdp::bind("127.0.0.1:0").expect("bind the fake DNS socket");
+        let (std_sock, std_tcp) = (0..50)
+            .find_map(|_| {
+                let udp = StdUdp::bind("127.0.0.1:0").ok()?;
+                let tcp = std::net::TcpListener::bind(udp.local_addr().ok()?).ok()?;
+                Some((udp, tcp))
+            })
+            .expect("bind the fake DNS sockets");
         std_sock.set_nonblocking(true).expect("non-blocking socket");
+        std_tcp
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
         let addr = std_sock.local_addr().expect("fake DNS address");
         let zone = Arc::new(Mutex::new(Zone {
             names: HashMap::new(),
             ttl: 300,
+            truncate_udp: false,
         }));
         let queries = Arc::new(AtomicUsize::new(0));
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -54,6 +68,13 @@ impl FakeDns {
             .enable_all()
             .build()
             .expect("fake DNS runtime");
+        let (z, q) = (zone.clone(), queries.clone());
+        rt.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(std_tcp).expect("tokio listener");
+            while let Ok((conn, _)) = listener.accept().await {
+                tokio::spawn(serve_tcp(conn, z.clone(), q.clone()));
+            }
+        });
         let (z, q) = (zone.clone(), queries.clone());
         rt.spawn(async move {
             let sock = tokio::net::UdpSocket::from_std(std_sock).expect("tokio socket");
@@ -66,7 +87,16 @@ impl FakeDns {
                 let Ok(req) = Message::from_vec(&buf[..n]) else {
                     continue;
                 };
-                if let Some(reply) = answer(&z, &req)
+                let reply = if z.lock().is_ok_and(|z| z.truncate_udp) {
+                    answer(&z, &req).map(|mut m| {
+                        m.answers_mut().clear();
+                        m.set_truncated(true);
+                        m
+                    })
+                } else {
+                    answer(&z, &req)
+                };
+                if let Some(reply) = reply
                     && let Ok(wire) = reply.to_vec()
                 {
                     let _ = sock.send_to(&wire, peer).await;
@@ -93,6 +123,11 @@ impl FakeDns {
     fn edit(&self, name: &str, f: impl FnOnce(&mut Entry)) {
         let mut z = self.zone.lock().expect("zone lock");
         f(z.names.entry(key(name)).or_default());
+    }
+
+    /// From now on, UDP answers are truncated (TC) and only TCP answers.
+    pub fn truncate_udp(&self) {
+        self.zone.lock().expect("zone lock").truncate_udp = true;
     }
 
     /// TTL of every answer from now on.
@@ -141,6 +176,30 @@ impl Drop for FakeDns {
         if let Some(rt) = self.rt.take() {
             rt.shutdown_background();
         }
+    }
+}
+
+async fn serve_tcp(
+    mut conn: tokio::net::TcpStream,
+    zone: Arc<Mutex<Zone>>,
+    queries: Arc<AtomicUsize>,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    loop {
+        let mut len = [0u8; 2];
+        conn.read_exact(&mut len).await?;
+        let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+        conn.read_exact(&mut buf).await?;
+        queries.fetch_add(1, Ordering::SeqCst);
+        let Ok(req) = Message::from_vec(&buf) else {
+            return Ok(());
+        };
+        let Some(wire) = answer(&zone, &req).and_then(|m| m.to_vec().ok()) else {
+            continue;
+        };
+        let mut out = (wire.len() as u16).to_be_bytes().to_vec();
+        out.extend_from_slice(&wire);
+        conn.write_all(&out).await?;
     }
 }
 

@@ -1,0 +1,391 @@
+//! `validate_email`: verifies a lead's email, stores the result as the
+//! lead's `email_verification`, and moves the lead to `validated` or
+//! `invalid` by the configured threshold (unknown results leave the status
+//! alone).
+//!
+//! Configuration: the `[verify]` section of the config file, overridden by
+//! `LEADGEN_VERIFY_*` variables (see [`VerifyConfig::load`]).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use leadgen_core::job::types;
+use leadgen_core::lead::LeadStatus;
+use leadgen_jobs::{HandlerError, HandlerSpec, JobContext, Outcome};
+use leadgen_store::StoredVerification;
+use leadgen_verify::{ResolverConfig, Socks5, Status, TlsMode, Verifier, VerifyOptions};
+use serde::Deserialize;
+
+use crate::config::ConfigError;
+
+/// `[verify]` as written in the file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifySection {
+    /// `ip:port` of a DNS server; the system resolver when absent.
+    pub resolver: Option<String>,
+    pub smtp_port: Option<u16>,
+    pub helo: Option<String>,
+    pub from: Option<String>,
+    /// off, opportunistic or required.
+    pub tls: Option<String>,
+    /// `[user:password@]host:port`.
+    pub socks5: Option<String>,
+    /// Seconds each SMTP reply may take.
+    pub timeout_secs: Option<u64>,
+    pub per_host_concurrency: Option<usize>,
+    pub greylist_delay_secs: Option<u64>,
+    /// Score at or above which a lead becomes `validated` (else `invalid`).
+    pub valid_threshold: Option<u8>,
+}
+
+/// The validated verifier settings.
+#[derive(Debug, Clone)]
+pub struct VerifyConfig {
+    pub options: VerifyOptions,
+    pub valid_threshold: u8,
+}
+
+/// The default threshold: `valid` (95, or 80 when the catch-all probe was
+/// undecided) passes; risky role addresses (60), catch-all (50) and
+/// disposable (15) do not.
+pub const DEFAULT_VALID_THRESHOLD: u8 = 70;
+
+impl Default for VerifyConfig {
+    fn default() -> VerifyConfig {
+        VerifyConfig {
+            options: VerifyOptions::default(),
+            valid_threshold: DEFAULT_VALID_THRESHOLD,
+        }
+    }
+}
+
+impl VerifyConfig {
+    /// The file's section with `LEADGEN_VERIFY_RESOLVER`, `_SMTP_PORT`,
+    /// `_HELO`, `_FROM`, `_TLS`, `_SOCKS5`, `_TIMEOUT_SECS`,
+    /// `_PER_HOST_CONCURRENCY`, `_GREYLIST_DELAY_SECS` and
+    /// `_VALID_THRESHOLD` applied over it.
+    pub fn load(
+        file: VerifySection,
+        var: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<VerifyConfig, ConfigError> {
+        let invalid = |field: &str, message: String| ConfigError::Invalid {
+            field: format!(
+                "verify.{field} (LEADGEN_VERIFY_{})",
+                field.to_ascii_uppercase()
+            ),
+            message,
+        };
+        fn num<T: std::str::FromStr>(
+            v: Option<String>,
+            file: Option<T>,
+            field: &str,
+            invalid: &dyn Fn(&str, String) -> ConfigError,
+        ) -> Result<Option<T>, ConfigError> {
+            match v {
+                Some(s) => s
+                    .trim()
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| invalid(field, format!("'{s}' is not a number"))),
+                None => Ok(file),
+            }
+        }
+        let mut o = VerifyOptions::default();
+        if let Some(r) = var("LEADGEN_VERIFY_RESOLVER").or(file.resolver) {
+            let addr: SocketAddr = r.trim().parse().map_err(|_| {
+                invalid(
+                    "resolver",
+                    format!("'{r}' is not ip:port (e.g. 127.0.0.1:53 or [::1]:53)"),
+                )
+            })?;
+            o.resolver = ResolverConfig::Server(addr);
+        }
+        if let Some(p) = num(
+            var("LEADGEN_VERIFY_SMTP_PORT"),
+            file.smtp_port,
+            "smtp_port",
+            &invalid,
+        )? {
+            o.smtp_port = p;
+        }
+        if let Some(h) = var("LEADGEN_VERIFY_HELO").or(file.helo) {
+            o.helo = h;
+        }
+        if let Some(f) = var("LEADGEN_VERIFY_FROM").or(file.from) {
+            o.from = f;
+        }
+        if let Some(t) = var("LEADGEN_VERIFY_TLS").or(file.tls) {
+            o.tls = parse_tls(&t).ok_or_else(|| {
+                invalid(
+                    "tls",
+                    format!("'{t}' is not one of off, opportunistic, required"),
+                )
+            })?;
+        }
+        if let Some(s) = var("LEADGEN_VERIFY_SOCKS5").or(file.socks5) {
+            o.socks5 = Some(parse_socks5(&s).map_err(|m| invalid("socks5", m))?);
+        }
+        if let Some(t) = num(
+            var("LEADGEN_VERIFY_TIMEOUT_SECS"),
+            file.timeout_secs,
+            "timeout_secs",
+            &invalid,
+        )? {
+            if t == 0 {
+                return Err(invalid("timeout_secs", "use at least 1 second".into()));
+            }
+            o.step_timeout = Duration::from_secs(t);
+        }
+        if let Some(c) = num(
+            var("LEADGEN_VERIFY_PER_HOST_CONCURRENCY"),
+            file.per_host_concurrency,
+            "per_host_concurrency",
+            &invalid,
+        )? {
+            if c == 0 {
+                return Err(invalid("per_host_concurrency", "use at least 1".into()));
+            }
+            o.per_host_concurrency = c;
+        }
+        if let Some(d) = num(
+            var("LEADGEN_VERIFY_GREYLIST_DELAY_SECS"),
+            file.greylist_delay_secs,
+            "greylist_delay_secs",
+            &invalid,
+        )? {
+            o.greylist_delay = Duration::from_secs(d);
+        }
+        let valid_threshold = num(
+            var("LEADGEN_VERIFY_VALID_THRESHOLD"),
+            file.valid_threshold,
+            "valid_threshold",
+            &invalid,
+        )?
+        .unwrap_or(DEFAULT_VALID_THRESHOLD);
+        if valid_threshold > 100 {
+            return Err(invalid(
+                "valid_threshold",
+                format!("{valid_threshold} is above 100"),
+            ));
+        }
+        Ok(VerifyConfig {
+            options: o,
+            valid_threshold,
+        })
+    }
+}
+
+/// `off`, `opportunistic`, `required`.
+pub fn parse_tls(s: &str) -> Option<TlsMode> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "off" | "no" | "false" => Some(TlsMode::Off),
+        "opportunistic" | "on" | "auto" => Some(TlsMode::Opportunistic),
+        "required" | "require" => Some(TlsMode::Required),
+        _ => None,
+    }
+}
+
+/// `[user:password@]host:port` (host an IP address).
+pub fn parse_socks5(s: &str) -> Result<Socks5, String> {
+    let (auth, hostport) = match s.rsplit_once('@') {
+        Some((a, h)) => {
+            let (u, p) = a
+                .split_once(':')
+                .ok_or_else(|| format!("'{a}' is not user:password"))?;
+            (Some((u.to_owned(), p.to_owned())), h)
+        }
+        None => (None, s),
+    };
+    let proxy: SocketAddr = hostport
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{hostport}' is not ip:port"))?;
+    Ok(Socks5 { proxy, auth })
+}
+
+static SETTINGS: OnceLock<VerifyConfig> = OnceLock::new();
+static VERIFIER: OnceLock<Result<(Arc<Verifier>, u8), String>> = OnceLock::new();
+
+/// Sets the verifier settings for this process's `validate_email` jobs
+/// (the CLI does it after loading the config). Later calls are ignored.
+pub fn configure(config: VerifyConfig) {
+    let _ = SETTINGS.set(config);
+}
+
+/// The handler with the process's settings. The verifier is built on the
+/// first job and shared by all (its DNS and catch-all caches, per-host
+/// caps); without [`configure`] the defaults and `LEADGEN_VERIFY_*` apply.
+pub fn spec() -> HandlerSpec {
+    make_spec(|| {
+        VERIFIER
+            .get_or_init(|| {
+                let config = match SETTINGS.get() {
+                    Some(c) => c.clone(),
+                    None => {
+                        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+                        VerifyConfig::load(VerifySection::default(), &var)
+                            .map_err(|e| e.to_string())?
+                    }
+                };
+                let v = Verifier::new(config.options).map_err(|e| e.to_string())?;
+                Ok((Arc::new(v), config.valid_threshold))
+            })
+            .clone()
+    })
+}
+
+/// The handler with a given verifier and threshold (tests, embedding).
+pub fn spec_with(verifier: Arc<Verifier>, valid_threshold: u8) -> HandlerSpec {
+    make_spec(move || Ok((verifier.clone(), valid_threshold)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Payload {
+    lead_id: i64,
+}
+
+fn make_spec<F>(verifier: F) -> HandlerSpec
+where
+    F: Fn() -> Result<(Arc<Verifier>, u8), String> + Send + Sync + 'static,
+{
+    let verifier = Arc::new(verifier);
+    let mut spec = HandlerSpec::new(types::VALIDATE_EMAIL, move |ctx: JobContext| {
+        let verifier = verifier.clone();
+        async move {
+            let (verifier, threshold) = verifier().map_err(|e| {
+                HandlerError::Permanent(format!("the email verifier cannot start: {e}"))
+            })?;
+            validate(ctx, &verifier, threshold).await
+        }
+    });
+    spec.max_attempts = 3;
+    // A probe may wait out a greylisting delay and several slow MX hosts.
+    spec.timeout = Duration::from_secs(600);
+    spec
+}
+
+/// The lead status a verification leads to: `None` (unchanged) for unknown.
+pub fn lead_status_for(status: Status, score: u8, threshold: u8) -> Option<LeadStatus> {
+    match status {
+        Status::Unknown => None,
+        _ if score >= threshold && status != Status::Invalid => Some(LeadStatus::Validated),
+        _ => Some(LeadStatus::Invalid),
+    }
+}
+
+async fn validate(
+    ctx: JobContext,
+    verifier: &Verifier,
+    threshold: u8,
+) -> Result<Outcome, HandlerError> {
+    let p: Payload = ctx.payload()?;
+    let (store, ws) = (ctx.store.clone(), ctx.job.workspace);
+    let lead = tokio::task::spawn_blocking(move || store.get_lead(ws, p.lead_id))
+        .await
+        .map_err(|e| HandlerError::retry(e.to_string()))?
+        .map_err(|e| HandlerError::retry(e.to_string()))?
+        .ok_or_else(|| {
+            HandlerError::Permanent(format!("lead {} is not in workspace {ws}", p.lead_id))
+        })?;
+    let Some(email) = lead.email.as_ref().map(|e| e.as_str().to_owned()) else {
+        return Err(HandlerError::Permanent(format!(
+            "lead {} has no email address to verify",
+            p.lead_id
+        )));
+    };
+    let v = verifier.verify(&email).await;
+    let new_status = lead_status_for(v.status, v.score, threshold);
+    let now = ctx.clock.now_ms();
+    let stored = StoredVerification {
+        lead: p.lead_id,
+        email: email.clone(),
+        status: v.status.as_str().to_owned(),
+        score: v.score,
+        result: v.to_json(),
+        checked_at: now,
+    };
+    let store = ctx.store.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        store.record_verification(ws, &stored, new_status, now)
+    })
+    .await
+    .map_err(|e| HandlerError::retry(e.to_string()))?
+    .map_err(|e| HandlerError::retry(e.to_string()))?;
+    if !found {
+        return Err(HandlerError::Permanent(format!(
+            "lead {} was deleted during verification",
+            p.lead_id
+        )));
+    }
+    Ok(Outcome::new(serde_json::json!({
+        "lead_id": p.lead_id,
+        "email": email,
+        "status": v.status.as_str(),
+        "score": v.score,
+        "reason": v.reason,
+        "lead_status": new_status.map(|s| s.as_str()),
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_threshold_decides_validated_or_invalid_and_unknown_changes_nothing() {
+        assert_eq!(
+            lead_status_for(Status::Valid, 95, 70),
+            Some(LeadStatus::Validated)
+        );
+        assert_eq!(
+            lead_status_for(Status::Risky, 60, 70),
+            Some(LeadStatus::Invalid)
+        );
+        assert_eq!(
+            lead_status_for(Status::Risky, 60, 50),
+            Some(LeadStatus::Validated)
+        );
+        assert_eq!(
+            lead_status_for(Status::Invalid, 0, 0),
+            Some(LeadStatus::Invalid)
+        );
+        assert_eq!(lead_status_for(Status::Unknown, 30, 10), None);
+    }
+
+    #[test]
+    fn settings_come_from_the_file_and_the_environment_wins() {
+        let file = VerifySection {
+            resolver: Some("127.0.0.1:5353".into()),
+            smtp_port: Some(2525),
+            helo: Some("file.example".into()),
+            valid_threshold: Some(80),
+            ..VerifySection::default()
+        };
+        let var = |k: &str| (k == "LEADGEN_VERIFY_HELO").then(|| "env.example".to_owned());
+        let c = VerifyConfig::load(file, &var).unwrap();
+        assert_eq!(
+            c.options.resolver,
+            ResolverConfig::Server("127.0.0.1:5353".parse().unwrap())
+        );
+        assert_eq!(c.options.smtp_port, 2525);
+        assert_eq!(c.options.helo, "env.example");
+        assert_eq!(c.valid_threshold, 80);
+        let bad = |k: &str| (k == "LEADGEN_VERIFY_SMTP_PORT").then(|| "twenty".to_owned());
+        let e = VerifyConfig::load(VerifySection::default(), &bad).unwrap_err();
+        assert!(e.to_string().contains("LEADGEN_VERIFY_SMTP_PORT"), "{e}");
+        let bad = |k: &str| (k == "LEADGEN_VERIFY_RESOLVER").then(|| "localhost".to_owned());
+        assert!(VerifyConfig::load(VerifySection::default(), &bad).is_err());
+    }
+
+    #[test]
+    fn socks5_addresses_with_and_without_credentials() {
+        let s = parse_socks5("127.0.0.1:1080").unwrap();
+        assert_eq!((s.proxy.port(), s.auth), (1080, None));
+        let s = parse_socks5("me:secret@127.0.0.1:1080").unwrap();
+        assert_eq!(s.auth, Some(("me".into(), "secret".into())));
+        assert!(parse_socks5("proxy.example:1080").is_err());
+    }
+}
