@@ -112,7 +112,9 @@ pub struct LeadListParams {
     /// Statuses, comma-separated (raw, enriching, enriched, validated, invalid, …).
     pub status: Option<String>,
     pub source: Option<String>,
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub min_score: Option<u8>,
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub max_score: Option<u8>,
     /// Tags the lead must all have, comma-separated.
     pub tag: Option<String>,
@@ -123,7 +125,22 @@ pub struct LeadListParams {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// 1–500, default 50.
+    #[serde(default, deserialize_with = "blank_as_none")]
     pub limit: Option<u32>,
+}
+
+/// An empty form field (`min_score=`) means "not set", as HTML forms send it.
+fn blank_as_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let raw: Option<String> = Option::deserialize(d)?;
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => s.parse().map(Some).map_err(serde::de::Error::custom),
+    }
 }
 
 fn split_list(s: &Option<String>) -> Vec<String> {

@@ -234,6 +234,7 @@ fn bar_chart(title: &str, rows: &[(String, u64)]) -> Markup {
     html! {
         figure.chart {
             figcaption { (title) }
+            @if rows.is_empty() { p.muted { "No leads yet." } }
             svg viewBox=(format!("0 0 320 {h}")) role="img" aria-label=(title) {
                 @for (i, (label, n)) in rows.iter().enumerate() {
                     @let y = i as u32 * 26 + 2;

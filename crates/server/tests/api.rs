@@ -517,6 +517,19 @@ async fn import_then_filter_sort_page_and_read_provenance(app: App) {
         .await
         .unwrap();
     assert_eq!(scored["leads"].as_array().unwrap().len(), 2);
+    // Blank fields, as an HTML form sends them, are no filter.
+    let blank: Value = app
+        .get(
+            "/api/v1/leads?min_score=&max_score=&status=&q=",
+            &app.a_viewer,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(blank["leads"].as_array().unwrap().len(), 2);
 
     let id = leads[0]["id"].as_i64().unwrap();
     let d: Value = app
