@@ -124,13 +124,15 @@ async fn resolve(state: &AppState, mut req: Request) -> ApiResult<Request> {
             .take(k.id)
             .map_err(ApiError::rate_limited)?;
         let id = k.id;
-        // Recording the use must not slow the request down.
-        let touch = state.clone();
-        tokio::spawn(async move {
-            let _ = touch
-                .blocking(move |s| Ok(s.touch_api_key(id, now_ms())?))
-                .await;
-        });
+        if state.inner.limiter.should_touch(id) {
+            // Recording the use must not slow the request down.
+            let touch = state.clone();
+            tokio::spawn(async move {
+                let _ = touch
+                    .blocking(move |s| Ok(s.touch_api_key(id, now_ms())?))
+                    .await;
+            });
+        }
         Principal {
             workspace: k.workspace,
             role: k.role,

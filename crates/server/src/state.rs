@@ -102,6 +102,8 @@ pub(crate) struct RateLimiter {
     per_s: f64,
     burst: f64,
     buckets: Mutex<HashMap<i64, (f64, Instant)>>,
+    /// When this process last recorded each key's use in the store.
+    touched: Mutex<HashMap<i64, Instant>>,
 }
 
 impl RateLimiter {
@@ -110,6 +112,21 @@ impl RateLimiter {
             per_s: per_s.max(0.001),
             burst: burst.max(1.0),
             buckets: Mutex::new(HashMap::new()),
+            touched: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether the key's last use should be written now: at most once a
+    /// minute per key, so busy keys do not turn every read into a write.
+    pub fn should_touch(&self, key: i64) -> bool {
+        let now = Instant::now();
+        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+        match touched.get(&key) {
+            Some(at) if now.duration_since(*at).as_secs() < 60 => false,
+            _ => {
+                touched.insert(key, now);
+                true
+            }
         }
     }
 
@@ -207,5 +224,13 @@ mod tests {
         }
         assert_eq!(l.take(7), Err(1));
         assert_eq!(l.take(8), Ok(()), "buckets are per key");
+    }
+
+    #[test]
+    fn a_key_use_is_written_once_a_minute() {
+        let l = RateLimiter::new(1.0, 1.0);
+        assert!(l.should_touch(1));
+        assert!(!l.should_touch(1));
+        assert!(l.should_touch(2));
     }
 }
