@@ -734,6 +734,10 @@ fn async_stream(
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         loop {
             tick.tick().await;
+            // The browser went away: stop polling for it.
+            if tx.is_closed() {
+                break;
+            }
             let snapshot = st
                 .blocking(move |s| {
                     let runs = s.list_runs(ws, 20)?;
