@@ -50,6 +50,8 @@ pub(crate) struct Inner {
     pub config: Config,
     pub opts: ServerOptions,
     pub limiter: RateLimiter,
+    /// Login attempts per email: 10 at once, then one every 5 s.
+    pub login_limiter: RateLimiter,
     pub metrics: Metrics,
     pub imports: ImportTracker,
 }
@@ -61,6 +63,7 @@ impl AppState {
                 store,
                 config,
                 limiter: RateLimiter::new(opts.key_rate_per_s, opts.key_burst),
+                login_limiter: RateLimiter::new(0.2, 10.0),
                 opts,
                 metrics: Metrics::default(),
                 imports: ImportTracker::default(),

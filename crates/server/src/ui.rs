@@ -185,7 +185,27 @@ async fn login_page() -> Markup {
     login_markup(None)
 }
 
+/// The login limiter's bucket for an email.
+fn email_bucket(email: &str) -> i64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    email.trim().to_lowercase().hash(&mut h);
+    h.finish() as i64
+}
+
 async fn login(State(st): State<AppState>, Form(f): Form<LoginForm>) -> Response {
+    if let Err(wait) = st.inner.login_limiter.take(email_bucket(&f.email)) {
+        let mut resp = (
+            StatusCode::TOO_MANY_REQUESTS,
+            login_markup(Some(
+                "Too many attempts for this email; wait a little and try again.",
+            )),
+        )
+            .into_response();
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(wait));
+        return resp;
+    }
     let ttl = st.opts().session_ttl_ms;
     let result = st
         .blocking(move |s| {

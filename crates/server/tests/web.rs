@@ -390,6 +390,34 @@ async fn health_ready_and_metrics_are_open_and_count_requests(app: App) {
 }
 
 #[test]
+fn password_guessing_is_slowed_per_email() {
+    with_app_opts(Backend::Sqlite, test_opts(), |app| async move {
+        let attempt = |password: &'static str| {
+            app.http
+                .post(app.url("/login"))
+                .form(&[("email", common::ADMIN_EMAIL), ("password", password)])
+                .send()
+        };
+        for _ in 0..10 {
+            assert_eq!(attempt("wrong guess").await.unwrap().status(), 401);
+        }
+        let r = attempt("wrong guess").await.unwrap();
+        assert_eq!(r.status(), 429);
+        assert!(r.headers().contains_key("retry-after"));
+        // Even the right password waits now; other emails do not.
+        assert_eq!(attempt(common::PASSWORD).await.unwrap().status(), 429);
+        let other = app
+            .http
+            .post(app.url("/login"))
+            .form(&[("email", "someone@else.example"), ("password", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(other.status(), 401);
+    });
+}
+
+#[test]
 fn metrics_can_require_authentication() {
     let opts = ServerOptions {
         public_metrics: false,
