@@ -19,6 +19,9 @@ pub struct ServerOptions {
     /// Requests per second each API key may make, and the burst above it.
     pub key_rate_per_s: f64,
     pub key_burst: f64,
+    /// Login attempts per email: a burst, then this many per second.
+    pub login_burst: f64,
+    pub login_per_s: f64,
     /// Whether `/metrics` is open (true) or needs authentication.
     pub public_metrics: bool,
     /// How long a dashboard session lasts.
@@ -34,6 +37,8 @@ impl Default for ServerOptions {
             key_rate_per_s: 50.0,
             key_burst: 100.0,
             public_metrics: true,
+            login_burst: 10.0,
+            login_per_s: 0.2,
             session_ttl_ms: 12 * 3600 * 1000,
             max_body_bytes: 256 * 1024 * 1024,
         }
@@ -50,7 +55,7 @@ pub(crate) struct Inner {
     pub config: Config,
     pub opts: ServerOptions,
     pub limiter: RateLimiter,
-    /// Login attempts per email: 10 at once, then one every 5 s.
+    /// Login attempts per email.
     pub login_limiter: RateLimiter,
     pub metrics: Metrics,
     pub imports: ImportTracker,
@@ -63,7 +68,7 @@ impl AppState {
                 store,
                 config,
                 limiter: RateLimiter::new(opts.key_rate_per_s, opts.key_burst),
-                login_limiter: RateLimiter::new(0.2, 10.0),
+                login_limiter: RateLimiter::new(opts.login_per_s, opts.login_burst),
                 opts,
                 metrics: Metrics::default(),
                 imports: ImportTracker::default(),

@@ -391,7 +391,13 @@ async fn health_ready_and_metrics_are_open_and_count_requests(app: App) {
 
 #[test]
 fn password_guessing_is_slowed_per_email() {
-    with_app_opts(Backend::Sqlite, test_opts(), |app| async move {
+    // No refill during the test, however slow the machine.
+    let opts = ServerOptions {
+        login_burst: 10.0,
+        login_per_s: 0.0001,
+        ..test_opts()
+    };
+    with_app_opts(Backend::Sqlite, opts, |app| async move {
         let attempt = |password: &'static str| {
             app.http
                 .post(app.url("/login"))
