@@ -338,7 +338,13 @@ async fn create_lead(
             .and_then(|_| w.flush().map_err(Into::into))
             .map_err(ApiError::internal)?;
     }
-    let out = crate::imports::run_import(&st, &p, "api.csv", "api", Vec::new(), csv.into()).await?;
+    let req = crate::imports::ImportRequest {
+        name: "api.csv",
+        source: "api",
+        tags: Vec::new(),
+        overrides: Vec::new(),
+    };
+    let out = crate::imports::run_import(&st, &p, req, csv.into()).await?;
     if out.summary.rejected > 0 {
         return Err(ApiError::unprocessable("the lead was rejected")
             .with_details(json!({ "reasons": out.reject_reasons })));
@@ -724,6 +730,28 @@ pub struct ImportParams {
     pub source: Option<String>,
     /// Tags added to every lead, comma-separated.
     pub tags: Option<String>,
+    /// Columns mapped by hand over the automatic mapping, comma-separated
+    /// `field=Column Header` pairs, e.g. `email=Work Email,title=Role`.
+    pub map: Option<String>,
+}
+
+/// `field=Column,field2=Column 2` as mapping overrides.
+fn parse_mapping(s: &str) -> ApiResult<Vec<(Field, String)>> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (f, col) = pair.split_once('=').ok_or_else(|| {
+                ApiError::unprocessable(format!("'{pair}' is not field=Column"))
+                    .with_details(field("map"))
+            })?;
+            let f = Field::from_name(f.trim()).ok_or_else(|| {
+                ApiError::unprocessable(format!("unknown field '{}'", f.trim()))
+                    .with_details(field("map"))
+            })?;
+            Ok((f, col.trim().to_owned()))
+        })
+        .collect()
 }
 
 #[utoipa::path(post, path = "/api/v1/imports", tag = "imports", params(ImportParams),
@@ -747,7 +775,14 @@ async fn create_import(
     let name = q.name.unwrap_or_else(|| "upload.csv".into());
     let source = q.source.unwrap_or_else(|| "csv_upload".into());
     let tags = clean_tags(&split_list(&q.tags))?;
-    let out = crate::imports::run_import(&st, &p, &name, &source, tags, body).await?;
+    let overrides = parse_mapping(q.map.as_deref().unwrap_or(""))?;
+    let req = crate::imports::ImportRequest {
+        name: &name,
+        source: &source,
+        tags,
+        overrides,
+    };
+    let out = crate::imports::run_import(&st, &p, req, body).await?;
     Ok(Json(out.json()))
 }
 

@@ -79,21 +79,34 @@ fn reject_reasons(path: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// What an import is told besides the file.
+pub struct ImportRequest<'a> {
+    pub name: &'a str,
+    pub source: &'a str,
+    pub tags: Vec<String>,
+    /// Fields mapped to columns by hand, over the automatic mapping.
+    pub overrides: Vec<(leadgen_core::Field, String)>,
+}
+
 pub async fn run_import(
     st: &AppState,
     p: &Principal,
-    name: &str,
-    source: &str,
-    tags: Vec<String>,
+    req: ImportRequest<'_>,
     body: Bytes,
 ) -> ApiResult<ImportOutcome> {
+    let ImportRequest {
+        name,
+        source,
+        tags,
+        overrides,
+    } = req;
     let name = safe_name(name);
     let cfg = st.config();
     let dir = tempfile::tempdir().map_err(ApiError::internal)?;
     let path = dir.path().join(&name);
     let opts = ImportOptions {
         path: path.clone(),
-        overrides: Vec::new(),
+        overrides,
         tags,
         source: source.to_owned(),
         default_country: cfg.default_country,

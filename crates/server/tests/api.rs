@@ -15,6 +15,7 @@ both_backends! {
     revoked_key_is_refused,
     import_then_filter_sort_page_and_read_provenance,
     create_update_delete_and_bulk_tag_leads,
+    imports_take_a_column_mapping,
     jobs_and_runs_retry_cancel_pause_resume,
     errors_have_one_shape_and_the_right_status,
     admin_creates_and_lists_keys_and_users,
@@ -549,6 +550,52 @@ async fn import_then_filter_sort_page_and_read_provenance(app: App) {
     assert_eq!(d["provenance"]["fields"]["email"], origin);
     assert!(d["score"]["factors"].is_array());
     assert!(d["verification"].is_null());
+}
+
+async fn imports_take_a_column_mapping(app: App) {
+    let csv = "Contact,Who\nkim@k.example,Kim\n";
+    let r = app
+        .post(
+            "/api/v1/imports?name=m.csv&map=email%3DContact,first_name%3DWho&tags=mapped",
+            &app.a_member,
+        )
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["inserted"], 1);
+    let list: Value = app
+        .get("/api/v1/leads?tag=mapped", &app.a_member)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["leads"][0]["email"], "kim@k.example");
+    assert_eq!(list["leads"][0]["first_name"], "Kim");
+    let r = app
+        .post("/api/v1/imports?map=shoe_size%3DContact", &app.a_member)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = app
+        .post(
+            "/api/v1/imports?map=email%3DNo%20Such%20Column",
+            &app.a_member,
+        )
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "a mapping naming a missing column");
 }
 
 async fn create_update_delete_and_bulk_tag_leads(app: App) {
