@@ -70,13 +70,34 @@
     d.columns.forEach(function (c, i) {
       const tr = document.createElement("tr");
       const values = d.rows.map(function (r) { return r[i] || ""; }).filter(Boolean).slice(0, 3).join(", ");
-      [c.header, c.field ? c.field : (c.custom ? "custom field" : "ignored"), values].forEach(function (text, j) {
-        const td = document.createElement(j === 0 ? "th" : "td");
-        if (j === 0) td.scope = "row";
-        td.textContent = text;
-        if (j === 1) td.className = c.field ? "mapped" : "muted";
-        tr.appendChild(td);
+      const th = document.createElement("th");
+      th.scope = "row";
+      th.textContent = c.header;
+      tr.appendChild(th);
+      // The suggested field, changeable: a choice other than the suggestion
+      // is sent as a mapping override.
+      const td = document.createElement("td");
+      const sel = document.createElement("select");
+      sel.setAttribute("aria-label", "Field for column " + c.header);
+      sel.dataset.header = c.header;
+      sel.dataset.suggested = c.field || "";
+      const none = document.createElement("option");
+      none.value = "";
+      none.textContent = c.custom ? "(custom field)" : "(ignored)";
+      sel.appendChild(none);
+      (d.fields || []).forEach(function (f) {
+        const o = document.createElement("option");
+        o.value = f;
+        o.textContent = f;
+        if (f === c.field) o.selected = true;
+        sel.appendChild(o);
       });
+      td.appendChild(sel);
+      tr.appendChild(td);
+      const vals = document.createElement("td");
+      vals.className = "muted";
+      vals.textContent = values;
+      tr.appendChild(vals);
       tbody.appendChild(tr);
     });
     $("preset").textContent = d.preset ? "Recognised format: " + d.preset : "Columns mapped from their headers.";
@@ -99,7 +120,13 @@
     $("import").disabled = true;
     $("progress-box").hidden = false;
     setProgress("import", 0);
-    const resp = await fetch("/api/v1/imports?name=" + encodeURIComponent(chosen.name), {
+    const overrides = [];
+    document.querySelectorAll("#mapping select").forEach(function (sel) {
+      if (sel.value && sel.value !== sel.dataset.suggested) overrides.push(sel.value + "=" + sel.dataset.header);
+    });
+    let url = "/api/v1/imports?name=" + encodeURIComponent(chosen.name);
+    if (overrides.length) url += "&map=" + encodeURIComponent(overrides.join(","));
+    const resp = await fetch(url, {
       method: "POST", body: chosen, headers: { "X-CSRF-Token": csrf(), "Content-Type": "text/csv" },
     });
     window.leadgenImport = false;

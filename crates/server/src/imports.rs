@@ -198,7 +198,13 @@ pub async fn preview(st: &AppState, name: &str, body: Bytes) -> ApiResult<Value>
                 })
             })
             .collect();
-        Ok(json!({ "preset": mapping.preset(), "columns": columns, "rows": rows }))
+        let fields: Vec<&str> = leadgen_core::Field::ALL.iter().map(|f| f.name()).collect();
+        Ok(json!({
+            "preset": mapping.preset(),
+            "columns": columns,
+            "rows": rows,
+            "fields": fields,
+        }))
     })
     .await
 }
