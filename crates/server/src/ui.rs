@@ -339,7 +339,9 @@ async fn home(State(st): State<AppState>, Extension(p): Extension<Principal>) ->
 
 // ---------------------------------------------------------------- leads
 
+/// The status filter's choices; "" is any.
 const STATUSES: [&str; 8] = [
+    "",
     "raw",
     "enriching",
     "enriched",
@@ -347,7 +349,6 @@ const STATUSES: [&str; 8] = [
     "invalid",
     "pushed_to_crm",
     "pushed_to_instantly",
-    "",
 ];
 
 async fn leads_page(
