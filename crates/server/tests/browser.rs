@@ -40,15 +40,30 @@ fn browser_available() -> bool {
     present
 }
 
-/// A chromedriver process on a free port, killed on drop.
+/// A chromedriver process on a free port. On drop (a failed assertion
+/// included) it ends the browser session, so no Chromium outlives the test,
+/// then stops.
 struct Driver {
     child: Child,
     port: u16,
+    session: std::sync::Mutex<Option<String>>,
     _profile: tempfile::TempDir,
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let session = self.session.lock().map(|s| s.clone()).unwrap_or(None);
+        if let Some(id) = session
+            && let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", self.port))
+        {
+            use std::io::{Read, Write};
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = write!(
+                conn,
+                "DELETE /session/{id} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            );
+            let _ = conn.read(&mut [0u8; 1024]);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -69,6 +84,7 @@ fn start_driver() -> Driver {
     Driver {
         child,
         port,
+        session: std::sync::Mutex::new(None),
         _profile: tempfile::tempdir().unwrap(),
     }
 }
@@ -108,6 +124,7 @@ impl Browser {
                 let id = v["value"]["sessionId"]
                     .as_str()
                     .unwrap_or_else(|| panic!("no session: {v}"));
+                *driver.session.lock().unwrap() = Some(id.to_owned());
                 return Browser {
                     http,
                     base: format!("{root}/session/{id}"),
