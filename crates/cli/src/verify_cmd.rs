@@ -206,40 +206,51 @@ pub fn verify(config: &Config, args: VerifyArgs) -> Result<()> {
         o.catch_all_check = false;
     }
 
-    let mut inputs: Vec<String> = args.emails;
-    if let Some(path) = &args.file {
-        let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
-            Box::new(std::io::stdin().lock())
-        } else {
-            let f =
-                std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-            Box::new(std::io::BufReader::new(f))
-        };
-        for line in reader.lines() {
-            let line = line.with_context(|| format!("reading {}", path.display()))?;
-            let line = line.trim_end_matches('\r');
-            if !line.trim().is_empty() {
-                inputs.push(line.to_owned());
-            }
-        }
-    }
-    if inputs.is_empty() {
+    // Addresses stream from the file: memory stays bounded by the window of
+    // addresses in flight, whatever the file's size.
+    if args.emails.is_empty() && args.file.is_none() {
         bail!("nothing to verify: give addresses, or --file FILE");
     }
-    let format = args.format.unwrap_or(if inputs.len() == 1 {
-        OutputFormat::Text
-    } else {
-        OutputFormat::Jsonl
-    });
+    let format = args
+        .format
+        .unwrap_or(if args.emails.len() == 1 && args.file.is_none() {
+            OutputFormat::Text
+        } else {
+            OutputFormat::Jsonl
+        });
+    let reader: Option<Box<dyn BufRead>> = match &args.file {
+        None => None,
+        Some(path) if path.as_os_str() == "-" => Some(Box::new(std::io::stdin().lock())),
+        Some(path) => {
+            let f =
+                std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+            Some(Box::new(std::io::BufReader::with_capacity(1 << 16, f)))
+        }
+    };
+    let read_err: std::cell::RefCell<Option<std::io::Error>> = Default::default();
+    let file_lines = reader
+        .into_iter()
+        .flat_map(BufRead::lines)
+        .map_while(|line| line.map_err(|e| *read_err.borrow_mut() = Some(e)).ok());
+    let inputs = args
+        .emails
+        .into_iter()
+        .chain(file_lines)
+        .filter_map(|line| {
+            let line = line.trim_end_matches('\r');
+            (!line.trim().is_empty()).then(|| line.to_owned())
+        });
 
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut write_err = None;
     let mut counts = [0usize; 5];
     let mut emit = |v: Verification| {
         counts[status_index(v.status)] += 1;
         let r = match format {
-            OutputFormat::Jsonl => writeln!(out, "{}", v.to_json()),
+            OutputFormat::Jsonl => serde_json::to_writer(&mut out, &v)
+                .map_err(std::io::Error::from)
+                .and_then(|()| out.write_all(b"\n")),
             OutputFormat::Text => write_text(&mut out, &v),
         };
         if let Err(e) = r
@@ -253,9 +264,8 @@ pub fn verify(config: &Config, args: VerifyArgs) -> Result<()> {
     let verifier = Arc::new(Verifier::new(o).context("starting the verifier")?);
     if syntax_only {
         // No network: a plain loop on this thread is the fastest.
-        let rt = tokio::runtime::Builder::new_current_thread().build()?;
         for raw in inputs {
-            emit(rt.block_on(verifier.verify(&raw)));
+            emit(verifier.check_syntax(&raw));
         }
     } else {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -263,6 +273,10 @@ pub fn verify(config: &Config, args: VerifyArgs) -> Result<()> {
             .build()?;
         let window = args.concurrency.max(1) * 2;
         rt.block_on(verify_ordered(verifier, inputs, window, &mut emit));
+    }
+    if let Some(e) = read_err.into_inner() {
+        let name = args.file.as_ref().map(|p| p.display().to_string());
+        return Err(e).with_context(|| format!("reading {}", name.unwrap_or_default()));
     }
     if let Some(e) = write_err {
         if e.kind() != std::io::ErrorKind::BrokenPipe {

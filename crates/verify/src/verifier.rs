@@ -189,6 +189,36 @@ impl Verifier {
     /// Verifies one address as found in a list. Never fails: problems are
     /// part of the result (`status`, `reason`).
     pub async fn verify(&self, raw: &str) -> Verification {
+        let (mut v, addr) = self.syntax(raw);
+        let Some(addr) = addr else {
+            return v;
+        };
+        let outcome = if self.opts.syntax_only {
+            Outcome::NotChecked
+        } else {
+            let _permit = self.global.acquire().await;
+            let work = self.deliverability(addr.as_str(), addr.domain(), &mut v);
+            match tokio::time::timeout(self.opts.total_timeout, work).await {
+                Ok(o) => o,
+                Err(_) => Outcome::Unknown("timeout"),
+            }
+        };
+        decide(&mut v, outcome);
+        v
+    }
+
+    /// Syntax and classification only, without the network and without a
+    /// runtime, whatever the options say.
+    pub fn check_syntax(&self, raw: &str) -> Verification {
+        let (mut v, addr) = self.syntax(raw);
+        if addr.is_some() {
+            decide(&mut v, Outcome::NotChecked);
+        }
+        v
+    }
+
+    /// The result so far and, when the syntax is valid, the address.
+    fn syntax<'a>(&self, raw: &'a str) -> (Verification, Option<syntax::Address<'a>>) {
         let mut v = Verification::new(raw);
         let addr = match syntax::parse(raw) {
             Ok(a) => a,
@@ -198,7 +228,7 @@ impl Verifier {
                 v.suggestion = e.suggestion;
                 v.status = Status::Invalid;
                 v.score = 0;
-                return v;
+                return (v, None);
             }
         };
         v.syntax_valid = true;
@@ -208,18 +238,7 @@ impl Verifier {
         v.is_role = data::is_role(local);
         v.suggestion = data::suggest_domain(domain).map(|d| format!("{local}@{d}"));
         v.normalized = Some(addr.as_str().to_owned());
-        let outcome = if self.opts.syntax_only {
-            Outcome::NotChecked
-        } else {
-            let _permit = self.global.acquire().await;
-            let work = self.deliverability(addr.as_str(), domain, &mut v);
-            match tokio::time::timeout(self.opts.total_timeout, work).await {
-                Ok(o) => o,
-                Err(_) => Outcome::Unknown("timeout"),
-            }
-        };
-        decide(&mut v, outcome);
-        v
+        (v, Some(addr))
     }
 
     async fn deliverability(&self, addr: &str, domain: &str, v: &mut Verification) -> Outcome {
