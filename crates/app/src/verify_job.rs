@@ -35,6 +35,8 @@ pub struct VerifySection {
     /// Seconds each SMTP reply may take.
     pub timeout_secs: Option<u64>,
     pub per_host_concurrency: Option<usize>,
+    /// New SMTP sessions per second to one MX host.
+    pub per_host_rate: Option<f64>,
     pub greylist_delay_secs: Option<u64>,
     /// Score at or above which a lead becomes `validated` (else `invalid`).
     pub valid_threshold: Option<u8>,
@@ -64,7 +66,7 @@ impl Default for VerifyConfig {
 impl VerifyConfig {
     /// The file's section with `LEADGEN_VERIFY_RESOLVER`, `_SMTP_PORT`,
     /// `_HELO`, `_FROM`, `_TLS`, `_SOCKS5`, `_TIMEOUT_SECS`,
-    /// `_PER_HOST_CONCURRENCY`, `_GREYLIST_DELAY_SECS` and
+    /// `_PER_HOST_CONCURRENCY`, `_PER_HOST_RATE`, `_GREYLIST_DELAY_SECS` and
     /// `_VALID_THRESHOLD` applied over it.
     pub fn load(
         file: VerifySection,
@@ -148,6 +150,20 @@ impl VerifyConfig {
                 return Err(invalid("per_host_concurrency", "use at least 1".into()));
             }
             o.per_host_concurrency = c;
+        }
+        if let Some(r) = num(
+            var("LEADGEN_VERIFY_PER_HOST_RATE"),
+            file.per_host_rate,
+            "per_host_rate",
+            &invalid,
+        )? {
+            if !(r > 0.0 && r.is_finite()) {
+                return Err(invalid(
+                    "per_host_rate",
+                    format!("{r} is not a positive number of sessions per second"),
+                ));
+            }
+            o.per_host_rate = Some(r);
         }
         if let Some(d) = num(
             var("LEADGEN_VERIFY_GREYLIST_DELAY_SECS"),
@@ -377,6 +393,8 @@ mod tests {
         let e = VerifyConfig::load(VerifySection::default(), &bad).unwrap_err();
         assert!(e.to_string().contains("LEADGEN_VERIFY_SMTP_PORT"), "{e}");
         let bad = |k: &str| (k == "LEADGEN_VERIFY_RESOLVER").then(|| "localhost".to_owned());
+        assert!(VerifyConfig::load(VerifySection::default(), &bad).is_err());
+        let bad = |k: &str| (k == "LEADGEN_VERIFY_PER_HOST_RATE").then(|| "0".to_owned());
         assert!(VerifyConfig::load(VerifySection::default(), &bad).is_err());
     }
 

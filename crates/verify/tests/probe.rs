@@ -609,3 +609,41 @@ async fn a_truncated_udp_answer_is_asked_again_over_tcp() {
     );
     assert_eq!(dns.queries(), 2, "one UDP query, one TCP query");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multiple_regions_reply_is_asked_again_in_a_fresh_session() {
+    let regions = "452 4.5.3 Too many recipients; recipients belong to multiple regions";
+    let mut once = Behavior::known_users(&[]);
+    once.rcpt = Arc::new(move |r| {
+        if r.seen_before == 0 {
+            regions.to_owned()
+        } else if r.address == "jane@acme.test" {
+            "250 2.1.5 Recipient OK".to_owned()
+        } else {
+            "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup"
+                .to_owned()
+        }
+    });
+    let (dns, farm) = one_server(once);
+    let v = check(&dns, &farm, "jane@acme.test").await;
+    assert_eq!(v.status, Status::Valid, "{v:?}");
+    let st = farm.stats(0);
+    assert_eq!(
+        n(&st.max_rcpts_per_session),
+        1,
+        "each retry is a new session"
+    );
+    assert_eq!(
+        n(&st.connections),
+        4,
+        "address twice, catch-all probe twice"
+    );
+
+    let mut always = Behavior::accept_all();
+    always.rcpt = Arc::new(move |_| regions.to_owned());
+    let (dns, farm) = one_server(always);
+    let v = check(&dns, &farm, "jane@acme.test").await;
+    assert_eq!(v.status, Status::Unknown);
+    assert_eq!(v.reason.as_deref(), Some("multiple_regions"));
+    assert_eq!(farm.stats(0).rcpts().len(), 2, "one retry, no more");
+}
