@@ -647,3 +647,13 @@ async fn a_multiple_regions_reply_is_asked_again_in_a_fresh_session() {
     assert_eq!(v.reason.as_deref(), Some("multiple_regions"));
     assert_eq!(farm.stats(0).rcpts().len(), 2, "one retry, no more");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_starttls_handshake_is_retried_in_plain_text() {
+    let (dns, farm) = one_server(Behavior::known_users(&["jane@acme.test"]).broken_starttls());
+    let v = check(&dns, &farm, "jane@acme.test").await;
+    assert_eq!(v.status, Status::Valid, "{v:?}");
+    assert!(!v.smtp.as_ref().unwrap().tls, "{v:?}");
+    // Each of the two probes: one broken TLS attempt, one plain session.
+    assert_eq!(n(&farm.stats(0).connections), 4);
+}

@@ -48,6 +48,8 @@ pub struct Behavior {
     pub refuse_ehlo: bool,
     /// Offer STARTTLS with a self-signed certificate.
     pub starttls: bool,
+    /// Offer STARTTLS, answer 220, then hang up instead of the handshake.
+    pub broken_tls: bool,
     /// Each reply waits this long.
     pub latency: Duration,
     /// Host name in the banner and EHLO reply.
@@ -67,6 +69,7 @@ impl Behavior {
             rcpt,
             refuse_ehlo: false,
             starttls: false,
+            broken_tls: false,
             latency: Duration::ZERO,
             name: "mx.fake.test".into(),
         }
@@ -178,6 +181,13 @@ impl Behavior {
 
     pub fn starttls(mut self) -> Behavior {
         self.starttls = true;
+        self
+    }
+
+    /// Offers STARTTLS but drops the connection when asked to start it.
+    pub fn broken_starttls(mut self) -> Behavior {
+        self.starttls = true;
+        self.broken_tls = true;
         self
     }
 
@@ -381,6 +391,7 @@ async fn serve(
             if say(&mut conn, b, "220 2.0.0 Ready to start TLS")
                 .await
                 .is_err()
+                || b.broken_tls
             {
                 return;
             }
