@@ -657,3 +657,37 @@ async fn a_failed_starttls_handshake_is_retried_in_plain_text() {
     // Each of the two probes: one broken TLS attempt, one plain session.
     assert_eq!(n(&farm.stats(0).connections), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_only_hosts_and_cached_negative_answers() {
+    let dns = FakeDns::start();
+    dns.aaaa("v6only.test", "2001:db8::25".parse().unwrap());
+    dns.nxdomain("gone.test");
+    let r = Dns::new(
+        &ResolverConfig::Server(dns.addr()),
+        Duration::from_millis(500),
+    )
+    .unwrap();
+    assert_eq!(
+        r.mail_hosts("v6only.test").await.unwrap(),
+        MailHosts::Hosts {
+            hosts: vec!["v6only.test".into()],
+            implicit: true
+        },
+        "no MX and no A: the AAAA record makes an implicit MX"
+    );
+    assert_eq!(
+        r.addresses("v6only.test").await.unwrap(),
+        vec!["2001:db8::25".parse::<std::net::IpAddr>().unwrap()]
+    );
+    let before = dns.queries();
+    assert_eq!(
+        r.mail_hosts("gone.test").await.unwrap(),
+        MailHosts::NoSuchDomain
+    );
+    assert_eq!(
+        r.mail_hosts("gone.test").await.unwrap(),
+        MailHosts::NoSuchDomain
+    );
+    assert_eq!(dns.queries(), before + 1, "NXDOMAIN is cached too");
+}

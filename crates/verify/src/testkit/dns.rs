@@ -7,13 +7,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, MX};
+use hickory_proto::rr::rdata::{A, AAAA, MX};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 #[derive(Debug, Clone, Default)]
 struct Entry {
     mx: Vec<(u16, String)>,
     a: Vec<Ipv4Addr>,
+    aaaa: Vec<std::net::Ipv6Addr>,
     null_mx: bool,
     nxdomain: bool,
     servfail: bool,
@@ -145,6 +146,10 @@ impl FakeDns {
         self.edit(name, |e| e.a.push(ip));
     }
 
+    pub fn aaaa(&self, name: &str, ip: std::net::Ipv6Addr) {
+        self.edit(name, |e| e.aaaa.push(ip));
+    }
+
     /// RFC 7505: `MX 0 .`
     pub fn null_mx(&self, domain: &str) {
         self.edit(domain, |e| e.null_mx = true);
@@ -253,6 +258,15 @@ fn answer(zone: &Mutex<Zone>, req: &Message) -> Option<Message> {
         RecordType::A => {
             for ip in &e.a {
                 m.add_answer(Record::from_rdata(name.clone(), ttl, RData::A(A(*ip))));
+            }
+        }
+        RecordType::AAAA => {
+            for ip in &e.aaaa {
+                m.add_answer(Record::from_rdata(
+                    name.clone(),
+                    ttl,
+                    RData::AAAA(AAAA(*ip)),
+                ));
             }
         }
         _ => {}
