@@ -5,12 +5,15 @@
 //! a tight loop on one thread, and async callers use `spawn_blocking`.
 
 mod codec;
+pub mod companies;
 pub mod jobs;
+mod pg_companies;
 mod pg_jobs;
 pub mod postgres;
 mod query;
 mod schema;
 pub mod sqlite;
+mod sqlite_companies;
 mod sqlite_jobs;
 #[cfg(feature = "testkit")]
 pub mod testing;
@@ -19,6 +22,7 @@ pub mod verifications;
 use leadgen_core::{Lead, LeadId, RecordId, WorkspaceId};
 
 pub use codec::{RecordChunk, RecordChunkWriter, SqlValue};
+pub use companies::{CompanyFilter, CompanyStore, Upserted};
 pub use jobs::{ClaimRequest, JobFilter, JobQueue, JobWakeup, QueueStats};
 pub use query::{Cursor, LeadFilter, LeadPage, LeadQuery, SortOrder};
 pub use verifications::{StoredVerification, VerificationStore};
@@ -105,7 +109,9 @@ pub struct StoreStats {
 }
 
 /// A lead store. Every call is scoped to one workspace.
-pub trait Store: jobs::JobQueue + verifications::VerificationStore + Send + Sync {
+pub trait Store:
+    jobs::JobQueue + verifications::VerificationStore + companies::CompanyStore + Send + Sync
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

@@ -68,6 +68,7 @@ fn migrations() -> Vec<String> {
     let mut all: Vec<String> = MIGRATIONS.iter().map(|m| m.to_string()).collect();
     all.push(crate::jobs::queue_ddl("INTEGER PRIMARY KEY"));
     all.push(crate::verifications::VERIFICATIONS_DDL.to_owned());
+    all.push(crate::companies::companies_ddl("INTEGER PRIMARY KEY"));
     all
 }
 
