@@ -21,6 +21,8 @@ pub fn registry() -> Registry {
     let mut r = Registry::new();
     r.register(noop::spec());
     r.register(analytics_spec());
+    r.register(crate::discovery::maps_spec());
+    r.register(crate::discovery::ads::meta_ads_spec());
     r
 }
 

@@ -1,6 +1,7 @@
 //! `leadgen`: the command-line entry point. Each command parses its flags,
 //! calls one application service and renders the result.
 
+mod discover_cmd;
 mod jobs_cmd;
 
 use std::collections::HashMap;
@@ -87,6 +88,12 @@ enum Command {
     /// Scrapes, imports and pushes as runs of jobs: progress, pause, resume.
     #[command(subcommand)]
     Runs(jobs_cmd::RunsCommand),
+    /// Find companies: Google Maps sweeps by ZIP code.
+    #[command(subcommand)]
+    Scrape(discover_cmd::ScrapeCommand),
+    /// Companies found by sweeps and imports.
+    #[command(subcommand)]
+    Companies(discover_cmd::CompaniesCommand),
 }
 
 #[derive(Subcommand)]
@@ -316,6 +323,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Worker(args) => jobs_cmd::worker(&config, args),
         Command::Jobs(cmd) => jobs_cmd::jobs(&config, cmd),
         Command::Runs(cmd) => jobs_cmd::runs(&config, cmd),
+        Command::Scrape(cmd) => discover_cmd::scrape(&config, cmd),
+        Command::Companies(cmd) => discover_cmd::companies(&config, cmd),
         Command::Stats { json } => {
             let store = open_store(&config)?;
             let s = store.stats(DEFAULT_WORKSPACE)?;
