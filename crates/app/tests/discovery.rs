@@ -375,6 +375,53 @@ fn meta_ads_scan_keeps_active_advertisers_with_a_site(store: Arc<dyn Store>) {
     );
 }
 
+fn a_spent_daily_budget_holds_the_sweep_until_midnight(store: Arc<dyn Store>) {
+    let fake = FakeMaps::spawn();
+    let base = fake.base_url();
+    // $0.10 a day at $0.04 a request: two requests.
+    let env: EnvLookup = Arc::new(move |k: &str| match k {
+        "LEADGEN_GOOGLE_PLACES_BASE_URL" => Some(base.clone()),
+        "LEADGEN_GOOGLE_PLACES_API_KEY" => Some(FAKE_KEY.into()),
+        "LEADGEN_GOOGLE_PLACES_DAILY_BUDGET_USD" => Some("0.10".into()),
+        _ => None,
+    });
+    let plan = plan_sweep(&request(MapsVendor::Places, 10)).unwrap();
+    let run = start_sweep(&*store, WS, &plan, now()).unwrap();
+    let mut r = Registry::new();
+    r.register(maps_spec_with(env));
+    let report = work_until_idle(&store, Arc::new(r), "budget");
+    assert_eq!((report.completed, report.retried), (0, 1), "{report:?}");
+    assert_eq!(fake.control().places_requests, 2);
+    let today = leadgen_core::ads::date_of_ms(now());
+    assert_eq!(
+        store.spend_on(WS, &today).unwrap(),
+        [("google_places".to_string(), 80_000)]
+    );
+    let job = store
+        .list_jobs(
+            WS,
+            &JobFilter {
+                run: Some(run),
+                ..JobFilter::default()
+            },
+        )
+        .unwrap()
+        .remove(0);
+    assert_eq!(job.status, JobStatus::Pending);
+    assert_eq!(
+        job.run_at % 86_400_000,
+        0,
+        "waits for midnight UTC: {}",
+        job.run_at
+    );
+    assert!(job.run_at > now());
+    assert!(
+        job.errors[0].message.contains("daily budget"),
+        "{:?}",
+        job.errors
+    );
+}
+
 fn meta_env(fake: &FakeMaps) -> EnvLookup {
     let base = fake.base_url();
     Arc::new(move |k: &str| match k {
@@ -400,4 +447,5 @@ both!(
     a_run_paused_mid_sweep_holds_its_jobs_until_resumed,
     a_vendor_that_refuses_the_key_fails_the_job_at_once,
     meta_ads_scan_keeps_active_advertisers_with_a_site,
+    a_spent_daily_budget_holds_the_sweep_until_midnight,
 );

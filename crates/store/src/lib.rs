@@ -12,6 +12,7 @@ mod pg_jobs;
 pub mod postgres;
 mod query;
 mod schema;
+pub mod spend;
 pub mod sqlite;
 mod sqlite_companies;
 mod sqlite_jobs;
@@ -25,6 +26,7 @@ pub use codec::{RecordChunk, RecordChunkWriter, SqlValue};
 pub use companies::{CompanyFilter, CompanyStore, Upserted};
 pub use jobs::{ClaimRequest, JobFilter, JobQueue, JobWakeup, QueueStats};
 pub use query::{Cursor, LeadFilter, LeadPage, LeadQuery, SortOrder};
+pub use spend::SpendLedger;
 pub use verifications::{StoredVerification, VerificationStore};
 
 /// Errors of any backend. Messages name what failed; callers add context.
@@ -110,7 +112,12 @@ pub struct StoreStats {
 
 /// A lead store. Every call is scoped to one workspace.
 pub trait Store:
-    jobs::JobQueue + verifications::VerificationStore + companies::CompanyStore + Send + Sync
+    jobs::JobQueue
+    + verifications::VerificationStore
+    + companies::CompanyStore
+    + spend::SpendLedger
+    + Send
+    + Sync
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -524,6 +524,7 @@ impl Store for PgStore {
             queue.as_str(),
             crate::verifications::VERIFICATIONS_DDL,
             companies.as_str(),
+            crate::spend::SPEND_DDL,
         ];
         for (i, m) in MIGRATIONS.iter().copied().chain(later).enumerate() {
             let version = i as i64 + 1;

@@ -294,3 +294,86 @@ fn listing_pages_by_id_and_filters_by_state(h: &Harness) {
     assert_eq!(nj.len(), 3);
     assert!(nj.iter().all(|c| c.state.as_deref() == Some("NJ")));
 }
+
+mod spend {
+    //! The daily spend ledger on both backends.
+    use std::sync::Arc;
+
+    use leadgen_store::Store;
+
+    use super::{Harness, OTHER_WS, WS};
+
+    macro_rules! both {
+        ($($t:ident),* $(,)?) => {
+            mod sqlite {
+                $( #[test] fn $t() { super::$t(&super::super::Harness::sqlite()); } )*
+            }
+            mod postgres {
+                $( #[test] fn $t() { let Some(h) = super::super::Harness::postgres() else { return }; super::$t(&h); } )*
+            }
+        };
+    }
+
+    both!(
+        a_limit_is_never_passed_by_concurrent_workers,
+        each_day_and_workspace_starts_from_zero
+    );
+
+    fn a_limit_is_never_passed_by_concurrent_workers(h: &Harness) {
+        // Four writers reserve 10 each, 20 times, under a limit of 250.
+        let stores: Vec<Arc<dyn Store>> = (0..4).map(|_| h.another()).collect();
+        let threads: Vec<_> = stores
+            .into_iter()
+            .map(|s| {
+                std::thread::spawn(move || {
+                    (0..20)
+                        .filter(|_| {
+                            s.reserve_spend(WS, "google_places", "2026-11-30", 10, Some(250))
+                                .unwrap()
+                                .is_some()
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        let granted: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(granted, 25);
+        let spent = h.store.spend_on(WS, "2026-11-30").unwrap();
+        assert_eq!(spent, [("google_places".to_string(), 250)]);
+        // No limit: always granted.
+        assert_eq!(
+            h.store
+                .reserve_spend(WS, "serpapi", "2026-11-30", 7, None)
+                .unwrap(),
+            Some(7)
+        );
+    }
+
+    fn each_day_and_workspace_starts_from_zero(h: &Harness) {
+        let s = &h.store;
+        assert_eq!(
+            s.reserve_spend(WS, "p", "2026-11-30", 90, Some(100))
+                .unwrap(),
+            Some(90)
+        );
+        assert_eq!(
+            s.reserve_spend(WS, "p", "2026-11-30", 20, Some(100))
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            s.reserve_spend(WS, "p", "2026-12-01", 20, Some(100))
+                .unwrap(),
+            Some(20)
+        );
+        assert_eq!(
+            s.reserve_spend(OTHER_WS, "p", "2026-11-30", 20, Some(100))
+                .unwrap(),
+            Some(20)
+        );
+        assert_eq!(
+            s.spend_on(WS, "2026-11-30").unwrap(),
+            [("p".to_string(), 90)]
+        );
+    }
+}

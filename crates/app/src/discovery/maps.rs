@@ -24,7 +24,7 @@ use leadgen_jobs::{HandlerError, HandlerSpec, JobContext, RateLimit};
 use leadgen_store::{BatchMeta, Store};
 use serde::{Deserialize, Serialize};
 
-use super::{DiscoveryError, EnvLookup, handler_error, store_discovered};
+use super::{DiscoveryError, EnvLookup, handler_error, reserve_spend, store_discovered};
 
 /// Which maps vendor a sweep asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +48,14 @@ impl MapsVendor {
         match self {
             MapsVendor::Places => "google_places",
             MapsVendor::Serpapi => "serpapi",
+        }
+    }
+
+    /// The service's part of its `LEADGEN_*` variable names.
+    fn env_name(self) -> &'static str {
+        match self {
+            MapsVendor::Places => google_places::ENV_NAME,
+            MapsVendor::Serpapi => serpapi::ENV_NAME,
         }
     }
 
@@ -269,6 +277,14 @@ async fn search_zips(
         let mut token: Option<String> = None;
         loop {
             ctx.rate_limit(&rate).await?;
+            reserve_spend(
+                ctx,
+                env,
+                p.provider.env_name(),
+                p.provider.source(),
+                p.cost_micros,
+            )
+            .await?;
             let page = vendor
                 .search_page(&q, token.as_deref())
                 .await

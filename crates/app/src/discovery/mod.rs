@@ -6,12 +6,13 @@
 
 use std::sync::Arc;
 
+use leadgen_core::ads::date_of_ms;
 use leadgen_core::company::{Company, CompanyKeys};
 use leadgen_core::job::{NewJob, types};
 use leadgen_core::zipcodes::ZipSelectError;
 use leadgen_core::{RecordId, SourceRef, WorkspaceId};
 use leadgen_integrations::IntegrationError;
-use leadgen_jobs::{HandlerError, Outcome};
+use leadgen_jobs::{HandlerError, JobContext, Outcome};
 use leadgen_store::{BatchCounts, BatchMeta, RecordChunkWriter, Store, StoreError, Upserted};
 
 pub mod ads;
@@ -49,6 +50,50 @@ fn handler_error(e: IntegrationError) -> HandlerError {
 
 fn store_error(e: impl std::fmt::Display) -> HandlerError {
     HandlerError::retry(format!("store: {e}"))
+}
+
+/// Reserves one request's price against the provider's daily budget
+/// (`LEADGEN_<SERVICE>_DAILY_BUDGET_USD`; none set, no limit) before the
+/// request is made. Over budget, the job waits for the next UTC midnight,
+/// when the day's spend starts from zero again.
+pub async fn reserve_spend(
+    ctx: &JobContext,
+    env: &EnvLookup,
+    env_name: &str,
+    provider: &'static str,
+    micros: u64,
+) -> Result<(), HandlerError> {
+    let var = format!("LEADGEN_{env_name}_DAILY_BUDGET_USD");
+    let limit = match env(&var).map(|v| v.trim().parse::<f64>()) {
+        None => None,
+        Some(Ok(usd)) if usd.is_finite() && usd >= 0.0 => Some((usd * 1e6).round() as u64),
+        Some(_) => {
+            return Err(HandlerError::Permanent(format!(
+                "{var} is not an amount in dollars (e.g. 50 or 12.5)"
+            )));
+        }
+    };
+    let now = ctx.clock.now_ms();
+    let day = date_of_ms(now);
+    let (store, ws, d) = (ctx.store.clone(), ctx.job.workspace, day.clone());
+    let granted =
+        tokio::task::spawn_blocking(move || store.reserve_spend(ws, provider, &d, micros, limit))
+            .await
+            .map_err(store_error)?
+            .map_err(store_error)?;
+    if granted.is_some() {
+        return Ok(());
+    }
+    let midnight = (now.div_euclid(86_400_000) + 1) * 86_400_000;
+    Err(HandlerError::Retryable {
+        message: format!(
+            "{provider}: the daily budget ({var} = ${:.2}) is spent for {day}; continuing after midnight UTC",
+            limit.unwrap_or(0) as f64 / 1e6
+        ),
+        retry_after: Some(std::time::Duration::from_millis(
+            (midnight - now).max(0) as u64
+        )),
+    })
 }
 
 /// What a job's finds did to the store.
