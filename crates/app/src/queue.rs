@@ -22,6 +22,8 @@ pub fn registry() -> Registry {
     r.register(noop::spec());
     r.register(analytics_spec());
     r.register(crate::verify_job::spec());
+    r.register(crate::discovery::maps_spec());
+    r.register(crate::discovery::ads::meta_ads_spec());
     r
 }
 

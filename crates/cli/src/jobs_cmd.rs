@@ -215,13 +215,16 @@ fn job_line(j: &Job) -> String {
 }
 
 fn run_line(r: &Run) -> String {
-    let done = r.completed_jobs + r.failed_jobs + r.cancelled_jobs;
+    let eta = r
+        .eta_ms(now())
+        .map(|ms| format!("  eta {}", human_duration(ms)))
+        .unwrap_or_default();
     format!(
-        "{:>6}  {:<20} {:<10} {}/{} done ({} failed)  leads {}  companies {}  cost ${:.2}  {}",
+        "{:>6}  {:<20} {:<10} {}/{} done ({} failed)  leads {}  companies {}  cost ${:.2}{eta}  {}",
         r.id,
         r.kind,
         r.status.as_str(),
-        done,
+        r.done_jobs(),
         r.total_jobs,
         r.failed_jobs,
         r.leads_found,
@@ -229,6 +232,23 @@ fn run_line(r: &Run) -> String {
         r.cost_micros as f64 / 1e6,
         r.name
     )
+}
+
+/// `1h02m`, `3m05s`, `42s`.
+fn human_duration(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match (s / 3600, s % 3600 / 60, s % 60) {
+        (0, 0, sec) => format!("{sec}s"),
+        (0, m, sec) => format!("{m}m{sec:02}s"),
+        (h, m, _) => format!("{h}h{m:02}m"),
+    }
+}
+
+/// A run as `runs show --json` prints it: the run and its ETA.
+fn run_json(r: &Run) -> serde_json::Value {
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    v["eta_ms"] = serde_json::json!(r.eta_ms(now()));
+    v
 }
 
 pub fn jobs(config: &Config, cmd: JobsCommand) -> Result<()> {
@@ -399,7 +419,7 @@ pub fn runs(config: &Config, cmd: RunsCommand) -> Result<()> {
         RunsCommand::List { limit, json } => {
             for r in store.list_runs(ws, limit)? {
                 if json {
-                    println!("{}", serde_json::to_string(&r)?);
+                    println!("{}", run_json(&r));
                 } else {
                     println!("{}", run_line(&r));
                 }
@@ -410,7 +430,7 @@ pub fn runs(config: &Config, cmd: RunsCommand) -> Result<()> {
                 .get_run(ws, id)?
                 .with_context(|| format!("no run {id}"))?;
             if json {
-                println!("{}", serde_json::to_string(&r)?);
+                println!("{}", run_json(&r));
             } else {
                 println!("{}", run_line(&r));
             }

@@ -1,6 +1,7 @@
 //! `leadgen`: the command-line entry point. Each command parses its flags,
 //! calls one application service and renders the result.
 
+mod discover_cmd;
 mod jobs_cmd;
 mod serve_cmd;
 mod verify_cmd;
@@ -99,6 +100,12 @@ enum Command {
     ApiKeys(serve_cmd::ApiKeysCommand),
     /// Verify email addresses: syntax, DNS, SMTP probe, catch-all.
     Verify(verify_cmd::VerifyArgs),
+    /// Find companies: Google Maps sweeps by ZIP code.
+    #[command(subcommand)]
+    Scrape(discover_cmd::ScrapeCommand),
+    /// Companies found by sweeps and imports.
+    #[command(subcommand)]
+    Companies(discover_cmd::CompaniesCommand),
 }
 
 #[derive(Subcommand)]
@@ -333,6 +340,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Users(cmd) => serve_cmd::users(&config, cmd),
         Command::ApiKeys(cmd) => serve_cmd::api_keys(&config, cmd),
         Command::Verify(args) => verify_cmd::verify(&config, args),
+        Command::Scrape(cmd) => discover_cmd::scrape(&config, cmd),
+        Command::Companies(cmd) => discover_cmd::companies(&config, cmd),
         Command::Stats { json } => {
             let store = open_store(&config)?;
             let s = store.stats(DEFAULT_WORKSPACE)?;

@@ -2,18 +2,20 @@
 //! Maps, a directory, ads) finds directly.
 //!
 //! A company is the same when its registrable domain matches, else its source
-//! place id (a Google place id), else its name key plus postal code. These
-//! mirror the lead keys in [`crate::dedupe`]: the domain is what every source
-//! agrees on, a place id is exact but only one source knows it, and a name
-//! is only trustworthy together with where the company is.
+//! place id (a Google place id), else its main phone number, else its name
+//! key plus postal code. These mirror the lead keys in [`crate::dedupe`]: the
+//! domain is what every source agrees on, a place id is exact but only one
+//! source knows it, a business line is rarely shared, and a name is only
+//! trustworthy together with where the company is.
 //!
 //! Merging two records of one company follows exactly the lead merge's rules
 //! (fill gaps; on a conflict the higher-priority source wins, then the newer
 //! record; per-field provenance; every record stays linked), through the same
 //! code in `dedupe`, so the two can never drift apart.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::ads::AdActivity;
 use crate::dedupe::{MergeCtx, MergeOutcome, SourcePriority};
 use crate::domain::Domain;
 use crate::geo::Country;
@@ -46,6 +48,9 @@ pub enum CompanyField {
     Rating,
     ReviewCount,
     Linkedin,
+    GoogleAds,
+    MetaAds,
+    LinkedinAds,
 }
 
 /// Where each field of a company came from.
@@ -91,8 +96,18 @@ impl Serialize for CompanyName {
     }
 }
 
+/// Read back by parsing again: tidying a tidy name changes nothing, and the
+/// key is recomputed, so a stored name can never carry a stale key.
+impl<'de> Deserialize<'de> for CompanyName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<CompanyName, D::Error> {
+        let raw = String::deserialize(d)?;
+        CompanyName::parse(&raw)
+            .ok_or_else(|| serde::de::Error::custom(format!("empty company name {raw:?}")))
+    }
+}
+
 /// An organisation, merged from every record that describes it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Company {
     pub id: CompanyId,
     pub name: Option<CompanyName>,
@@ -116,6 +131,13 @@ pub struct Company {
     pub review_count: Option<u32>,
     /// Its LinkedIn page (a [`crate::linkedin::LinkedinKind::Company`] URL).
     pub linkedin: Option<LinkedinUrl>,
+    /// Advertising seen in each platform's ad library, as of its last look.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub google_ads: Option<AdActivity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_ads: Option<AdActivity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linkedin_ads: Option<AdActivity>,
     pub tags: Vec<String>,
     /// Source columns no field mapped, kept by their header name.
     pub custom: Vec<(String, String)>,
@@ -144,6 +166,9 @@ impl Company {
             rating: None,
             review_count: None,
             linkedin: None,
+            google_ads: None,
+            meta_ads: None,
+            linkedin_ads: None,
             tags: Vec::new(),
             custom: Vec::new(),
             provenance: Provenance {
@@ -153,6 +178,28 @@ impl Company {
             created_at: origin.at,
             updated_at: origin.at,
         }
+    }
+
+    /// The platforms it runs ads on now: `google`, `meta`, `linkedin`.
+    pub fn ad_platforms(&self) -> Vec<&'static str> {
+        [
+            ("google", &self.google_ads),
+            ("meta", &self.meta_ads),
+            ("linkedin", &self.linkedin_ads),
+        ]
+        .into_iter()
+        .filter(|(_, a)| a.as_ref().is_some_and(AdActivity::running))
+        .map(|(p, _)| p)
+        .collect()
+    }
+
+    /// Ads seen in the last look of every platform, running or not.
+    pub fn ad_count(&self) -> u32 {
+        [&self.google_ads, &self.meta_ads, &self.linkedin_ads]
+            .into_iter()
+            .flatten()
+            .map(|a| a.ad_count)
+            .sum()
     }
 
     /// The dedupe key of the name, if the company has a name.
@@ -255,6 +302,8 @@ pub enum CompanyKeyKind {
     Domain,
     /// The source's place id.
     PlaceId,
+    /// The main phone number in E.164 (with any extension).
+    Phone,
     /// `name key|postal code`: `acme holdings|SW1A1AA`.
     NamePostal,
 }
@@ -265,6 +314,7 @@ pub enum CompanyKeyKind {
 pub struct CompanyKeys {
     pub domain: Option<String>,
     pub place_id: Option<String>,
+    pub phone: Option<String>,
     pub name_postal: Option<String>,
 }
 
@@ -284,12 +334,16 @@ impl CompanyKeys {
                 .map(str::trim)
                 .filter(|p| !p.is_empty())
                 .map(str::to_owned),
+            phone: company.phone.as_ref().map(Phone::canonical),
             name_postal,
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.domain.is_none() && self.place_id.is_none() && self.name_postal.is_none()
+        self.domain.is_none()
+            && self.place_id.is_none()
+            && self.phone.is_none()
+            && self.name_postal.is_none()
     }
 
     /// The keys present, strongest first: the order in which a resolver looks
@@ -298,6 +352,7 @@ impl CompanyKeys {
         [
             (CompanyKeyKind::Domain, &self.domain),
             (CompanyKeyKind::PlaceId, &self.place_id),
+            (CompanyKeyKind::Phone, &self.phone),
             (CompanyKeyKind::NamePostal, &self.name_postal),
         ]
         .into_iter()
@@ -367,6 +422,9 @@ pub fn merge_company_into(
         rating => CompanyField::Rating,
         review_count => CompanyField::ReviewCount,
         linkedin => CompanyField::Linkedin,
+        google_ads => CompanyField::GoogleAds,
+        meta_ads => CompanyField::MetaAds,
+        linkedin_ads => CompanyField::LinkedinAds,
     );
     out.linked = ctx.link(prov);
     out.extras_changed = ctx.extras(

@@ -21,6 +21,7 @@ pub mod types {
     pub const VALIDATE_EMAIL: &str = "validate_email";
     pub const SCRAPE_GOOGLE_ADS: &str = "scrape_google_ads";
     pub const SCRAPE_LINKEDIN_ADS: &str = "scrape_linkedin_ads";
+    pub const SCRAPE_META_ADS: &str = "scrape_meta_ads";
     pub const GENERATE_ANALYTICS: &str = "generate_analytics";
     pub const PUSH_TO_CRM: &str = "push_to_crm";
     pub const PUSH_TO_INSTANTLY: &str = "push_to_instantly";
@@ -228,6 +229,25 @@ pub struct Run {
     pub finished_at: Option<i64>,
 }
 
+impl Run {
+    /// Jobs that reached an end (completed, failed or cancelled).
+    pub fn done_jobs(&self) -> u64 {
+        self.completed_jobs + self.failed_jobs + self.cancelled_jobs
+    }
+
+    /// Time left at the pace so far, for a running run that has finished
+    /// at least one job; `None` when there is nothing to go on.
+    pub fn eta_ms(&self, now: i64) -> Option<i64> {
+        let done = self.done_jobs();
+        if self.status != RunStatus::Running || done == 0 || done >= self.total_jobs {
+            return None;
+        }
+        let elapsed = (now - self.created_at).max(0) as f64;
+        let left = (self.total_jobs - done) as f64;
+        Some((elapsed / done as f64 * left).round() as i64)
+    }
+}
+
 /// Retry delays: exponential from `base_ms`, capped at `cap_ms`, with "equal
 /// jitter" (a uniform draw from the upper half) so that jobs that failed
 /// together do not retry together, while the delay never drops below half
@@ -274,6 +294,35 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn eta_follows_the_pace_so_far() {
+        let mut r = Run {
+            id: 1,
+            workspace: 1,
+            kind: "scrape_google_maps".into(),
+            name: "x".into(),
+            status: RunStatus::Running,
+            total_jobs: 10,
+            completed_jobs: 3,
+            failed_jobs: 1,
+            cancelled_jobs: 0,
+            leads_found: 0,
+            companies_found: 0,
+            cost_micros: 0,
+            created_at: 1_000,
+            updated_at: 1_000,
+            finished_at: None,
+        };
+        // 4 jobs in 8 s: 6 more take 12 s.
+        assert_eq!(r.eta_ms(9_000), Some(12_000));
+        r.status = RunStatus::Paused;
+        assert_eq!(r.eta_ms(9_000), None);
+        r.status = RunStatus::Running;
+        r.completed_jobs = 0;
+        r.failed_jobs = 0;
+        assert_eq!(r.eta_ms(9_000), None, "nothing to go on yet");
+    }
 
     #[test]
     fn backoff_doubles_then_caps() {

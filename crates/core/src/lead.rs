@@ -209,6 +209,7 @@ str_enum!(IntentLevel { Hot => "hot", Warm => "warm", Cold => "cold" });
 /// The field type is a parameter so that leads and companies share one
 /// provenance rule and one merge (`dedupe`), each with its own field names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "F: Deserialize<'de>"))]
 pub struct Provenance<F = Field> {
     pub origin: Option<SourceRef>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

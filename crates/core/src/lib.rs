@@ -24,6 +24,7 @@ macro_rules! str_enum {
     };
 }
 
+pub mod ads;
 pub mod company;
 pub mod dedupe;
 pub mod domain;
@@ -35,8 +36,10 @@ pub mod linkedin;
 pub mod mapping;
 pub mod names;
 pub mod phone;
+pub mod place;
 pub mod record;
 pub mod score;
+pub mod zipcodes;
 
 pub use lead::Field;
 pub use lead::{Lead, LeadId, RecordId, SourceRef};

@@ -6,15 +6,19 @@
 
 pub mod auth;
 mod codec;
+pub mod companies;
 pub mod jobs;
 pub mod lead_edits;
 mod pg_auth;
+mod pg_companies;
 mod pg_jobs;
 pub mod postgres;
 mod query;
 mod schema;
+pub mod spend;
 pub mod sqlite;
 mod sqlite_auth;
+mod sqlite_companies;
 mod sqlite_jobs;
 #[cfg(feature = "testkit")]
 pub mod testing;
@@ -24,9 +28,11 @@ use leadgen_core::{Lead, LeadId, RecordId, WorkspaceId};
 
 pub use auth::{ApiKey, AuthStore, NewApiKey, Role, SessionUser, User, Workspace};
 pub use codec::{RecordChunk, RecordChunkWriter, SqlValue};
+pub use companies::{CompanyFilter, CompanyStore, Upserted};
 pub use jobs::{ClaimRequest, JobFilter, JobQueue, JobWakeup, QueueStats};
 pub use lead_edits::{LeadEdit, LeadEdits};
 pub use query::{Cursor, LeadFilter, LeadPage, LeadQuery, SortOrder};
+pub use spend::SpendLedger;
 pub use verifications::{StoredVerification, VerificationStore};
 
 /// Errors of any backend. Messages name what failed; callers add context.
@@ -116,6 +122,8 @@ pub trait Store:
     + verifications::VerificationStore
     + auth::AuthStore
     + lead_edits::LeadEdits
+    + companies::CompanyStore
+    + spend::SpendLedger
     + Send
     + Sync
 {

@@ -69,6 +69,8 @@ fn migrations() -> Vec<String> {
     all.push(crate::jobs::queue_ddl("INTEGER PRIMARY KEY"));
     all.push(crate::verifications::VERIFICATIONS_DDL.to_owned());
     all.push(crate::auth::auth_ddl("INTEGER PRIMARY KEY"));
+    all.push(crate::companies::companies_ddl("INTEGER PRIMARY KEY"));
+    all.push(crate::spend::SPEND_DDL.to_owned());
     all
 }
 

@@ -1,0 +1,272 @@
+//! Companies running ads, from Meta's Ad Library (the official
+//! `ads_archive` API): a search's ads are grouped by advertiser, advertisers
+//! at or above the activity threshold (`min_ads` ads in the last `days`)
+//! become companies with their `meta_ads` activity, found again by the
+//! site their ads link to.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use leadgen_core::WorkspaceId;
+use leadgen_core::ads::{Ad, AdActivity, date_of_ms, shift_date};
+use leadgen_core::company::{Company, CompanyField, CompanyName};
+use leadgen_core::domain::Domain;
+use leadgen_core::geo::Country;
+use leadgen_core::job::{NewJob, RunId, types};
+use leadgen_integrations::ServiceConfig;
+use leadgen_integrations::meta_ads::{self, AdSearch, MetaAdsClient};
+use leadgen_jobs::{HandlerSpec, JobContext, RateLimit};
+use leadgen_store::{BatchMeta, Store};
+use serde::{Deserialize, Serialize};
+
+use super::{DiscoveryError, EnvLookup, handler_error, store_discovered};
+
+/// Pages of 100 ads one job reads at most.
+const MAX_PAGES: u32 = 50;
+
+/// A `scrape_meta_ads` job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetaAdsPayload {
+    pub search: String,
+    pub country: String,
+    /// Advertisers with fewer ads in the window are left out.
+    pub min_ads: u32,
+    pub days: u32,
+}
+
+/// Checks the request and queues it as a run of one job.
+pub fn start_meta_scan(
+    store: &dyn Store,
+    ws: WorkspaceId,
+    p: &MetaAdsPayload,
+    now: i64,
+) -> Result<RunId, DiscoveryError> {
+    if p.search.trim().is_empty() {
+        return Err(DiscoveryError::Invalid(
+            "--search is empty: give the words the ads contain".into(),
+        ));
+    }
+    if Country::parse(&p.country).is_err() {
+        return Err(DiscoveryError::Invalid(format!(
+            "--country {:?} is not an ISO country code (US, GB, DE, …)",
+            p.country
+        )));
+    }
+    if !(1..=365).contains(&p.days) {
+        return Err(DiscoveryError::Invalid(format!(
+            "--days {} is out of range (1–365)",
+            p.days
+        )));
+    }
+    let name = format!("meta ads: {} ({})", p.search.trim(), p.country);
+    let run = store.create_run(ws, types::SCRAPE_META_ADS, &name, now)?;
+    let payload = serde_json::to_string(p).expect("payload serializes");
+    let mut j = NewJob::new(ws, types::SCRAPE_META_ADS, &payload);
+    j.run = Some(run);
+    j.unique_key = Some(format!("meta_ads:{run}"));
+    store.enqueue(&[j], now)?;
+    Ok(run)
+}
+
+/// One advertiser's ads and what they add up to.
+struct Advertiser<'a> {
+    ads: Vec<&'a Ad>,
+    activity: AdActivity,
+}
+
+/// Groups ads by advertiser; keeps those with at least `min_ads` in the
+/// window, in advertiser-id order.
+fn active_advertisers<'a>(ads: &'a [Ad], today: &str, p: &MetaAdsPayload) -> Vec<Advertiser<'a>> {
+    let mut by: BTreeMap<&str, Vec<&Ad>> = BTreeMap::new();
+    for a in ads.iter().filter(|a| !a.advertiser_id.is_empty()) {
+        by.entry(a.advertiser_id.as_str()).or_default().push(a);
+    }
+    by.into_values()
+        .filter_map(|ads| {
+            let activity = AdActivity::of(&ads, today, p.days)?;
+            (activity.ad_count >= p.min_ads).then_some(Advertiser { ads, activity })
+        })
+        .collect()
+}
+
+/// The company behind an advertiser: its page name and the site its ads
+/// link to. Without a site there is nothing to match it to, and `None`.
+fn advertiser_company(a: &Advertiser<'_>, origin: leadgen_core::SourceRef) -> Option<Company> {
+    let first = a.ads.first()?;
+    let domain = a
+        .ads
+        .iter()
+        .filter_map(|ad| ad.link.as_deref())
+        .find_map(|l| Domain::parse(l).ok())?;
+    let mut c = Company::new(origin);
+    c.name = first
+        .advertiser_name
+        .as_deref()
+        .and_then(CompanyName::parse);
+    c.domain = Some(domain);
+    c.meta_ads = Some(a.activity.clone());
+    c.custom
+        .push(("meta_page_id".into(), first.advertiser_id.clone()));
+    for (field, set) in [
+        (CompanyField::Name, c.name.is_some()),
+        (CompanyField::Domain, true),
+        (CompanyField::MetaAds, true),
+    ] {
+        if set {
+            c.provenance.set(field, origin);
+        }
+    }
+    Some(c)
+}
+
+/// The `scrape_meta_ads` handler.
+pub fn meta_ads_spec() -> HandlerSpec {
+    meta_ads_spec_with(Arc::new(|k: &str| std::env::var(k).ok()))
+}
+
+/// [`meta_ads_spec`] reading `LEADGEN_META_BASE_URL` and
+/// `LEADGEN_META_API_KEY` (the access token) through `env`.
+pub fn meta_ads_spec_with(env: EnvLookup) -> HandlerSpec {
+    let mut spec = HandlerSpec::new(types::SCRAPE_META_ADS, move |ctx: JobContext| {
+        let env = env.clone();
+        async move {
+            let p: MetaAdsPayload = ctx.payload()?;
+            let config =
+                ServiceConfig::from_lookup(meta_ads::ENV_NAME, meta_ads::DEFAULT_BASE_URL, |k| {
+                    env(k)
+                });
+            let client = MetaAdsClient::new(config).map_err(handler_error)?;
+            let now = ctx.clock.now_ms();
+            let today = date_of_ms(now);
+            let search = AdSearch {
+                search_terms: p.search.clone(),
+                countries: vec![p.country.to_ascii_uppercase()],
+                delivered_since: shift_date(&today, -i64::from(p.days)),
+                active_only: false,
+            };
+            let rate = RateLimit {
+                bucket: "ads:meta".into(),
+                per_second: 1.0,
+                burst: 3.0,
+            };
+            let mut ads: Vec<Ad> = Vec::new();
+            let mut after: Option<String> = None;
+            let mut pages = 0u32;
+            loop {
+                ctx.rate_limit(&rate).await?;
+                let page = client
+                    .search(&search, after.as_deref())
+                    .await
+                    .map_err(handler_error)?;
+                pages += 1;
+                ads.extend(page.ads);
+                match page.next {
+                    Some(n) if pages < MAX_PAGES => after = Some(n),
+                    _ => break,
+                }
+            }
+            let advertisers = active_advertisers(&ads, &today, &p);
+            let raws: Vec<String> = advertisers
+                .iter()
+                .map(|a| serde_json::to_string(&a.ads).expect("ads serialize"))
+                .collect();
+            // Companies are built inside the store call, where the batch's
+            // record ids are known.
+            let owned: Vec<(Vec<Ad>, AdActivity)> = advertisers
+                .iter()
+                .map(|a| {
+                    (
+                        a.ads.iter().map(|x| (*x).clone()).collect(),
+                        a.activity.clone(),
+                    )
+                })
+                .collect();
+            let meta = BatchMeta {
+                kind: "meta_ads".into(),
+                name: format!("meta ads: {} ({})", p.search, p.country),
+                source: "meta_ad_library".into(),
+                content_hash: String::new(),
+                headers: vec!["advertiser_ads".into()],
+            };
+            let stored = store_discovered(
+                ctx.store.clone(),
+                ctx.job.workspace,
+                ctx.job.id,
+                meta,
+                raws,
+                now,
+                move |i, origin| {
+                    let (ads, activity) = &owned[i];
+                    let a = Advertiser {
+                        ads: ads.iter().collect(),
+                        activity: activity.clone(),
+                    };
+                    advertiser_company(&a, origin)
+                },
+            )
+            .await?;
+            let result = serde_json::json!({
+                "ads": ads.len(),
+                "pages": pages,
+                "advertisers_active": advertisers.len(),
+            });
+            Ok(stored.outcome(result, ctx.job.workspace, 0))
+        }
+    });
+    spec.max_attempts = 6;
+    spec.timeout = Duration::from_secs(15 * 60);
+    spec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leadgen_core::{RecordId, SourceRef};
+
+    fn ad(adv: &str, started: &str, link: Option<&str>) -> Ad {
+        Ad {
+            id: format!("{adv}-{started}"),
+            advertiser_id: adv.into(),
+            advertiser_name: Some(format!("Advertiser {adv}")),
+            link: link.map(str::to_owned),
+            creative_text: Some("Book now".into()),
+            started: Some(started.into()),
+            stopped: None,
+        }
+    }
+
+    #[test]
+    fn advertisers_below_the_threshold_or_without_a_site_are_left_out() {
+        let ads = vec![
+            ad("a", "2026-11-20", Some("https://www.a-dental.com/offer")),
+            ad("a", "2026-11-21", None),
+            ad("a", "2026-11-22", None),
+            ad("b", "2026-11-20", Some("b.com")),
+            ad("c", "2026-11-01", None),
+            ad("c", "2026-11-02", None),
+            ad("c", "2026-11-03", None),
+        ];
+        let p = MetaAdsPayload {
+            search: "dental".into(),
+            country: "US".into(),
+            min_ads: 2,
+            days: 30,
+        };
+        let active = active_advertisers(&ads, "2026-11-30", &p);
+        assert_eq!(active.len(), 2, "b has one ad");
+        let origin = SourceRef {
+            at: 0,
+            record: RecordId::new(1, 1),
+        };
+        let a = advertiser_company(&active[0], origin).unwrap();
+        assert_eq!(a.domain.as_ref().unwrap().as_str(), "a-dental.com");
+        assert_eq!(a.meta_ads.as_ref().unwrap().ad_count, 3);
+        assert_eq!(a.ad_platforms(), ["meta"]);
+        assert!(
+            advertiser_company(&active[1], origin).is_none(),
+            "c links nowhere"
+        );
+    }
+}

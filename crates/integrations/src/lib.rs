@@ -1,0 +1,167 @@
+//! Typed clients for the outside services leadgen talks to, sharing one HTTP
+//! layer ([`http`]): timeouts, retries with backoff, `Retry-After`, and the
+//! cost of every call.
+//!
+//! Every client's base URL and key are configurable
+//! (`LEADGEN_<SERVICE>_BASE_URL`, `LEADGEN_<SERVICE>_API_KEY`), so the same
+//! binary talks to the vendor, a proxy, or a local fake (feature `testkit`).
+//! Clients decode vendor JSON into plain records ([`leadgen_core::place::Place`]);
+//! turning raw strings into domain types is `core`'s job.
+
+use std::time::Duration;
+
+pub mod google_places;
+pub mod http;
+pub mod maps;
+pub mod meta_ads;
+pub mod serpapi;
+
+#[cfg(feature = "testkit")]
+pub mod fake;
+
+/// What went wrong talking to a service, sorted by what the caller should do.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum IntegrationError {
+    /// The service wants us to slow down (429, or a quota that refills).
+    #[error("{service}: rate limited{}: {message}", retry_after.map(|d| format!(" (retry after {} s)", d.as_secs())).unwrap_or_default())]
+    RateLimited {
+        service: &'static str,
+        retry_after: Option<Duration>,
+        message: String,
+    },
+    /// The key is missing, wrong or not allowed: fix the configuration.
+    #[error("{service}: not authorized ({status}): {message} — check LEADGEN_{}_API_KEY", service.to_ascii_uppercase())]
+    Auth {
+        service: &'static str,
+        status: u16,
+        message: String,
+    },
+    /// The request itself is wrong; sending it again fails the same way.
+    #[error("{service}: request refused ({status}): {message}")]
+    BadRequest {
+        service: &'static str,
+        status: u16,
+        message: String,
+    },
+    /// The service failed (5xx) after our retries.
+    #[error("{service}: server error ({status}): {message}")]
+    Server {
+        service: &'static str,
+        status: u16,
+        message: String,
+    },
+    /// No answer: connection refused, reset, or timed out.
+    #[error("{service}: {message}")]
+    Transport {
+        service: &'static str,
+        message: String,
+    },
+    /// An answer we cannot read: the vendor changed its shape, or it is not
+    /// the vendor.
+    #[error("{service}: unexpected response: {message}")]
+    Decode {
+        service: &'static str,
+        message: String,
+    },
+    /// Not configured: no key, a bad base URL.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl IntegrationError {
+    /// Whether trying again later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            IntegrationError::RateLimited { .. }
+                | IntegrationError::Server { .. }
+                | IntegrationError::Transport { .. }
+        )
+    }
+
+    /// How long the service asked us to wait, if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            IntegrationError::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// Where a service is and how to authenticate: from
+/// `LEADGEN_<SERVICE>_BASE_URL` and `LEADGEN_<SERVICE>_API_KEY`, else the
+/// vendor's address and no key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServiceConfig {
+    pub base_url: String,
+    pub api_key: Option<String>,
+}
+
+impl std::fmt::Debug for ServiceConfig {
+    // The key is a secret: never in logs or error messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceConfig")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+impl ServiceConfig {
+    /// `env_name` is the service's part of the variable names
+    /// (`GOOGLE_PLACES` → `LEADGEN_GOOGLE_PLACES_BASE_URL`).
+    pub fn from_env(env_name: &str, default_base: &str) -> ServiceConfig {
+        Self::from_lookup(env_name, default_base, |k| std::env::var(k).ok())
+    }
+
+    /// As [`ServiceConfig::from_env`], reading variables through `get`.
+    pub fn from_lookup(
+        env_name: &str,
+        default_base: &str,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> ServiceConfig {
+        let non_empty = |k: String| {
+            get(&k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        ServiceConfig {
+            base_url: non_empty(format!("LEADGEN_{env_name}_BASE_URL"))
+                .unwrap_or_else(|| default_base.to_owned())
+                .trim_end_matches('/')
+                .to_owned(),
+            api_key: non_empty(format!("LEADGEN_{env_name}_API_KEY")),
+        }
+    }
+
+    /// The key, or an error that names the variable to set.
+    pub fn require_key(&self, env_name: &str) -> Result<&str, IntegrationError> {
+        self.api_key.as_deref().ok_or_else(|| {
+            IntegrationError::Config(format!(
+                "no API key: set LEADGEN_{env_name}_API_KEY (and LEADGEN_{env_name}_BASE_URL for a proxy or a local fake)"
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_reads_overrides_and_hides_the_key() {
+        let env = |k: &str| match k {
+            "LEADGEN_SERPAPI_BASE_URL" => Some("http://127.0.0.1:9/".to_owned()),
+            "LEADGEN_SERPAPI_API_KEY" => Some("sekrit".to_owned()),
+            _ => None,
+        };
+        let c = ServiceConfig::from_lookup("SERPAPI", "https://serpapi.com", env);
+        assert_eq!(c.base_url, "http://127.0.0.1:9");
+        assert_eq!(c.require_key("SERPAPI").unwrap(), "sekrit");
+        assert!(!format!("{c:?}").contains("sekrit"));
+        let d = ServiceConfig::from_lookup("SERPAPI", "https://serpapi.com", |_| None);
+        assert_eq!(d.base_url, "https://serpapi.com");
+        let err = d.require_key("SERPAPI").unwrap_err().to_string();
+        assert!(err.contains("LEADGEN_SERPAPI_API_KEY"), "{err}");
+    }
+}
