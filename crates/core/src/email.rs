@@ -68,7 +68,7 @@ pub enum EmailError {
 }
 
 /// Characters besides letters and digits allowed in a dot-atom (RFC 5322 atext).
-fn is_atext_symbol(b: u8) -> bool {
+pub const fn is_atext_symbol(b: u8) -> bool {
     matches!(
         b,
         b'!' | b'#'

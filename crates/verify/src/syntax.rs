@@ -153,27 +153,7 @@ static CLASS: [u8; 256] = {
         let lower = c.is_ascii_lowercase();
         let upper = c.is_ascii_uppercase();
         let digit = c.is_ascii_digit();
-        let sym = matches!(
-            c,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'/'
-                | b'='
-                | b'?'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'{'
-                | b'|'
-                | b'}'
-                | b'~'
-        );
+        let sym = leadgen_core::email::is_atext_symbol(c);
         let mut v = 0;
         if lower || upper || digit || sym {
             v |= ATEXT;
