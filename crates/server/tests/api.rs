@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{A, App, SAMPLE_CSV, error_code};
+use common::{A, App, JsonReply, SAMPLE_CSV, error_code};
 use serde_json::{Value, json};
 
 both_backends! {
@@ -25,12 +25,8 @@ both_backends! {
 async fn documented_operations(app: &App) -> Vec<(String, String)> {
     let doc: Value = app
         .get("/api/v1/openapi.json", &app.a_admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_value()
+        .await;
     assert!(
         doc["openapi"].as_str().unwrap().starts_with("3.1"),
         "OpenAPI 3.1"
@@ -190,12 +186,8 @@ async fn viewer_cannot_write(app: App) {
     assert!(v["lead"]["tags"].as_array().unwrap().is_empty());
     let job: Value = app
         .get(&format!("/api/v1/jobs/{}", app.a_job), &app.a_viewer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_value()
+        .await;
     assert_eq!(job["status"], "pending");
 }
 
@@ -233,14 +225,7 @@ async fn member_cannot_manage_keys_or_users(app: App) {
 }
 
 async fn first_lead_id(app: &App, key: &str) -> i64 {
-    let v: Value = app
-        .get("/api/v1/leads?sort=oldest", key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = app.get("/api/v1/leads?sort=oldest", key).json_value().await;
     v["leads"][0]["id"].as_i64().expect("a lead")
 }
 
@@ -273,23 +258,9 @@ async fn tenants_never_see_or_change_each_other(app: App) {
             _ => assert_eq!(items.len(), 1, "{path} of B: {v}"),
         }
     }
-    let stats: Value = app
-        .get("/api/v1/stats", b)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = app.get("/api/v1/stats", b).json_value().await;
     assert_eq!(stats["leads"], 0);
-    let jobs: Value = app
-        .get("/api/v1/jobs/stats", b)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jobs: Value = app.get("/api/v1/jobs/stats", b).json_value().await;
     assert_eq!(jobs["by_status"]["pending"], 0);
 
     // A's resources by id: 404 for B, read or write, never 403.
@@ -351,31 +322,19 @@ async fn tenants_never_see_or_change_each_other(app: App) {
     // And A's data is untouched.
     let v: Value = app
         .get(&format!("/api/v1/leads/{lead}"), &app.a_admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_value()
+        .await;
     assert_eq!(v["lead"]["status"], "raw");
     assert!(v["lead"]["tags"].as_array().unwrap().is_empty());
     let job: Value = app
         .get(&format!("/api/v1/jobs/{}", app.a_job), &app.a_admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_value()
+        .await;
     assert_eq!(job["status"], "pending");
     let run: Value = app
         .get(&format!("/api/v1/runs/{}", app.a_run), &app.a_admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_value()
+        .await;
     assert_eq!(run["status"], "running");
     let r = app
         .get("/api/v1/stats", &app.a_member)
@@ -386,14 +345,7 @@ async fn tenants_never_see_or_change_each_other(app: App) {
 
     // An import by B lands in B only.
     app.import(b, SAMPLE_CSV).await;
-    let a_stats: Value = app
-        .get("/api/v1/stats", &app.a_admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let a_stats: Value = app.get("/api/v1/stats", &app.a_admin).json_value().await;
     assert_eq!(a_stats["leads"], 2);
 }
 
@@ -419,14 +371,7 @@ async fn revoked_key_is_refused(app: App) {
         .unwrap();
     assert_eq!(r.status(), 401);
     assert_eq!(error_code(r).await, "unauthorized");
-    let keys: Value = app
-        .get("/api/v1/api-keys", &app.a_admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let keys: Value = app.get("/api/v1/api-keys", &app.a_admin).json_value().await;
     let k = keys["api_keys"]
         .as_array()
         .unwrap()
@@ -449,12 +394,8 @@ async fn import_then_filter_sort_page_and_read_provenance(app: App) {
 
     let v: Value = app
         .get("/api/v1/leads?q=acme", &app.a_viewer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_value()
+        .await;
     let leads = v["leads"].as_array().unwrap();
     assert_eq!(leads.len(), 1);
     assert_eq!(leads[0]["email"], "ann@acme.example");
@@ -462,24 +403,16 @@ async fn import_then_filter_sort_page_and_read_provenance(app: App) {
     // Pages of one: two pages, then no cursor.
     let p1: Value = app
         .get("/api/v1/leads?limit=1&sort=oldest", &app.a_viewer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_value()
+        .await;
     let cursor = p1["next_cursor"].as_str().expect("a next page").to_owned();
     let p2: Value = app
         .get(
             &format!("/api/v1/leads?limit=1&sort=oldest&cursor={cursor}"),
             &app.a_viewer,
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_value()
+        .await;
     assert_eq!(p1["leads"][0]["email"], "ann@acme.example");
     assert_eq!(p2["leads"][0]["email"], "bob@beta.example");
     let p3: Value = app
@@ -490,33 +423,21 @@ async fn import_then_filter_sort_page_and_read_provenance(app: App) {
             ),
             &app.a_viewer,
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_value()
+        .await;
     assert!(p3["leads"].as_array().unwrap().len() <= 1);
     let none: Value = app
         .get("/api/v1/leads?status=validated", &app.a_viewer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_value()
+        .await;
     assert!(none["leads"].as_array().unwrap().is_empty());
     let scored: Value = app
         .get(
             "/api/v1/leads?min_score=0&max_score=100&source=csv_upload",
             &app.a_viewer,
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_value()
+        .await;
     assert_eq!(scored["leads"].as_array().unwrap().len(), 2);
     // Blank fields, as an HTML form sends them, are no filter.
     let blank: Value = app
@@ -524,23 +445,15 @@ async fn import_then_filter_sort_page_and_read_provenance(app: App) {
             "/api/v1/leads?min_score=&max_score=&status=&q=",
             &app.a_viewer,
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_value()
+        .await;
     assert_eq!(blank["leads"].as_array().unwrap().len(), 2);
 
     let id = leads[0]["id"].as_i64().unwrap();
     let d: Value = app
         .get(&format!("/api/v1/leads/{id}"), &app.a_viewer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_value()
+        .await;
     let origin = d["provenance"]["origin"]
         .as_str()
         .expect("an origin record");
@@ -569,12 +482,8 @@ async fn imports_take_a_column_mapping(app: App) {
     assert_eq!(v["inserted"], 1);
     let list: Value = app
         .get("/api/v1/leads?tag=mapped", &app.a_member)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_value()
+        .await;
     assert_eq!(list["leads"][0]["email"], "kim@k.example");
     assert_eq!(list["leads"][0]["first_name"], "Kim");
     let r = app
@@ -617,14 +526,7 @@ async fn create_update_delete_and_bulk_tag_leads(app: App) {
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["merged"], 1);
-    let list: Value = app
-        .get("/api/v1/leads", k)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get("/api/v1/leads", k).json_value().await;
     let leads = list["leads"].as_array().unwrap();
     assert_eq!(leads.len(), 1);
     assert_eq!(leads[0]["email"], "new@example.com", "normalized");
@@ -657,14 +559,7 @@ async fn create_update_delete_and_bulk_tag_leads(app: App) {
         (v["updated"].clone(), v["not_found"].clone()),
         (json!(1), json!([424242]))
     );
-    let tagged: Value = app
-        .get("/api/v1/leads?tag=q3", k)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tagged: Value = app.get("/api/v1/leads?tag=q3", k).json_value().await;
     assert_eq!(tagged["leads"][0]["tags"], json!(["q3"]));
 
     let r = app
@@ -701,72 +596,26 @@ async fn jobs_and_runs_retry_cancel_pause_resume(app: App) {
     assert_eq!(r.status(), 409, "a pending job cannot be retried");
     assert_eq!(error_code(r).await, "conflict");
 
-    let v: Value = app
-        .post(&format!("{run}/pause"), k)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = app.post(&format!("{run}/pause"), k).json_value().await;
     assert_eq!(v["status"], "paused");
     let r = app.post(&format!("{run}/pause"), k).send().await.unwrap();
     assert_eq!(r.status(), 409);
-    let v: Value = app
-        .post(&format!("{run}/resume"), k)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = app.post(&format!("{run}/resume"), k).json_value().await;
     assert_eq!(v["status"], "running");
 
-    let v: Value = app
-        .post(&format!("{job}/cancel"), k)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = app.post(&format!("{job}/cancel"), k).json_value().await;
     assert_eq!(v["status"], "cancelled");
-    let v: Value = app
-        .post(&format!("{job}/retry"), k)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = app.post(&format!("{job}/retry"), k).json_value().await;
     assert_eq!(v["status"], "pending");
 
     let list: Value = app
         .get(&format!("/api/v1/jobs?status=pending&run={}", app.a_run), k)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_value()
+        .await;
     assert_eq!(list["jobs"].as_array().unwrap().len(), 1);
-    let stats: Value = app
-        .get("/api/v1/jobs/stats", k)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: Value = app.get("/api/v1/jobs/stats", k).json_value().await;
     assert_eq!(stats["by_status"]["pending"], 1);
-    let runs: Value = app
-        .get("/api/v1/runs", k)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let runs: Value = app.get("/api/v1/runs", k).json_value().await;
     assert_eq!(runs["runs"][0]["id"], app.a_run);
     assert!(runs["runs"][0]["progress"].is_number());
 }
@@ -854,14 +703,7 @@ async fn admin_creates_and_lists_keys_and_users(app: App) {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let users: Value = app
-        .get("/api/v1/users", &app.a_admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let users: Value = app.get("/api/v1/users", &app.a_admin).json_value().await;
     let emails: Vec<&str> = users["users"]
         .as_array()
         .unwrap()

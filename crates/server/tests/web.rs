@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{App, Backend, SAMPLE_CSV, error_code, test_opts, with_app_opts};
+use common::{App, Backend, JsonReply, SAMPLE_CSV, error_code, test_opts, with_app_opts};
 use leadgen_server::ServerOptions;
 
 both_backends! {
@@ -140,12 +140,8 @@ async fn form_posts_without_the_csrf_token_are_refused(app: App) {
     );
     let run_now: serde_json::Value = app
         .get(&format!("/api/v1/runs/{}", app.a_run), &app.a_admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_value()
+        .await;
     assert_eq!(run_now["status"], "running", "nothing changed");
 
     // With the token the same form works.
@@ -160,12 +156,8 @@ async fn form_posts_without_the_csrf_token_are_refused(app: App) {
     assert_eq!(r.status(), 303);
     let run_now: serde_json::Value = app
         .get(&format!("/api/v1/runs/{}", app.a_run), &app.a_admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_value()
+        .await;
     assert_eq!(run_now["status"], "paused");
 }
 
@@ -259,12 +251,8 @@ async fn dashboard_pages_render_for_a_session(app: App) {
         .header("cookie", &session2)
         .header("x-csrf-token", &csrf2)
         .body(SAMPLE_CSV)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_value()
+        .await;
     let cols = v["columns"].as_array().unwrap();
     assert_eq!(cols[0]["header"], "email");
     assert_eq!(cols[0]["field"], "email");

@@ -231,6 +231,18 @@ macro_rules! both_backends {
 }
 
 /// Asserts the error shape and returns the code.
+/// Sends a request that must succeed at the transport level and reads
+/// its body as JSON (whatever the status; tests assert on the body).
+pub trait JsonReply {
+    fn json_value(self) -> impl Future<Output = serde_json::Value>;
+}
+
+impl JsonReply for reqwest::RequestBuilder {
+    async fn json_value(self) -> serde_json::Value {
+        self.send().await.unwrap().json().await.unwrap()
+    }
+}
+
 pub async fn error_code(r: reqwest::Response) -> String {
     let v: serde_json::Value = r.json().await.expect("an error body in JSON");
     let e = &v["error"];
