@@ -31,16 +31,7 @@ async fn login_sets_a_session_cookie_and_logout_ends_it(app: App) {
     assert_eq!(r.status(), 401);
     assert!(r.headers().get("set-cookie").is_none());
 
-    let r = app
-        .http
-        .post(app.url("/login"))
-        .form(&[
-            ("email", common::ADMIN_EMAIL),
-            ("password", common::PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_login().await;
     assert_eq!(r.status(), 303);
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.contains("HttpOnly"), "{cookie}");
@@ -86,16 +77,7 @@ fn session_cookie_is_secure_off_loopback() {
         ..test_opts()
     };
     with_app_opts(Backend::Sqlite, opts, |app| async move {
-        let r = app
-            .http
-            .post(app.url("/login"))
-            .form(&[
-                ("email", common::ADMIN_EMAIL),
-                ("password", common::PASSWORD),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let r = app.post_login().await;
         let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
         assert!(cookie.contains("; Secure"), "{cookie}");
     });

@@ -81,16 +81,20 @@ impl App {
         r.json().await.unwrap()
     }
 
-    /// Logs in through the form; returns the session cookie pair and the
-    /// CSRF token read from the page.
-    pub async fn login(&self) -> (String, String) {
-        let r = self
-            .http
+    /// Posts the admin's credentials to the login form.
+    pub async fn post_login(&self) -> reqwest::Response {
+        self.http
             .post(self.url("/login"))
             .form(&[("email", ADMIN_EMAIL), ("password", PASSWORD)])
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// Logs in through the form; returns the session cookie pair and the
+    /// CSRF token read from the page.
+    pub async fn login(&self) -> (String, String) {
+        let r = self.post_login().await;
         assert_eq!(r.status(), 303);
         let cookie = r
             .headers()
