@@ -67,6 +67,24 @@ pub enum EmailError {
     IpLiteral(String),
 }
 
+/// The address inside `mailto:…?query` and `Name <addr>` wrappers, trimmed.
+pub fn unwrap_address(raw: &str) -> &str {
+    let mut s = raw.trim();
+    if s.len() >= 7 && s.as_bytes()[..7].eq_ignore_ascii_case(b"mailto:") {
+        s = &s[7..];
+        if let Some(q) = s.find('?') {
+            s = &s[..q];
+        }
+        s = s.trim();
+    }
+    if let Some(inner) = s.strip_suffix('>')
+        && let Some(lt) = inner.rfind('<')
+    {
+        s = inner[lt + 1..].trim();
+    }
+    s
+}
+
 /// Characters besides letters and digits allowed in a dot-atom (RFC 5322 atext).
 pub const fn is_atext_symbol(b: u8) -> bool {
     matches!(
@@ -99,19 +117,7 @@ impl Email {
     /// `Jane Doe <jane@acme.com>`, `"jane doe"@acme.com`, `jürgen@bücher.de`
     /// (stored as `jürgen@xn--bcher-kva.de`) and `jane@[192.0.2.1]`.
     pub fn parse(raw: &str) -> Result<Email, EmailError> {
-        let mut s = raw.trim();
-        if s.len() >= 7 && s.as_bytes()[..7].eq_ignore_ascii_case(b"mailto:") {
-            s = &s[7..];
-            if let Some(q) = s.find('?') {
-                s = &s[..q];
-            }
-            s = s.trim();
-        }
-        if let Some(inner) = s.strip_suffix('>')
-            && let Some(lt) = inner.rfind('<')
-        {
-            s = inner[lt + 1..].trim();
-        }
+        let s = unwrap_address(raw);
         if s.is_empty() {
             return Err(EmailError::Empty);
         }

@@ -280,26 +280,8 @@ fn has_punycode_label(domain: &[u8]) -> bool {
         .any(|(i, w)| w.eq_ignore_ascii_case(b"xn--") && (i == 0 || domain[i - 1] == b'.'))
 }
 
-/// Unwraps `mailto:…?query` and `Name <addr>`.
-fn unwrap(raw: &str) -> &str {
-    let mut s = raw.trim();
-    if s.len() >= 7 && s.as_bytes()[..7].eq_ignore_ascii_case(b"mailto:") {
-        s = &s[7..];
-        if let Some(q) = s.find('?') {
-            s = &s[..q];
-        }
-        s = s.trim();
-    }
-    if let Some(inner) = s.strip_suffix('>')
-        && let Some(lt) = inner.rfind('<')
-    {
-        s = inner[lt + 1..].trim();
-    }
-    s
-}
-
 fn slow_path(raw: &str) -> Result<Address<'static>, SyntaxError> {
-    let s = unwrap(raw);
+    let s = leadgen_core::email::unwrap_address(raw);
     if s.is_empty() {
         return Err(SyntaxError::new(Reason::Empty, "the address is empty"));
     }
