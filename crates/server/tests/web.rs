@@ -148,32 +148,14 @@ async fn a_lead_named_like_a_script_renders_as_text(app: App) {
                x@evil.example,<script>alert(1)</script>,\"<img src=x onerror=alert(2)>\",Evil & Co,\"\"\"quoted\"\"\"\n";
     app.import(&app.a_admin, csv).await;
     let (session, _) = app.login().await;
-    let list = app
-        .http
-        .get(app.url("/leads"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = app.page(app.url("/leads"), &session).await;
     let id: i64 = list
         .split("href=\"/leads/")
         .nth(1)
         .and_then(|s| s.split('"').next())
         .and_then(|s| s.parse().ok())
         .expect("a link to the lead");
-    let detail = app
-        .http
-        .get(app.url(&format!("/leads/{id}")))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let detail = app.page(app.url(&format!("/leads/{id}")), &session).await;
     for page in [&list, &detail] {
         // Names are title-cased on import; compare case-insensitively.
         let lower = page.to_lowercase();
@@ -187,15 +169,11 @@ async fn a_lead_named_like_a_script_renders_as_text(app: App) {
     }
     // A search for the same text is echoed escaped in the filter form.
     let search = app
-        .http
-        .get(app.url("/leads?q=%22%3E%3Cscript%3Ealert(3)%3C%2Fscript%3E"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .page(
+            app.url("/leads?q=%22%3E%3Cscript%3Ealert(3)%3C%2Fscript%3E"),
+            &session,
+        )
+        .await;
     assert!(!search.contains("<script>alert(3)"));
     assert!(search.contains("&quot;&gt;&lt;script&gt;alert(3)"));
 }

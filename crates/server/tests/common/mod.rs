@@ -81,6 +81,19 @@ impl App {
         r.json().await.unwrap()
     }
 
+    /// The text of a page fetched with a session cookie.
+    pub async fn page(&self, url: impl reqwest::IntoUrl, cookie: &str) -> String {
+        self.http
+            .get(url)
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Posts the admin's credentials to the login form.
     pub async fn post_login(&self) -> reqwest::Response {
         self.http
@@ -106,16 +119,7 @@ impl App {
             .next()
             .unwrap()
             .to_owned();
-        let page = self
-            .http
-            .get(self.url("/"))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = self.page(self.url("/"), &cookie).await;
         let csrf = page
             .split("name=\"csrf-token\" content=\"")
             .nth(1)
