@@ -875,6 +875,13 @@ fn settings_markup(
     }
 }
 
+/// For the settings forms: the caller must be an admin, and the role they
+/// grant must exist.
+fn admin_grants_role(p: &Principal, role: &str) -> Result<Role, ApiError> {
+    p.require(Role::Admin)?;
+    Role::parse(role).ok_or_else(|| ApiError::unprocessable("unknown role"))
+}
+
 #[derive(Deserialize)]
 struct KeyForm {
     name: String,
@@ -886,11 +893,9 @@ async fn create_key_form(
     Extension(p): Extension<Principal>,
     Form(f): Form<KeyForm>,
 ) -> Response {
-    if let Err(e) = p.require(Role::Admin) {
-        return error_page(&p, e);
-    }
-    let Some(role) = Role::parse(&f.role) else {
-        return error_page(&p, ApiError::unprocessable("unknown role"));
+    let role = match admin_grants_role(&p, &f.role) {
+        Ok(role) => role,
+        Err(e) => return error_page(&p, e),
     };
     let ws = p.workspace;
     let name = f.name.clone();
@@ -942,11 +947,9 @@ async fn create_user_form(
     Extension(p): Extension<Principal>,
     Form(f): Form<UserForm>,
 ) -> Response {
-    if let Err(e) = p.require(Role::Admin) {
-        return error_page(&p, e);
-    }
-    let Some(role) = Role::parse(&f.role) else {
-        return error_page(&p, ApiError::unprocessable("unknown role"));
+    let role = match admin_grants_role(&p, &f.role) {
+        Ok(role) => role,
+        Err(e) => return error_page(&p, e),
     };
     let ws = p.workspace;
     match st
