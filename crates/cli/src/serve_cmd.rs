@@ -35,16 +35,37 @@ pub struct ServeArgs {
     /// Seconds to let requests and jobs finish after SIGTERM/Ctrl-C.
     #[arg(long, default_value_t = 30)]
     grace_secs: u64,
+    /// Origins whose pages may post to /api/v1/capture (repeatable, e.g.
+    /// `--capture-origin https://example.com`); none allows any origin.
+    #[arg(long = "capture-origin", value_name = "ORIGIN")]
+    capture_origins: Vec<String>,
+    /// Inbound captures per second per capture key (burst: ten times as many).
+    #[arg(long, default_value_t = 5.0)]
+    capture_rate: f64,
 }
 
 fn parse_role(s: &str) -> Result<Role> {
-    Role::parse(s).with_context(|| format!("unknown role {s:?}; use admin, member or viewer"))
+    Role::parse(s).with_context(|| format!("unknown role {s:?}; use admin, member, viewer, or capture (API keys for /api/v1/capture)"))
 }
 
 pub fn serve(config: &Config, args: ServeArgs) -> Result<()> {
     let store: Arc<dyn Store> = Arc::from(open_store(config)?);
     if args.key_rate <= 0.0 {
         bail!("--key-rate must be above 0");
+    }
+    if args.capture_rate <= 0.0 {
+        bail!("--capture-rate must be above 0");
+    }
+    let mut capture_origins = Vec::with_capacity(args.capture_origins.len());
+    for o in &args.capture_origins {
+        let origin = o.trim().trim_end_matches('/');
+        let host = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        if !host.is_some_and(|h| !h.is_empty() && !h.contains(['/', '?', '#', '@'])) {
+            bail!("--capture-origin {o:?} is not an origin; write it like https://www.example.com");
+        }
+        capture_origins.push(origin.to_owned());
     }
     store.ensure_workspace(DEFAULT_WORKSPACE, "Default", now_ms())?;
     if store.count_users()? == 0 {
@@ -57,6 +78,9 @@ pub fn serve(config: &Config, args: ServeArgs) -> Result<()> {
         key_rate_per_s: args.key_rate,
         key_burst: args.key_rate * 2.0,
         public_metrics: !args.private_metrics,
+        capture_per_s: args.capture_rate,
+        capture_burst: args.capture_rate * 10.0,
+        capture_origins,
         ..ServerOptions::default()
     };
     let grace = Duration::from_secs(args.grace_secs);

@@ -95,7 +95,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 
 /// The generated document, for `openapi.json` and tests.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    let mut doc = api_router().split_for_parts().1;
+    doc.merge(crate::capture::router().split_for_parts().1);
+    doc
 }
 
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta",
@@ -801,14 +803,16 @@ async fn list_api_keys(State(st): State<AppState>, Extension(p): Caller) -> ApiR
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     pub name: String,
-    /// admin, member or viewer
+    /// admin, member, viewer, or capture (API keys for /api/v1/capture)
     pub role: String,
 }
 
 fn parse_role(s: &str) -> ApiResult<Role> {
     Role::parse(s).ok_or_else(|| {
-        ApiError::unprocessable(format!("unknown role '{s}'; use admin, member or viewer"))
-            .with_details(field("role"))
+        ApiError::unprocessable(format!(
+            "unknown role '{s}'; use admin, member, viewer or capture (keys only)"
+        ))
+        .with_details(field("role"))
     })
 }
 

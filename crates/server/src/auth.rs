@@ -118,6 +118,12 @@ async fn resolve(state: &AppState, mut req: Request) -> ApiResult<Request> {
         let Some(k) = found.filter(|k| k.revoked_at.is_none()) else {
             return Err(ApiError::unauthorized());
         };
+        if k.role == Role::Capture {
+            // Published in web pages: good for capture and nothing else.
+            return Err(ApiError::forbidden(
+                "a capture key only posts leads to /api/v1/capture",
+            ));
+        }
         state
             .inner
             .limiter

@@ -93,6 +93,11 @@ pub fn create_user(
     role: Role,
     now: i64,
 ) -> Result<i64, CredentialError> {
+    if role == Role::Capture {
+        return Err(CredentialError::Invalid(
+            "the capture role is for API keys a landing page embeds, not for users".into(),
+        ));
+    }
     let email = validate_email(email)?;
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(CredentialError::Invalid(format!(

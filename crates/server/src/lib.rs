@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod capture;
 pub mod credentials;
 pub mod error;
 mod imports;
@@ -43,7 +44,12 @@ pub fn router(state: AppState) -> Router {
         state.clone(),
         auth::authenticate,
     ));
+    let (capture, _) = capture::router().split_for_parts();
     let mut open = Router::new()
+        .merge(capture.route(
+            "/api/v1/capture",
+            axum::routing::options(capture::preflight),
+        ))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(ui::public_pages());
@@ -109,6 +115,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     let app = router(state);
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         let _ = tx.send(true);

@@ -28,6 +28,17 @@ pub struct ServerOptions {
     pub session_ttl_ms: i64,
     /// Largest request body (CSV uploads included).
     pub max_body_bytes: usize,
+    /// Inbound captures each capture key may post per second, and the burst.
+    pub capture_per_s: f64,
+    pub capture_burst: f64,
+    /// Captures per second from one client address (IPv6: per /64).
+    pub capture_ip_per_s: f64,
+    pub capture_ip_burst: f64,
+    /// Origins (`https://example.com`) whose pages may post captures; empty
+    /// allows any.
+    pub capture_origins: Vec<String>,
+    /// The hidden form field people leave empty and bots fill in.
+    pub capture_honeypot: String,
 }
 
 impl Default for ServerOptions {
@@ -41,6 +52,12 @@ impl Default for ServerOptions {
             login_per_s: 0.2,
             session_ttl_ms: 12 * 3600 * 1000,
             max_body_bytes: 256 * 1024 * 1024,
+            capture_per_s: 5.0,
+            capture_burst: 50.0,
+            capture_ip_per_s: 0.5,
+            capture_ip_burst: 10.0,
+            capture_origins: Vec::new(),
+            capture_honeypot: "website_url".to_owned(),
         }
     }
 }
@@ -59,6 +76,9 @@ pub(crate) struct Inner {
     pub login_limiter: RateLimiter,
     pub metrics: Metrics,
     pub imports: ImportTracker,
+    /// Captures per capture key, and per client address.
+    pub capture_limiter: RateLimiter,
+    pub capture_ip_limiter: RateLimiter,
 }
 
 impl AppState {
@@ -69,6 +89,8 @@ impl AppState {
                 config,
                 limiter: RateLimiter::new(opts.key_rate_per_s, opts.key_burst),
                 login_limiter: RateLimiter::new(opts.login_per_s, opts.login_burst),
+                capture_limiter: RateLimiter::new(opts.capture_per_s, opts.capture_burst),
+                capture_ip_limiter: RateLimiter::new(opts.capture_ip_per_s, opts.capture_ip_burst),
                 opts,
                 metrics: Metrics::default(),
                 imports: ImportTracker::default(),

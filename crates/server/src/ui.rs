@@ -809,9 +809,11 @@ async fn settings_page(State(st): State<AppState>, Extension(p): Extension<Princ
     page("Settings", &p, settings_markup(&p, &keys, &users, None))
 }
 
-fn role_select() -> Markup {
+/// Roles to pick from; keys may also be capture keys for web forms.
+fn role_select(for_keys: bool) -> Markup {
     html! {
         select name="role" {
+            @if for_keys { option value="capture" { "capture (web forms)" } }
             option value="viewer" { "viewer" }
             option value="member" selected { "member" }
             option value="admin" { "admin" }
@@ -854,7 +856,7 @@ fn settings_markup(
             form.filters method="post" action="/settings/api-keys" {
                 (csrf_field(p))
                 label { "Name" input type="text" name="name" required maxlength="100"; }
-                label { "Role" (role_select()) }
+                label { "Role" (role_select(true)) }
                 button type="submit" { "Create key" }
             }
         }
@@ -868,7 +870,7 @@ fn settings_markup(
                 (csrf_field(p))
                 label { "Email" input type="email" name="email" required; }
                 label { "Password" input type="password" name="password" required minlength="10" autocomplete="new-password"; }
-                label { "Role" (role_select()) }
+                label { "Role" (role_select(false)) }
                 button type="submit" { "Add user" }
             }
         }

@@ -15,6 +15,9 @@ pub type ApiKeyId = i64;
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Only posts inbound leads to `/api/v1/capture`: the key a landing page
+    /// embeds. Keys only; refused on every other route.
+    Capture,
     /// Reads everything in the workspace.
     Viewer,
     /// Also writes leads, imports, runs and jobs.
@@ -26,6 +29,7 @@ pub enum Role {
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Capture => "capture",
             Role::Viewer => "viewer",
             Role::Member => "member",
             Role::Admin => "admin",
@@ -34,6 +38,7 @@ impl Role {
 
     pub fn parse(s: &str) -> Option<Role> {
         match s {
+            "capture" => Some(Role::Capture),
             "viewer" => Some(Role::Viewer),
             "member" => Some(Role::Member),
             "admin" => Some(Role::Admin),

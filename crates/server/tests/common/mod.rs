@@ -181,9 +181,10 @@ where
         let base = format!("http://{}", listener.local_addr().unwrap());
         let state = AppState::new(store.clone(), config(), opts);
         tokio::spawn(async move {
-            axum::serve(listener, leadgen_server::router(state))
-                .await
-                .unwrap();
+            // With the peer address, as `leadgen serve` runs it.
+            let app = leadgen_server::router(state)
+                .into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, app).await.unwrap();
         });
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
