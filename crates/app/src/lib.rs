@@ -2,6 +2,7 @@
 //! workers) calls. Handlers parse input, call one of these, render the result.
 
 pub mod bench;
+pub mod companies;
 pub mod config;
 pub mod csv_source;
 pub mod discovery;
@@ -11,3 +12,5 @@ pub mod queue;
 pub mod rejects;
 pub mod sample;
 pub mod verify_job;
+
+pub use companies::company_domain_key;

@@ -1,17 +1,15 @@
 //! `leadgen scrape …` (discovery sweeps as runs of jobs) and
 //! `leadgen companies …` (what they found).
 
-use std::collections::{BTreeSet, HashMap};
-
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
+use leadgen_app::companies::{batch_sources, company_json};
 use leadgen_app::config::Config;
 use leadgen_app::discovery::ads::{MetaAdsPayload, start_meta_scan};
 use leadgen_app::discovery::{MapsVendor, SweepRequest, plan_sweep, start_sweep};
 use leadgen_core::DEFAULT_WORKSPACE;
-use leadgen_core::company::Company;
 use leadgen_integrations::google_places::PlacesFields;
-use leadgen_store::{CompanyFilter, Store};
+use leadgen_store::CompanyFilter;
 
 use crate::open_store;
 
@@ -178,49 +176,6 @@ fn meta_ads(config: &Config, a: MetaAdsArgs) -> Result<()> {
     Ok(())
 }
 
-/// `companies list --json`: one object per company.
-fn company_json(c: &Company, sources: &HashMap<i64, String>) -> serde_json::Value {
-    let records = c
-        .provenance
-        .origin
-        .iter()
-        .map(|o| o.record)
-        .chain(c.provenance.linked.iter().copied());
-    let names: BTreeSet<&str> = records
-        .filter_map(|r| sources.get(&r.batch()).map(String::as_str))
-        .collect();
-    serde_json::json!({
-        "id": c.id,
-        "name": c.name.as_ref().map(|n| n.as_str()),
-        "domain": c.domain.as_ref().map(|d| d.as_str()),
-        "phone": c.phone.as_ref().map(|p| p.canonical()),
-        "street": c.street,
-        "city": c.city,
-        "state": c.state,
-        "postal_code": c.postal_code,
-        "country": c.country.map(|k| k.as_str().to_owned()),
-        "running_ads": !c.ad_platforms().is_empty(),
-        "ad_platforms": c.ad_platforms(),
-        "ad_count": c.ad_count(),
-        "meta_ads": c.meta_ads,
-        "industry": c.industry,
-        "rating": c.rating,
-        "review_count": c.review_count,
-        "place_id": c.place_id,
-        "sources": names,
-        "created_at": c.created_at,
-        "updated_at": c.updated_at,
-    })
-}
-
-fn batch_sources(store: &dyn Store) -> Result<HashMap<i64, String>> {
-    Ok(store
-        .batches(DEFAULT_WORKSPACE)?
-        .into_iter()
-        .map(|b| (b.id, b.source))
-        .collect())
-}
-
 pub fn companies(config: &Config, cmd: CompaniesCommand) -> Result<()> {
     let store = open_store(config)?;
     match cmd {
@@ -230,7 +185,7 @@ pub fn companies(config: &Config, cmd: CompaniesCommand) -> Result<()> {
             state,
             json,
         } => {
-            let sources = batch_sources(&*store)?;
+            let sources = batch_sources(&*store, DEFAULT_WORKSPACE)?;
             let f = CompanyFilter {
                 after,
                 state: state.map(|s| s.to_ascii_uppercase()),
@@ -239,7 +194,7 @@ pub fn companies(config: &Config, cmd: CompaniesCommand) -> Result<()> {
             let page = store.list_companies(DEFAULT_WORKSPACE, &f)?;
             for c in &page {
                 if json {
-                    println!("{}", company_json(c, &sources));
+                    println!("{}", company_json(c, &sources, false));
                 } else {
                     println!(
                         "{:>7}  {:<40}  {:<24}  {:<16}  {}",
@@ -271,10 +226,8 @@ pub fn companies(config: &Config, cmd: CompaniesCommand) -> Result<()> {
             let Some(c) = store.get_company(DEFAULT_WORKSPACE, id)? else {
                 bail!("no company {id} in this workspace (`leadgen companies list` shows the ids)");
             };
-            let sources = batch_sources(&*store)?;
-            let mut v = company_json(&c, &sources);
-            v["provenance"] = serde_json::to_value(&c.provenance)?;
-            v["custom"] = serde_json::to_value(&c.custom)?;
+            let sources = batch_sources(&*store, DEFAULT_WORKSPACE)?;
+            let v = company_json(&c, &sources, true);
             println!("{}", serde_json::to_string_pretty(&v)?);
             Ok(())
         }

@@ -168,6 +168,9 @@ struct FilterArgs {
     /// Free text over name, email, company and title.
     #[arg(long, short = 'q')]
     search: Option<String>,
+    /// Leads of the company with this domain (`acme.com`, or its website).
+    #[arg(long)]
+    company_domain: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -547,6 +550,14 @@ fn build_filter(f: &FilterArgs) -> Result<LeadFilter> {
         tier,
         tags: f.tags.clone(),
         text: f.search.clone(),
+        company_domain: f
+            .company_domain
+            .as_deref()
+            .map(|d| {
+                leadgen_app::company_domain_key(d)
+                    .with_context(|| format!("--company-domain '{d}' is not a domain"))
+            })
+            .transpose()?,
     })
 }
 

@@ -76,6 +76,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_leads, create_lead))
         .routes(routes!(get_lead, update_lead, delete_lead))
         .routes(routes!(bulk_tag))
+        .routes(routes!(list_companies))
+        .routes(routes!(get_company))
         .routes(routes!(list_jobs))
         .routes(routes!(job_stats))
         .routes(routes!(get_job))
@@ -122,6 +124,8 @@ pub struct LeadListParams {
     pub tag: Option<String>,
     /// Free text: name, email, company or title.
     pub q: Option<String>,
+    /// Leads of the company with this domain (`acme.com`).
+    pub company_domain: Option<String>,
     /// `newest` (default), `oldest` or `score`.
     pub sort: Option<String>,
     /// `next_cursor` of the previous page.
@@ -197,6 +201,13 @@ pub fn lead_query(p: &LeadListParams) -> ApiResult<LeadQuery> {
             tier: None,
             tags: split_list(&p.tag),
             text: p.q.clone().filter(|s| !s.trim().is_empty()),
+            company_domain: match p.company_domain.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(d) => Some(leadgen_app::company_domain_key(d).ok_or_else(|| {
+                    ApiError::bad_request(format!("company_domain '{d}' is not a domain"))
+                        .with_details(field("company_domain"))
+                })?),
+            },
         },
         sort,
         limit,
@@ -294,6 +305,126 @@ async fn get_lead(
     Ok(Json(
         st.blocking(move |s| lead_detail(s, &rules, ws, id)).await?,
     ))
+}
+
+// ------------------------------------------------------------ companies
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CompanyListParams {
+    /// Two-letter state code.
+    pub state: Option<String>,
+    /// `next_after` of the previous page.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub after: Option<i64>,
+    /// 1–500, default 50.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub limit: Option<u32>,
+}
+
+/// The company filter of a listing, checked.
+pub fn company_filter(p: &CompanyListParams) -> ApiResult<leadgen_store::CompanyFilter> {
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be 1 to 500").with_details(field("limit")));
+    }
+    let state = match p.state.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(s) if s.len() == 2 && s.chars().all(|c| c.is_ascii_alphabetic()) => {
+            Some(s.to_ascii_uppercase())
+        }
+        Some(s) => {
+            return Err(
+                ApiError::bad_request(format!("state '{s}' is not a two-letter code"))
+                    .with_details(field("state")),
+            );
+        }
+    };
+    Ok(leadgen_store::CompanyFilter {
+        after: p.after,
+        state,
+        limit,
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/companies", tag = "companies", params(CompanyListParams),
+    responses(
+        (status = 200, description = "`{companies: [...], next_after}` in id order", body = Object),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn list_companies(
+    State(st): State<AppState>,
+    Extension(p): Caller,
+    ApiQuery(params): ApiQuery<CompanyListParams>,
+) -> ApiResult<Json<Value>> {
+    let f = company_filter(&params)?;
+    let ws = p.workspace;
+    let (page, sources) = st
+        .blocking(move |s| {
+            Ok((
+                s.list_companies(ws, &f)?,
+                leadgen_app::companies::batch_sources(s, ws)?,
+            ))
+        })
+        .await?;
+    let next_after = (page.len() as u32 == params.limit.unwrap_or(50))
+        .then(|| page.last().map(|c| c.id))
+        .flatten();
+    let companies: Vec<Value> = page
+        .iter()
+        .map(|c| leadgen_app::companies::company_json(c, &sources, false))
+        .collect();
+    Ok(Json(
+        json!({ "companies": companies, "next_after": next_after }),
+    ))
+}
+
+/// A company as JSON (`detail`: with provenance), and its newest 50 leads
+/// (those with its domain); shared with the dashboard.
+pub fn company_with_leads(
+    s: &dyn leadgen_store::Store,
+    ws: i64,
+    id: i64,
+    detail: bool,
+) -> ApiResult<(leadgen_core::company::Company, Value, Vec<Lead>)> {
+    let c = s
+        .get_company(ws, id)?
+        .ok_or_else(|| ApiError::not_found("company"))?;
+    let sources = leadgen_app::companies::batch_sources(s, ws)?;
+    let v = leadgen_app::companies::company_json(&c, &sources, detail);
+    let leads = match &c.domain {
+        Some(d) => {
+            let q = LeadQuery {
+                filter: LeadFilter {
+                    company_domain: Some(d.as_str().to_owned()),
+                    ..LeadFilter::default()
+                },
+                sort: SortOrder::Newest,
+                limit: 50,
+                after: None,
+            };
+            s.query_leads(ws, &q)?.leads
+        }
+        None => Vec::new(),
+    };
+    Ok((c, v, leads))
+}
+
+#[utoipa::path(get, path = "/api/v1/companies/{id}", tag = "companies",
+    params(("id" = i64, Path, description = "Company id")),
+    responses(
+        (status = 200, description = "The company with provenance and its first 50 leads (by domain)", body = Object),
+        (status = 404, body = ErrorBody)))]
+async fn get_company(
+    State(st): State<AppState>,
+    Extension(p): Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Value>> {
+    let ws = p.workspace;
+    let (_, mut v, leads) = st
+        .blocking(move |s| company_with_leads(s, ws, id, true))
+        .await?;
+    v["leads"] = leads.iter().map(lead_value).collect();
+    Ok(Json(v))
 }
 
 #[utoipa::path(post, path = "/api/v1/leads", tag = "leads",

@@ -17,7 +17,10 @@ use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::api::{ApiPath, LeadListParams, lead_detail, lead_query, run_value};
+use crate::api::{
+    ApiPath, CompanyListParams, LeadListParams, company_filter, company_with_leads, lead_detail,
+    lead_query, run_value,
+};
 use crate::auth::{CSRF_FIELD, Principal, SESSION_COOKIE};
 use crate::credentials;
 use crate::error::{ApiError, ApiResult};
@@ -41,6 +44,8 @@ pub fn pages() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/leads", get(leads_page))
         .route("/leads/{id}", get(lead_page))
+        .route("/companies", get(companies_page))
+        .route("/companies/{id}", get(company_page))
         .route("/upload", get(upload_page))
         .route("/upload/preview", post(upload_preview))
         .route("/runs", get(runs_page))
@@ -95,6 +100,7 @@ fn layout(title: &str, p: Option<&Principal>, body: Markup) -> Markup {
                         nav aria-label="Main" {
                             a href="/" { "Home" }
                             a href="/leads" { "Leads" }
+                            a href="/companies" { "Companies" }
                             a href="/upload" { "Upload" }
                             a href="/runs" { "Runs & jobs" }
                             @if p.role >= Role::Admin { a href="/settings" { "Settings" } }
@@ -372,6 +378,7 @@ async fn leads_page(
             ("source", v(&params.source)),
             ("tag", v(&params.tag)),
             ("q", v(&params.q)),
+            ("company_domain", v(&params.company_domain)),
             ("sort", v(&params.sort)),
             ("cursor", c.encode()),
         ];
@@ -394,6 +401,9 @@ async fn leads_page(
         h1 { "Leads" }
         form.filters method="get" action="/leads" role="search" {
             label { "Search" input type="search" name="q" value=(v(&params.q)) placeholder="name, email, company"; }
+            @if let Some(d) = params.company_domain.as_deref().filter(|d| !d.is_empty()) {
+                label { "Company domain" input type="text" name="company_domain" value=(d); }
+            }
             label { "Status"
                 select name="status" {
                     @for s in STATUSES {
@@ -414,11 +424,21 @@ async fn leads_page(
             }
             button type="submit" { "Filter" }
         }
+        (leads_table(&page_data.leads))
+        @if page_data.leads.is_empty() { p.muted { "No lead matches." } }
+        @if let Some(href) = next_link { p { a.button href=(href) rel="next" { "Next page →" } } }
+    };
+    page("Leads", &p, body)
+}
+
+/// The table of leads on the leads page and a company's page.
+fn leads_table(leads: &[leadgen_core::Lead]) -> Markup {
+    html! {
         div.table-wrap {
             table.leads {
                 thead { tr { th { "Name" } th { "Email" } th { "Company" } th { "Title" } th { "Status" } th { "Score" } th { "Source" } } }
                 tbody {
-                    @for l in &page_data.leads {
+                    @for l in leads {
                         tr {
                             td { a href=(format!("/leads/{}", l.id)) { (l.full_name().unwrap_or_else(|| format!("#{}", l.id))) } }
                             td { (l.email.as_ref().map(|e| e.as_str()).unwrap_or("")) }
@@ -432,10 +452,127 @@ async fn leads_page(
                 }
             }
         }
-        @if page_data.leads.is_empty() { p.muted { "No lead matches." } }
+    }
+}
+
+// ------------------------------------------------------------ companies
+
+async fn companies_page(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Query(params): Query<CompanyListParams>,
+) -> Response {
+    let f = match company_filter(&params) {
+        Ok(f) => f,
+        Err(e) => return error_page(&p, e),
+    };
+    let ws = p.workspace;
+    let limit = f.limit;
+    let list = match st
+        .blocking(move |s| Ok((s.list_companies(ws, &f)?, s.count_companies(ws)?)))
+        .await
+    {
+        Ok(x) => x,
+        Err(e) => return error_page(&p, e),
+    };
+    let (companies, total) = list;
+    let state = params.state.clone().unwrap_or_default();
+    let next_link = companies
+        .last()
+        .filter(|_| companies.len() as u32 == limit)
+        .map(|c| {
+            let mut pairs = vec![("after", c.id.to_string())];
+            if !state.is_empty() {
+                pairs.push(("state", state.clone()));
+            }
+            format!(
+                "/companies?{}",
+                serde_urlencoded::to_string(&pairs).unwrap_or_default()
+            )
+        });
+    let body = html! {
+        h1 { "Companies " span.muted { "(" (total) ")" } }
+        form.filters method="get" action="/companies" role="search" {
+            label { "State" input type="text" name="state" value=(state) maxlength="2" size="3" placeholder="NY"; }
+            button type="submit" { "Filter" }
+        }
+        div.table-wrap {
+            table.companies {
+                thead { tr { th { "Name" } th { "Domain" } th { "Phone" } th { "Place" } th { "Industry" } th { "Ads" } th { "Rating" } } }
+                tbody {
+                    @for c in &companies {
+                        tr {
+                            td { a href=(format!("/companies/{}", c.id)) { (c.name.as_ref().map_or_else(|| format!("#{}", c.id), |n| n.as_str().to_owned())) } }
+                            td { (c.domain.as_ref().map_or("", |d| d.as_str())) }
+                            td { (c.phone.as_ref().map(|p| p.canonical()).unwrap_or_default()) }
+                            td { ([c.city.as_deref(), c.state.as_deref(), c.postal_code.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ")) }
+                            td { (c.industry.as_deref().unwrap_or("")) }
+                            td { (c.ad_platforms().join(", ")) }
+                            td.num { @if let Some(r) = c.rating { (format!("{r:.1}")) } }
+                        }
+                    }
+                }
+            }
+        }
+        @if companies.is_empty() { p.muted { "No company yet: `leadgen scrape google-maps` or `leadgen scrape meta-ads` find them." } }
         @if let Some(href) = next_link { p { a.button href=(href) rel="next" { "Next page →" } } }
     };
-    page("Leads", &p, body)
+    page("Companies", &p, body)
+}
+
+async fn company_page(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+) -> Response {
+    let ws = p.workspace;
+    let found = st
+        .blocking(move |s| company_with_leads(s, ws, id, false))
+        .await;
+    let (c, v, leads) = match found {
+        Ok(x) => x,
+        Err(e) => return error_page(&p, e),
+    };
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let name = c
+        .name
+        .as_ref()
+        .map_or_else(|| format!("Company #{id}"), |n| n.as_str().to_owned());
+    let body = html! {
+        p { a href="/companies" { "← Companies" } }
+        h1 { (name) }
+        section {
+            h2 { "Fields" }
+            table.fields {
+                tbody {
+                    @for (k, val) in v.as_object().into_iter().flatten() {
+                        @if !val.is_null() && k != "id" && val != &Value::Array(Vec::new()) {
+                            tr { th scope="row" { (k) } td { (text(val)) } }
+                        }
+                    }
+                    @for (k, val) in &c.custom {
+                        tr { th scope="row" { (k) } td { (val) } }
+                    }
+                }
+            }
+        }
+        section {
+            h2 { "Leads at this company" }
+            @match &c.domain {
+                Some(d) => {
+                    (leads_table(&leads))
+                    @if leads.is_empty() { p.muted { "No lead with the company domain " (d.as_str()) " yet." } }
+                    @else { p { a href=(format!("/leads?company_domain={}", d.as_str())) { "All its leads →" } } }
+                }
+                None => { p.muted { "Without a known domain, leads cannot be matched to this company." } }
+            }
+        }
+    };
+    page(&name, &p, body)
 }
 
 async fn lead_page(

@@ -19,6 +19,7 @@ both_backends! {
     jobs_and_runs_retry_cancel_pause_resume,
     errors_have_one_shape_and_the_right_status,
     admin_creates_and_lists_keys_and_users,
+    companies_list_by_state_page_and_show_their_leads,
 }
 
 /// Every operation in the document, as (method, path with ids filled in).
@@ -715,4 +716,109 @@ async fn admin_creates_and_lists_keys_and_users(app: App) {
         !users.to_string().contains("argon2"),
         "no hashes in listings"
     );
+}
+
+async fn companies_list_by_state_page_and_show_their_leads(app: App) {
+    let acme = common::seed_company(&app, A, "Acme Dental", Some("acme-dental.com"), "NY").await;
+    let beta = common::seed_company(&app, A, "Beta Labs", Some("betalabs.io"), "NJ").await;
+    let gamma = common::seed_company(&app, A, "Gamma Cafe", None, "NY").await;
+    let other =
+        common::seed_company(&app, common::B, "Other Co", Some("other.example.com"), "NY").await;
+    app.import(
+        &app.a_admin,
+        "email,first_name,company,company_domain\n\
+         ann@acme-dental.com,Ann,Acme Dental,acme-dental.com\n\
+         bo@gmail.com,Bo,Acme Dental,https://www.acme-dental.com/\n\
+         cy@betalabs.io,Cy,Beta Labs,betalabs.io\n",
+    )
+    .await;
+
+    let v = app
+        .get("/api/v1/companies", &app.a_viewer)
+        .json_value()
+        .await;
+    let ids: Vec<i64> = v["companies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![acme, beta, gamma],
+        "only workspace A's, in id order"
+    );
+    assert_eq!(v["next_after"], Value::Null);
+    assert_eq!(v["companies"][0]["domain"], "acme-dental.com");
+
+    let v = app
+        .get("/api/v1/companies?state=ny&limit=1", &app.a_viewer)
+        .json_value()
+        .await;
+    assert_eq!(v["companies"][0]["id"], acme);
+    assert_eq!(v["next_after"], acme);
+    let v = app
+        .get(
+            &format!("/api/v1/companies?state=NY&limit=1&after={acme}"),
+            &app.a_viewer,
+        )
+        .json_value()
+        .await;
+    assert_eq!(v["companies"][0]["id"], gamma);
+
+    // The detail lists the leads with its domain, however it was written.
+    let v = app
+        .get(&format!("/api/v1/companies/{acme}"), &app.a_viewer)
+        .json_value()
+        .await;
+    assert_eq!(v["name"], "Acme Dental");
+    assert!(v["provenance"].is_object());
+    let mut emails: Vec<&str> = v["leads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["email"].as_str().unwrap())
+        .collect();
+    emails.sort();
+    assert_eq!(emails, vec!["ann@acme-dental.com", "bo@gmail.com"]);
+    let v = app
+        .get(&format!("/api/v1/companies/{gamma}"), &app.a_viewer)
+        .json_value()
+        .await;
+    assert_eq!(v["leads"], json!([]), "no domain, no leads");
+
+    // The same filter on the lead listing, normalized like the import.
+    let v = app
+        .get(
+            "/api/v1/leads?company_domain=WWW.Acme-Dental.com",
+            &app.a_viewer,
+        )
+        .json_value()
+        .await;
+    assert_eq!(v["leads"].as_array().unwrap().len(), 2);
+    let r = app
+        .get(
+            "/api/v1/leads?company_domain=not%20a%20domain",
+            &app.a_viewer,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // Another workspace's company is not found; bad parameters are 400.
+    for (path, status) in [
+        (format!("/api/v1/companies/{other}"), 404),
+        ("/api/v1/companies?state=New%20York".to_owned(), 400),
+        ("/api/v1/companies?limit=0".to_owned(), 400),
+    ] {
+        let r = app.get(&path, &app.a_admin).send().await.unwrap();
+        assert_eq!(r.status(), status, "{path}");
+    }
+    let v = app
+        .get("/api/v1/companies", &app.b_admin)
+        .json_value()
+        .await;
+    assert_eq!(v["companies"].as_array().unwrap().len(), 1);
+    assert_eq!(v["companies"][0]["id"], other);
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{App, Backend, JsonReply, SAMPLE_CSV, error_code, test_opts, with_app_opts};
+use common::{A, App, Backend, JsonReply, SAMPLE_CSV, error_code, test_opts, with_app_opts};
 use leadgen_server::ServerOptions;
 
 both_backends! {
@@ -15,6 +15,7 @@ both_backends! {
     dashboard_pages_render_for_a_session,
     progress_events_follow_run_changes_within_a_second,
     health_ready_and_metrics_are_open_and_count_requests,
+    company_pages_list_show_leads_and_escape_names,
 }
 
 async fn login_sets_a_session_cookie_and_logout_ends_it(app: App) {
@@ -422,4 +423,41 @@ fn a_key_over_its_rate_gets_429_with_retry_after() {
             .unwrap();
         assert_eq!(r.status(), 200);
     });
+}
+
+async fn company_pages_list_show_leads_and_escape_names(app: App) {
+    let id = common::seed_company(&app, A, "<b>Bold</b> & Sons", Some("boldsons.com"), "CT").await;
+    common::seed_company(&app, common::B, "Hidden Other Tenant", None, "CT").await;
+    app.import(
+        &app.a_admin,
+        "email,first_name,company_domain\ndee@boldsons.com,Dee,boldsons.com\n",
+    )
+    .await;
+    let (session, _) = app.login().await;
+    let list = app.page(app.url("/companies"), &session).await;
+    assert!(
+        list.contains("&lt;b&gt;Bold&lt;/b&gt; &amp; Sons"),
+        "{list}"
+    );
+    assert!(!list.contains("<b>Bold"), "raw markup in the list");
+    assert!(!list.contains("Hidden Other Tenant"));
+    assert!(list.contains(&format!("href=\"/companies/{id}\"")));
+    let detail = app
+        .page(app.url(&format!("/companies/{id}")), &session)
+        .await;
+    assert!(detail.contains("dee@boldsons.com"), "{detail}");
+    assert!(detail.contains("/leads?company_domain=boldsons.com"));
+    assert!(!detail.contains("<b>Bold"));
+    let r = app
+        .http
+        .get(app.url("/companies/999999"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let filtered = app
+        .page(app.url("/leads?company_domain=boldsons.com"), &session)
+        .await;
+    assert!(filtered.contains("dee@boldsons.com"));
 }

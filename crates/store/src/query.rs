@@ -20,6 +20,8 @@ pub struct LeadFilter {
     pub tags: Vec<String>,
     /// A substring of the name, email, company or title (case-insensitive).
     pub text: Option<String>,
+    /// The company's registrable domain, as `Domain` normalizes it.
+    pub company_domain: Option<String>,
 }
 
 /// The order of a listing. Every order ends with the id, so it is total and a
@@ -180,6 +182,10 @@ pub(crate) fn where_clause(
     if let Some(max) = f.max_score.filter(|_| !cursor_is_tighter) {
         let p = push(&mut params, SqlValue::Int(max.into()));
         parts.push(format!("score <= {p}"));
+    }
+    if let Some(domain) = &f.company_domain {
+        let p = push(&mut params, SqlValue::Text(domain.clone().into()));
+        parts.push(format!("company_domain = {p}"));
     }
     if let Some(tier) = f.tier {
         let p = push(&mut params, SqlValue::Text(tier.as_str().into()));

@@ -355,6 +355,7 @@ fn dataset(batch: &Batch) -> Vec<Lead> {
             l.last_name = Some(format!("Person{i}"));
             l.company_name = (i % 8 != 7).then(|| companies[i as usize % companies.len()].into());
             l.title = (i % 5 != 1).then(|| titles[i as usize % titles.len()].into());
+            l.company_domain = (i % 6 != 5).then(|| domain(&format!("corp{}.com", i % 4)));
             l.status = statuses[i as usize % statuses.len()];
             l.score = ((i * 7) % 6 * 20) as u8; // 0..=100 with many ties
             l.tier = match l.score {
@@ -389,6 +390,9 @@ fn reference_match(l: &Lead, f: &LeadFilter) -> bool {
         && f.min_score.is_none_or(|m| l.score >= m)
         && f.max_score.is_none_or(|m| l.score <= m)
         && f.tier.is_none_or(|t| l.tier == t)
+        && f.company_domain
+            .as_ref()
+            .is_none_or(|d| l.company_domain.as_ref().map(|c| c.as_str()) == Some(d.as_str()))
         && f.tags.iter().all(|t| l.tags.contains(t))
         && text.is_none_or(|t| {
             [
@@ -475,6 +479,14 @@ fn filters() -> Vec<LeadFilter> {
         },
         LeadFilter {
             text: Some("   ".into()),
+            ..f()
+        },
+        LeadFilter {
+            company_domain: Some("corp2.com".into()),
+            ..f()
+        },
+        LeadFilter {
+            company_domain: Some("CORP2.com".into()),
             ..f()
         },
         LeadFilter {

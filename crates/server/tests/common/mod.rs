@@ -265,3 +265,23 @@ pub const SAMPLE_CSV: &str = "email,first_name,last_name,company,title\n\
 ann@acme.example,Ann,Archer,Acme,CEO\n\
 bob@beta.example,Bob,Baker,Beta,CTO\n\
 not-an-email,,,,\n";
+
+/// Stores a company in `ws` (as a discovery sweep would) and returns its id.
+pub async fn seed_company(
+    app: &App,
+    ws: i64,
+    name: &str,
+    domain: Option<&str>,
+    state: &str,
+) -> i64 {
+    let mut c = leadgen_core::company::Company::new(leadgen_core::SourceRef {
+        at: 1_750_000_000_000,
+        record: leadgen_core::RecordId::new(1, 2),
+    });
+    c.name = leadgen_core::company::CompanyName::parse(name);
+    c.domain = domain.map(|d| leadgen_core::domain::Domain::parse(d).unwrap());
+    c.state = Some(state.to_owned());
+    c.place_id = Some(format!("place-{name}"));
+    app.store(move |s| s.upsert_companies(ws, &[c], 1_750_000_000_000).unwrap()[0].id)
+        .await
+}
