@@ -8,6 +8,7 @@ pub mod csv_source;
 pub mod discovery;
 pub mod export;
 pub mod import;
+pub mod lead_jobs;
 pub mod queue;
 pub mod rejects;
 pub mod sample;

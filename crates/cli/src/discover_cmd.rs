@@ -11,7 +11,7 @@ use leadgen_core::DEFAULT_WORKSPACE;
 use leadgen_integrations::google_places::PlacesFields;
 use leadgen_store::CompanyFilter;
 
-use crate::open_store;
+use crate::{now_ms, open_store};
 
 #[derive(Subcommand)]
 pub enum ScrapeCommand {
@@ -232,11 +232,4 @@ pub fn companies(config: &Config, cmd: CompaniesCommand) -> Result<()> {
             Ok(())
         }
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

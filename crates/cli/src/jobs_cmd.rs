@@ -8,7 +8,6 @@ use leadgen_app::config::Config;
 use leadgen_app::queue::{self, bench_queue, queue_json};
 use leadgen_core::DEFAULT_WORKSPACE;
 use leadgen_core::job::{Job, JobStatus, NewJob, Run, RunStatus};
-use leadgen_jobs::{Clock, SystemClock};
 use leadgen_store::{JobFilter, Store};
 
 use crate::open_store;
@@ -134,10 +133,6 @@ pub enum RunsCommand {
     },
 }
 
-fn now() -> i64 {
-    SystemClock.now_ms()
-}
-
 pub fn worker(config: &Config, args: WorkerArgs) -> Result<()> {
     let store: Arc<dyn Store> = Arc::from(open_store(config)?);
     let mut opts = queue::worker_options(
@@ -216,7 +211,7 @@ fn job_line(j: &Job) -> String {
 
 fn run_line(r: &Run) -> String {
     let eta = r
-        .eta_ms(now())
+        .eta_ms(crate::now_ms())
         .map(|ms| format!("  eta {}", human_duration(ms)))
         .unwrap_or_default();
     format!(
@@ -247,7 +242,7 @@ fn human_duration(ms: i64) -> String {
 /// A run as `runs show --json` prints it: the run and its ETA.
 fn run_json(r: &Run) -> serde_json::Value {
     let mut v = serde_json::to_value(r).unwrap_or_default();
-    v["eta_ms"] = serde_json::json!(r.eta_ms(now()));
+    v["eta_ms"] = serde_json::json!(r.eta_ms(crate::now_ms()));
     v
 }
 
@@ -290,7 +285,7 @@ pub fn jobs(config: &Config, cmd: JobsCommand) -> Result<()> {
     let ws = DEFAULT_WORKSPACE;
     match cmd {
         JobsCommand::Stats { json } => {
-            let s = store.queue_stats(ws, now())?;
+            let s = store.queue_stats(ws, crate::now_ms())?;
             if json {
                 println!("{}", queue_json(&s));
             } else {
@@ -341,13 +336,13 @@ pub fn jobs(config: &Config, cmd: JobsCommand) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&j)?);
         }
         JobsCommand::Retry { id } => {
-            if !store.retry_job(ws, id, now())? {
+            if !store.retry_job(ws, id, crate::now_ms())? {
                 bail!("job {id} is not failed or cancelled (or does not exist); nothing to retry");
             }
             eprintln!("job {id} is pending again");
         }
         JobsCommand::Cancel { id } => {
-            if !store.cancel_job(ws, id, now())? {
+            if !store.cancel_job(ws, id, crate::now_ms())? {
                 bail!("job {id} is already finished (or does not exist)");
             }
             eprintln!("job {id} cancelled");
@@ -367,7 +362,7 @@ pub fn jobs(config: &Config, cmd: JobsCommand) -> Result<()> {
             if unique_key.is_some() && count != 1 {
                 bail!("--unique-key enqueues one job; drop --count or the key");
             }
-            let t = now();
+            let t = crate::now_ms();
             let mut job: NewJob = queue::registry().new_job(ws, &job_type, &payload);
             job.priority = priority;
             job.unique_key = unique_key;
@@ -405,7 +400,7 @@ pub fn runs(config: &Config, cmd: RunsCommand) -> Result<()> {
     let store = open_store(config)?;
     let ws = DEFAULT_WORKSPACE;
     let set = |id: i64, to: RunStatus, verb: &str| -> Result<()> {
-        if !store.set_run_status(ws, id, to, now())? {
+        if !store.set_run_status(ws, id, to, crate::now_ms())? {
             let st = store
                 .get_run(ws, id)?
                 .with_context(|| format!("no run {id}"))?
@@ -439,7 +434,7 @@ pub fn runs(config: &Config, cmd: RunsCommand) -> Result<()> {
         RunsCommand::Resume { id } => set(id, RunStatus::Running, "resume")?,
         RunsCommand::Cancel { id } => set(id, RunStatus::Cancelled, "cancel")?,
         RunsCommand::Create { kind, name, json } => {
-            let id = store.create_run(ws, &kind, &name, now())?;
+            let id = store.create_run(ws, &kind, &name, crate::now_ms())?;
             if json {
                 println!("{}", serde_json::json!({"id": id}));
             } else {

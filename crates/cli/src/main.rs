@@ -206,6 +206,17 @@ enum LeadsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Enqueue email verification (`validate_email` jobs, one run) for the
+    /// matching leads that have an email; `leadgen worker` runs them.
+    Verify {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// At most this many leads, newest first.
+        #[arg(long, default_value_t = 10_000)]
+        max: u32,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -222,6 +233,12 @@ struct ListArgs {
     cursor: Option<String>,
     #[arg(long)]
     json: bool,
+}
+
+/// Wall-clock milliseconds, as the store records times.
+pub(crate) fn now_ms() -> i64 {
+    use leadgen_jobs::Clock;
+    leadgen_jobs::SystemClock.now_ms()
 }
 
 fn main() {
@@ -567,6 +584,28 @@ fn leads(config: &Config, cmd: LeadsCommand) -> Result<()> {
         LeadsCommand::Show { id, json } => return show_lead(&*store, &config.scoring, id, json),
         LeadsCommand::List(list) => (list, None),
         LeadsCommand::Search { text, list } => (list, Some(text)),
+        LeadsCommand::Verify { filter, max, json } => {
+            use leadgen_app::lead_jobs::{LeadSelection, MAX_SELECTION, enqueue_verifications};
+            if !(1..=MAX_SELECTION).contains(&max) {
+                bail!("--max must be 1 to {MAX_SELECTION}");
+            }
+            let selection = LeadSelection::Filter {
+                filter: build_filter(&filter)?,
+                max,
+            };
+            let out = enqueue_verifications(&*store, DEFAULT_WORKSPACE, &selection, now_ms())?;
+            if json {
+                println!("{}", serde_json::to_string(&out)?);
+            } else if let Some(run) = out.run_id {
+                println!(
+                    "enqueued {} verifications in run {run} ({} matching leads have no email); `leadgen worker --until-idle` runs them, `leadgen runs show {run}` follows them",
+                    out.enqueued, out.skipped
+                );
+            } else {
+                println!("no matching lead has an email; nothing enqueued");
+            }
+            return Ok(());
+        }
     };
     let mut filter = build_filter(&list.filter)?;
     if text.is_some() {

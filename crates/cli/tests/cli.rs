@@ -325,3 +325,50 @@ fn an_import_killed_midway_can_be_rerun_to_the_same_result() {
     assert_eq!(a.len(), b.len());
     assert!(a == b, "exports differ after an interrupted import");
 }
+
+#[test]
+fn leads_verify_enqueues_one_job_per_matching_lead_with_an_email() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("v.csv");
+    std::fs::write(
+        &file,
+        "Email,First Name,Last Name,Company Domain,LinkedIn URL\n\
+         ann@acme.com,Ann,Archer,acme.com,\n\
+         bo@acme.com,Bo,Baker,acme.com,\n\
+         cy@beta.io,Cy,Cole,beta.io,\n\
+         ,Di,Dunn,acme.com,https://www.linkedin.com/in/di-dunn\n",
+    )
+    .unwrap();
+    ok(&data, &["import", file.to_str().unwrap()]);
+    let out = json(&ok(
+        &data,
+        &[
+            "leads",
+            "verify",
+            "--company-domain",
+            "www.acme.com",
+            "--json",
+        ],
+    ));
+    assert_eq!(out["enqueued"], 2, "{out}");
+    assert_eq!(out["skipped"], 1, "Di has no email: {out}");
+    let run = out["run_id"].as_i64().unwrap();
+    let jobs = ok(
+        &data,
+        &["jobs", "list", "--run", &run.to_string(), "--json"],
+    );
+    assert_eq!(jobs.matches("validate_email").count(), 2, "{jobs}");
+    let none = json(&ok(
+        &data,
+        &["leads", "verify", "--status", "validated", "--json"],
+    ));
+    assert_eq!(none["enqueued"], 0);
+    assert_eq!(none["run_id"], Value::Null);
+    let bad = leadgen(
+        &data,
+        &["leads", "verify", "--company-domain", "not a domain"],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--company-domain"));
+}

@@ -10,6 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use leadgen_app::lead_jobs::LeadSelection;
 use leadgen_core::job::{JobStatus, RunStatus};
 use leadgen_core::lead::LeadStatus;
 use leadgen_core::{Field, Lead, LeadId};
@@ -76,6 +77,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_leads, create_lead))
         .routes(routes!(get_lead, update_lead, delete_lead))
         .routes(routes!(bulk_tag))
+        .routes(routes!(verify_leads))
         .routes(routes!(list_companies))
         .routes(routes!(get_company))
         .routes(routes!(list_jobs))
@@ -575,6 +577,93 @@ pub struct BulkTag {
     pub add: Vec<String>,
     #[serde(default)]
     pub remove: Vec<String>,
+}
+
+/// Leads chosen by id, or by the listing's filters (at most `max`).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeadSelectionBody {
+    #[serde(default)]
+    pub ids: Vec<LeadId>,
+    pub status: Option<String>,
+    pub source: Option<String>,
+    pub min_score: Option<u8>,
+    pub max_score: Option<u8>,
+    pub tag: Option<String>,
+    pub q: Option<String>,
+    pub company_domain: Option<String>,
+    /// With filters: how many leads at most, newest first (default 10,000).
+    pub max: Option<u32>,
+}
+
+impl LeadSelectionBody {
+    fn filters(&self) -> LeadListParams {
+        LeadListParams {
+            status: self.status.clone(),
+            source: self.source.clone(),
+            min_score: self.min_score,
+            max_score: self.max_score,
+            tag: self.tag.clone(),
+            q: self.q.clone(),
+            company_domain: self.company_domain.clone(),
+            ..LeadListParams::default()
+        }
+    }
+}
+
+/// The leads a selection names; filters are checked like the listing's.
+pub fn lead_selection(
+    params: &LeadListParams,
+    ids: Vec<LeadId>,
+    max: Option<u32>,
+) -> ApiResult<LeadSelection> {
+    let filter = lead_query(params)?.filter;
+    let max_allowed = leadgen_app::lead_jobs::MAX_SELECTION;
+    if !ids.is_empty() {
+        if filter != LeadFilter::default() || max.is_some() {
+            return Err(ApiError::unprocessable("give ids or filters, not both"));
+        }
+        if ids.len() > max_allowed as usize {
+            return Err(
+                ApiError::unprocessable(format!("at most {max_allowed} ids"))
+                    .with_details(field("ids")),
+            );
+        }
+        return Ok(LeadSelection::Ids(ids));
+    }
+    let max = max.unwrap_or(10_000);
+    if !(1..=max_allowed).contains(&max) {
+        return Err(
+            ApiError::unprocessable(format!("max must be 1 to {max_allowed}"))
+                .with_details(field("max")),
+        );
+    }
+    Ok(LeadSelection::Filter { filter, max })
+}
+
+#[utoipa::path(post, path = "/api/v1/leads/verify", tag = "leads", request_body = LeadSelectionBody,
+    responses(
+        (status = 202, description = "`{run_id, enqueued, skipped, not_found}`: one validate_email job per lead with an email, in one run", body = Object),
+        (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn verify_leads(
+    State(st): State<AppState>,
+    Extension(p): Caller,
+    ApiJson(req): ApiJson<LeadSelectionBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    p.require(Role::Member)?;
+    let selection = lead_selection(&req.filters(), req.ids.clone(), req.max)?;
+    let ws = p.workspace;
+    let out = st
+        .blocking(move |s| {
+            Ok(leadgen_app::lead_jobs::enqueue_verifications(
+                s,
+                ws,
+                &selection,
+                now_ms(),
+            )?)
+        })
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(json!(out))))
 }
 
 #[utoipa::path(post, path = "/api/v1/leads/bulk-tag", tag = "leads", request_body = BulkTag,

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::api::{
     ApiPath, CompanyListParams, LeadListParams, company_filter, company_with_leads, lead_detail,
-    lead_query, run_value,
+    lead_query, lead_selection, run_value,
 };
 use crate::auth::{CSRF_FIELD, Principal, SESSION_COOKIE};
 use crate::credentials;
@@ -44,6 +44,7 @@ pub fn pages() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/leads", get(leads_page))
         .route("/leads/{id}", get(lead_page))
+        .route("/leads/verify", post(verify_form))
         .route("/companies", get(companies_page))
         .route("/companies/{id}", get(company_page))
         .route("/upload", get(upload_page))
@@ -372,22 +373,11 @@ async fn leads_page(
         Err(e) => return error_page(&p, e),
     };
     let v = |o: &Option<String>| o.clone().unwrap_or_default();
+    let filters = filter_pairs(&params);
     let next_link = page_data.next.map(|c| {
-        let mut pairs: Vec<(&str, String)> = vec![
-            ("status", v(&params.status)),
-            ("source", v(&params.source)),
-            ("tag", v(&params.tag)),
-            ("q", v(&params.q)),
-            ("company_domain", v(&params.company_domain)),
-            ("sort", v(&params.sort)),
-            ("cursor", c.encode()),
-        ];
-        if let Some(m) = params.min_score {
-            pairs.push(("min_score", m.to_string()));
-        }
-        if let Some(m) = params.max_score {
-            pairs.push(("max_score", m.to_string()));
-        }
+        let mut pairs = filters.clone();
+        pairs.push(("sort", v(&params.sort)));
+        pairs.push(("cursor", c.encode()));
         pairs.retain(|(_, val)| !val.is_empty());
         format!(
             "/leads?{}",
@@ -424,11 +414,71 @@ async fn leads_page(
             }
             button type="submit" { "Filter" }
         }
+        @if p.role >= Role::Member && !page_data.leads.is_empty() {
+            form.actions method="post" action="/leads/verify" {
+                (csrf_field(&p))
+                @for (k, val) in &filters { input type="hidden" name=(k) value=(val); }
+                button type="submit" { "Verify the matching leads" }
+            }
+        }
         (leads_table(&page_data.leads))
         @if page_data.leads.is_empty() { p.muted { "No lead matches." } }
         @if let Some(href) = next_link { p { a.button href=(href) rel="next" { "Next page →" } } }
     };
     page("Leads", &p, body)
+}
+
+/// The listing's filters as query pairs (set ones only), for links and forms.
+fn filter_pairs(params: &LeadListParams) -> Vec<(&'static str, String)> {
+    let v = |o: &Option<String>| o.clone().unwrap_or_default();
+    let mut pairs = vec![
+        ("status", v(&params.status)),
+        ("source", v(&params.source)),
+        ("tag", v(&params.tag)),
+        ("q", v(&params.q)),
+        ("company_domain", v(&params.company_domain)),
+        (
+            "min_score",
+            params.min_score.map(|m| m.to_string()).unwrap_or_default(),
+        ),
+        (
+            "max_score",
+            params.max_score.map(|m| m.to_string()).unwrap_or_default(),
+        ),
+    ];
+    pairs.retain(|(_, val)| !val.is_empty());
+    pairs
+}
+
+/// "Verify the matching leads": one validate_email job per lead with an
+/// email among the first 10,000 that match, then the runs page.
+async fn verify_form(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Form(params): Form<LeadListParams>,
+) -> Response {
+    if let Err(e) = p.require(Role::Member) {
+        return error_page(&p, e);
+    }
+    let selection = match lead_selection(&params, Vec::new(), None) {
+        Ok(s) => s,
+        Err(e) => return error_page(&p, e),
+    };
+    let ws = p.workspace;
+    match st
+        .blocking(move |s| {
+            Ok(leadgen_app::lead_jobs::enqueue_verifications(
+                s,
+                ws,
+                &selection,
+                now_ms(),
+            )?)
+        })
+        .await
+    {
+        Ok(_) => Redirect::to("/runs").into_response(),
+        Err(e) => error_page(&p, e),
+    }
 }
 
 /// The table of leads on the leads page and a company's page.

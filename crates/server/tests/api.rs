@@ -20,6 +20,7 @@ both_backends! {
     errors_have_one_shape_and_the_right_status,
     admin_creates_and_lists_keys_and_users,
     companies_list_by_state_page_and_show_their_leads,
+    verify_trigger_enqueues_a_job_per_lead_with_an_email,
 }
 
 /// Every operation in the document, as (method, path with ids filled in).
@@ -821,4 +822,87 @@ async fn companies_list_by_state_page_and_show_their_leads(app: App) {
         .await;
     assert_eq!(v["companies"].as_array().unwrap().len(), 1);
     assert_eq!(v["companies"][0]["id"], other);
+}
+
+async fn verify_trigger_enqueues_a_job_per_lead_with_an_email(app: App) {
+    app.import(&app.a_admin, SAMPLE_CSV).await;
+    app.import(
+        &app.a_admin,
+        "first_name,last_name,linkedin_url\nNo,Mail,https://www.linkedin.com/in/no-mail\n",
+    )
+    .await;
+    app.import(&app.b_admin, "email\nzed@b.example\n").await;
+    let r = app
+        .post("/api/v1/leads/verify", &app.a_member)
+        .json(&json!({"status": "raw"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["enqueued"], 2, "{v}");
+    assert_eq!(v["skipped"], 1, "the lead without an email: {v}");
+    let run = v["run_id"].as_i64().expect("a run");
+    let jobs = app
+        .get(&format!("/api/v1/jobs?run={run}"), &app.a_viewer)
+        .json_value()
+        .await;
+    let jobs = jobs["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 2);
+    assert!(
+        jobs.iter().all(|j| j["job_type"] == "validate_email"),
+        "{jobs:?}"
+    );
+    let mut lead_ids: Vec<i64> = Vec::new();
+    for j in jobs {
+        lead_ids.push(j["payload"]["lead_id"].as_i64().expect("payload.lead_id"));
+    }
+    lead_ids.sort();
+    let listed = app
+        .get("/api/v1/leads?sort=oldest", &app.a_viewer)
+        .json_value()
+        .await;
+    let with_email: Vec<i64> = listed["leads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["email"].is_string())
+        .map(|l| l["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(lead_ids, with_email);
+
+    // By id: another workspace's lead is not found, not verified.
+    let b_lead = app.get("/api/v1/leads", &app.b_admin).json_value().await["leads"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let v = app
+        .post("/api/v1/leads/verify", &app.a_member)
+        .json(&json!({"ids": [with_email[0], b_lead]}))
+        .json_value()
+        .await;
+    assert_eq!(v["enqueued"], 1);
+    assert_eq!(v["not_found"], json!([b_lead]));
+
+    for (key, body, status) in [
+        (&app.a_viewer, json!({"status": "raw"}), 403),
+        (&app.a_member, json!({"ids": [1], "status": "raw"}), 422),
+        (&app.a_member, json!({"max": 0}), 422),
+        (&app.a_member, json!({"status": "nonsense"}), 400),
+        (&app.a_member, json!({"colour": "red"}), 422),
+    ] {
+        let r = app
+            .post("/api/v1/leads/verify", key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{body}");
+    }
+    let v = app
+        .post("/api/v1/leads/verify", &app.a_member)
+        .json(&json!({"status": "validated"}))
+        .json_value()
+        .await;
+    assert_eq!(v["enqueued"], 0);
+    assert_eq!(v["run_id"], Value::Null, "no run for nothing");
 }

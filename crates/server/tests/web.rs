@@ -16,6 +16,7 @@ both_backends! {
     progress_events_follow_run_changes_within_a_second,
     health_ready_and_metrics_are_open_and_count_requests,
     company_pages_list_show_leads_and_escape_names,
+    the_leads_page_verifies_the_matching_leads,
 }
 
 async fn login_sets_a_session_cookie_and_logout_ends_it(app: App) {
@@ -460,4 +461,44 @@ async fn company_pages_list_show_leads_and_escape_names(app: App) {
         .page(app.url("/leads?company_domain=boldsons.com"), &session)
         .await;
     assert!(filtered.contains("dee@boldsons.com"));
+}
+
+async fn the_leads_page_verifies_the_matching_leads(app: App) {
+    app.import(&app.a_admin, SAMPLE_CSV).await;
+    let (session, csrf) = app.login().await;
+    let list = app.page(app.url("/leads?q=ann"), &session).await;
+    assert!(list.contains("Verify the matching leads"));
+    assert!(
+        list.contains(r#"name="q" value="ann""#),
+        "the filter rides along"
+    );
+    let r = app
+        .http
+        .post(app.url("/leads/verify"))
+        .header("cookie", &session)
+        .form(&[("csrf_token", csrf.as_str()), ("q", "ann")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/runs");
+    let runs = app.page(app.url("/runs"), &session).await;
+    assert!(runs.contains("verify leads: 1 leads"), "{runs}");
+    let shown = runs.matches("verify leads:").count();
+    // Without the token the form is refused and nothing is enqueued.
+    let r = app
+        .http
+        .post(app.url("/leads/verify"))
+        .header("cookie", &session)
+        .form(&[("q", "bob")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let runs = app.page(app.url("/runs"), &session).await;
+    assert_eq!(
+        runs.matches("verify leads:").count(),
+        shown,
+        "no second run"
+    );
 }
