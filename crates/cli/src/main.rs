@@ -280,8 +280,14 @@ fn load_config(cli: &Cli) -> Result<Config> {
 }
 
 fn open_store(config: &Config) -> Result<Box<dyn Store>> {
+    open_store_with_readers(config, 0)
+}
+
+/// The configured store; on SQLite with `readers` read-only connections.
+fn open_store_with_readers(config: &Config, readers: usize) -> Result<Box<dyn Store>> {
     let url = config.store_url();
-    leadgen_store::open(&url).with_context(|| format!("opening the store at {}", redact_url(&url)))
+    leadgen_store::open_with_readers(&url, readers)
+        .with_context(|| format!("opening the store at {}", redact_url(&url)))
 }
 
 fn run(cli: Cli) -> Result<()> {

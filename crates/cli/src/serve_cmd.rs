@@ -14,7 +14,7 @@ use leadgen_server::credentials::{self, generate_password};
 use leadgen_server::{AppState, ServerOptions, now_ms};
 use leadgen_store::{Role, Store};
 
-use crate::open_store;
+use crate::{open_store, open_store_with_readers};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -48,8 +48,12 @@ fn parse_role(s: &str) -> Result<Role> {
     Role::parse(s).with_context(|| format!("unknown role {s:?}; use admin, member, viewer, or capture (API keys for /api/v1/capture)"))
 }
 
+/// Read-only SQLite connections of `leadgen serve`.
+const SERVE_READERS: usize = 4;
+
 pub fn serve(config: &Config, args: ServeArgs) -> Result<()> {
-    let store: Arc<dyn Store> = Arc::from(open_store(config)?);
+    // Readers let listings and key look-ups run side by side on SQLite.
+    let store: Arc<dyn Store> = Arc::from(open_store_with_readers(config, SERVE_READERS)?);
     if args.key_rate <= 0.0 {
         bail!("--key-rate must be above 0");
     }

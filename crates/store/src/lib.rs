@@ -192,6 +192,12 @@ pub trait IngestTx {
 
 /// Opens the store a URL names: `postgres://…` or `sqlite:PATH` / a path.
 pub fn open(url: &str) -> Result<Box<dyn Store>> {
+    open_with_readers(url, 0)
+}
+
+/// [`open`] for a server: on SQLite, with `readers` read-only connections
+/// for concurrent listings and look-ups (PostgreSQL needs none).
+pub fn open_with_readers(url: &str, readers: usize) -> Result<Box<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Box::new(postgres::PgStore::connect(url)?))
     } else {
@@ -199,8 +205,9 @@ pub fn open(url: &str) -> Result<Box<dyn Store>> {
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
             .unwrap_or(url);
-        Ok(Box::new(sqlite::SqliteStore::open(std::path::Path::new(
-            path,
-        ))?))
+        Ok(Box::new(sqlite::SqliteStore::open_with_readers(
+            std::path::Path::new(path),
+            readers,
+        )?))
     }
 }

@@ -80,6 +80,10 @@ const INSERT_ROWS: usize = 128;
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Read-only connections for the hot reads of a server (lead listings,
+    /// key and session look-ups), so they run beside each other and beside
+    /// a write; empty in the CLI (see [`SqliteStore::open_with_readers`]).
+    readers: Vec<Mutex<Connection>>,
 }
 
 struct Sqlite;
@@ -141,8 +145,34 @@ impl SqliteStore {
         )?;
         let store = SqliteStore {
             conn: Mutex::new(conn),
+            readers: Vec::new(),
         };
         store.migrate()?;
+        Ok(store)
+    }
+
+    /// [`SqliteStore::open`], plus `readers` read-only connections that
+    /// listings and look-ups use concurrently (WAL lets them read while the
+    /// writer writes). For a server; a bulk import then stays in WAL mode.
+    pub fn open_with_readers(path: &Path, readers: usize) -> Result<SqliteStore> {
+        let mut store = SqliteStore::open(path)?;
+        for _ in 0..readers {
+            let conn = Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| StoreError::Open {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            conn.execute_batch(
+                "PRAGMA busy_timeout = 10000;
+                 PRAGMA cache_size = -65536;
+                 PRAGMA query_only = ON;",
+            )?;
+            store.readers.push(Mutex::new(conn));
+        }
         Ok(store)
     }
 
@@ -150,6 +180,27 @@ impl SqliteStore {
         // A panic while holding the lock leaves SQLite consistent (the
         // transaction rolls back), so a poisoned lock is safe to reuse.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection for a read: a free reader, else the writer's when there
+    /// are no readers, else a busy reader to wait for. A read sees every
+    /// committed write.
+    pub(crate) fn reader(&self) -> MutexGuard<'_, Connection> {
+        if self.readers.is_empty() {
+            return self.conn();
+        }
+        for r in &self.readers {
+            match r.try_lock() {
+                Ok(g) => return g,
+                Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+        }
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::thread::current().id().hash(&mut h);
+        let i = (h.finish() as usize) % self.readers.len();
+        self.readers[i].lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -245,7 +296,7 @@ impl Store for SqliteStore {
     }
 
     fn get_lead(&self, ws: WorkspaceId, id: LeadId) -> Result<Option<Lead>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let sql = format!(
             "SELECT {} FROM leads WHERE workspace_id = ?1 AND id = ?2",
             select_list()
@@ -262,13 +313,13 @@ impl Store for SqliteStore {
             order_by(q.sort),
             q.limit as u64 + 1
         );
-        let conn = self.conn();
+        let conn = self.reader();
         Ok(paginate(query_leads_sql(&conn, &sql, &w.params)?, q.limit))
     }
 
     fn count_leads(&self, ws: WorkspaceId, f: &LeadFilter) -> Result<u64> {
         let w = where_clause(&Sqlite, ws, f, None, None);
-        let conn = self.conn();
+        let conn = self.reader();
         let n: i64 = conn.query_row(
             &format!("SELECT count(*) FROM leads WHERE {}", w.sql),
             params_from_iter(w.params.iter()),

@@ -165,7 +165,7 @@ impl AuthStore for SqliteStore {
     }
 
     fn session(&self, token_hash: &str, now: i64) -> Result<Option<SessionUser>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let cols = USER_COLUMNS
             .split(", ")
             .map(|c| format!("u.{c}"))
@@ -219,7 +219,7 @@ impl AuthStore for SqliteStore {
 
     fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>> {
         let row = self
-            .conn()
+            .reader()
             .query_row(
                 &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?1"),
                 params![key_hash],

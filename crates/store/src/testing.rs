@@ -21,8 +21,12 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
+use leadgen_core::email::Email;
+use leadgen_core::{Lead, RecordId, SourceRef, WorkspaceId};
+
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
+use crate::{BatchCounts, BatchMeta, Store};
 
 /// The line tests print when PostgreSQL is not installed.
 pub const SKIP_MESSAGE: &str = "SKIPPED: PostgreSQL tests — initdb/pg_ctl not found; install postgresql \
@@ -474,6 +478,56 @@ pub fn sqlite_store() -> (TempDir, SqliteStore) {
     let dir = tempfile::tempdir().expect("creating a temporary directory");
     let store = SqliteStore::open(&sqlite_path(dir.path())).expect("opening a SQLite store");
     (dir, store)
+}
+
+/// `sqlite_store` with read-only connections, as `leadgen serve` opens it.
+pub fn sqlite_store_with_readers(readers: usize) -> (TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().expect("creating a temporary directory");
+    let store = SqliteStore::open_with_readers(&sqlite_path(dir.path()), readers)
+        .expect("opening a SQLite store");
+    (dir, store)
+}
+
+/// The metadata of a one-column CSV batch named after `hash`.
+pub fn meta(hash: &str) -> BatchMeta {
+    BatchMeta {
+        kind: "csv".into(),
+        name: format!("{hash}.csv"),
+        source: "csv_upload".into(),
+        content_hash: hash.into(),
+        headers: vec!["email".into()],
+    }
+}
+
+/// A lead `p{n}@example.com` from line n+2 of `batch`.
+pub fn lead(batch: i64, at: i64, n: u32) -> Lead {
+    let mut l = Lead::empty(
+        "csv_upload",
+        SourceRef {
+            at,
+            record: RecordId::new(batch, u64::from(n) + 2),
+        },
+    );
+    l.email = Some(Email::parse(&format!("p{n}@example.com")).expect("email"));
+    l
+}
+
+/// Imports lead `n` as its own batch (content hash `hash`) in one transaction.
+pub fn ingest_one(s: &dyn Store, ws: WorkspaceId, hash: &str, n: u32) {
+    let mut tx = s.begin_ingest(ws, &meta(hash), 1_000).unwrap();
+    let b = tx.batch().clone();
+    let mut l = lead(b.id, b.started_at, n);
+    l.id = tx.reserve_lead_ids(1).unwrap();
+    tx.insert_leads(&[l]).unwrap();
+    tx.commit(
+        BatchCounts {
+            rows_read: 1,
+            inserted: 1,
+            ..BatchCounts::default()
+        },
+        2_000,
+    )
+    .unwrap();
 }
 
 /// Where `sqlite_store` puts the database in its directory.

@@ -6,49 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use leadgen_core::email::Email;
-use leadgen_core::{Lead, RecordId, SourceRef, WorkspaceId};
+use leadgen_core::RecordId;
 use leadgen_store::postgres::PgStore;
-use leadgen_store::{BatchCounts, BatchMeta, LeadFilter, RecordChunkWriter, Store, testing};
-
-fn meta(hash: &str) -> BatchMeta {
-    BatchMeta {
-        kind: "csv".into(),
-        name: format!("{hash}.csv"),
-        source: "csv_upload".into(),
-        content_hash: hash.into(),
-        headers: vec!["email".into()],
-    }
-}
-
-fn lead(batch: i64, at: i64, n: u32) -> Lead {
-    let mut l = Lead::empty(
-        "csv_upload",
-        SourceRef {
-            at,
-            record: RecordId::new(batch, u64::from(n) + 2),
-        },
-    );
-    l.email = Some(Email::parse(&format!("p{n}@example.com")).expect("email"));
-    l
-}
-
-fn ingest_one(s: &dyn Store, ws: WorkspaceId, hash: &str, n: u32) {
-    let mut tx = s.begin_ingest(ws, &meta(hash), 1_000).unwrap();
-    let b = tx.batch().clone();
-    let mut l = lead(b.id, b.started_at, n);
-    l.id = tx.reserve_lead_ids(1).unwrap();
-    tx.insert_leads(&[l]).unwrap();
-    tx.commit(
-        BatchCounts {
-            rows_read: 1,
-            inserted: 1,
-            ..BatchCounts::default()
-        },
-        2_000,
-    )
-    .unwrap();
-}
+use leadgen_store::testing::{self, ingest_one, lead, meta};
+use leadgen_store::{BatchCounts, LeadFilter, RecordChunkWriter, Store};
 
 fn two_stores() -> Option<(PgStore, PgStore, String)> {
     let url = testing::pg_url()?;

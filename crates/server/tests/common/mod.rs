@@ -139,7 +139,8 @@ fn config() -> Config {
 pub fn open_store(backend: Backend) -> Option<(Arc<dyn Store>, Option<tempfile::TempDir>)> {
     match backend {
         Backend::Sqlite => {
-            let (dir, s) = leadgen_store::testing::sqlite_store();
+            // With readers, as `leadgen serve` opens it.
+            let (dir, s) = leadgen_store::testing::sqlite_store_with_readers(2);
             Some((Arc::new(s), Some(dir)))
         }
         Backend::Postgres => {
