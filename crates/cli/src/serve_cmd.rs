@@ -39,6 +39,10 @@ pub struct ServeArgs {
     /// `--capture-origin https://example.com`); none allows any origin.
     #[arg(long = "capture-origin", value_name = "ORIGIN")]
     capture_origins: Vec<String>,
+    /// The admin created on the first run (when the store has no user yet);
+    /// its generated password is printed once.
+    #[arg(long, default_value = "admin@leadgen.local")]
+    admin_email: String,
     /// Inbound captures per second per capture key (burst: ten times as many).
     #[arg(long, default_value_t = 5.0)]
     capture_rate: f64,
@@ -73,8 +77,20 @@ pub fn serve(config: &Config, args: ServeArgs) -> Result<()> {
     }
     store.ensure_workspace(DEFAULT_WORKSPACE, "Default", now_ms())?;
     if store.count_users()? == 0 {
+        // First run: an admin to log in with, its password shown this once.
+        let password = generate_password();
+        credentials::create_user(
+            &*store,
+            DEFAULT_WORKSPACE,
+            &args.admin_email,
+            &password,
+            Role::Admin,
+            now_ms(),
+        )
+        .with_context(|| format!("creating the first admin {}", args.admin_email))?;
         eprintln!(
-            "no users yet: create the first with `leadgen users create --email you@example.com --role admin`"
+            "first run: log in as {} with password {password} (shown once; `leadgen users create` adds users)",
+            args.admin_email
         );
     }
     let opts = ServerOptions {

@@ -134,3 +134,67 @@ fn serve_answers_with_a_cli_issued_key_and_stops_on_sigterm() {
         "the in-process worker stopped too: {rest:?}"
     );
 }
+
+/// Starts `serve` on a free port; returns the process, the lines it printed
+/// before its address, and the address.
+fn start_serve(dir: &std::path::Path) -> (std::process::Child, Vec<String>, String) {
+    let mut server = leadgen(dir)
+        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    let mut before = Vec::new();
+    let addr = loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(rest) = line.split("http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+        before.push(line);
+    };
+    (server, before, addr)
+}
+
+/// Posts the login form; returns the status.
+fn login(addr: &str, email: &str, password: &str) -> u16 {
+    let body = format!("email={}&password={password}", email.replace('@', "%40"));
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST /login HTTP/1.0\r\nHost: x\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out[9..12].parse().unwrap()
+}
+
+#[test]
+fn the_first_serve_creates_an_admin_and_shows_its_password_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, printed, addr) = start_serve(dir.path());
+    let line = printed
+        .iter()
+        .find(|l| l.starts_with("first run:"))
+        .unwrap_or_else(|| panic!("no first-run line in {printed:?}"));
+    let password = line
+        .split("with password ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    assert_eq!(login(&addr, "admin@leadgen.local", &password), 303);
+    assert_eq!(login(&addr, "admin@leadgen.local", "wrong-password"), 401);
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let (mut again, printed, addr) = start_serve(dir.path());
+    assert!(
+        printed.iter().all(|l| !l.contains("password")),
+        "the password is shown once: {printed:?}"
+    );
+    assert_eq!(login(&addr, "admin@leadgen.local", &password), 303);
+    again.kill().unwrap();
+    again.wait().unwrap();
+}
