@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod config;
 pub mod csv_source;
+pub mod delivery;
 pub mod discovery;
 pub mod export;
 pub mod import;
