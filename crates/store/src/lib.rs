@@ -20,6 +20,7 @@ pub mod sqlite;
 mod sqlite_auth;
 mod sqlite_companies;
 mod sqlite_jobs;
+pub mod suppression;
 #[cfg(feature = "testkit")]
 pub mod testing;
 pub mod verifications;
@@ -33,6 +34,9 @@ pub use jobs::{ClaimRequest, JobFilter, JobQueue, JobWakeup, QueueStats};
 pub use lead_edits::{LeadEdit, LeadEdits};
 pub use query::{Cursor, LeadFilter, LeadPage, LeadQuery, SortOrder};
 pub use spend::SpendLedger;
+pub use suppression::{
+    AuditEntry, AuditLog, Suppression, SuppressionKind, SuppressionReason, SuppressionStore,
+};
 pub use verifications::{StoredVerification, VerificationStore};
 
 /// Errors of any backend. Messages name what failed; callers add context.
@@ -124,6 +128,8 @@ pub trait Store:
     + lead_edits::LeadEdits
     + companies::CompanyStore
     + spend::SpendLedger
+    + suppression::SuppressionStore
+    + suppression::AuditLog
     + Send
     + Sync
 {

@@ -527,6 +527,7 @@ impl Store for PgStore {
             auth.as_str(),
             companies.as_str(),
             crate::spend::SPEND_DDL,
+            crate::suppression::SUPPRESSION_DDL,
         ];
         for (i, m) in MIGRATIONS.iter().copied().chain(later).enumerate() {
             let version = i as i64 + 1;
