@@ -35,7 +35,8 @@ pub use lead_edits::{LeadEdit, LeadEdits};
 pub use query::{Cursor, LeadFilter, LeadPage, LeadQuery, SortOrder};
 pub use spend::SpendLedger;
 pub use suppression::{
-    AuditEntry, AuditLog, Suppression, SuppressionKind, SuppressionReason, SuppressionStore,
+    AuditEntry, AuditLog, PersonData, Suppression, SuppressionKind, SuppressionReason,
+    SuppressionStore,
 };
 pub use verifications::{StoredVerification, VerificationStore};
 
@@ -130,6 +131,7 @@ pub trait Store:
     + spend::SpendLedger
     + suppression::SuppressionStore
     + suppression::AuditLog
+    + suppression::PersonData
     + Send
     + Sync
 {

@@ -8,6 +8,7 @@
 
 use std::collections::HashSet;
 
+use leadgen_core::LeadId;
 use leadgen_core::email::Email;
 use rusqlite::params_from_iter;
 use sha2::Digest;
@@ -524,5 +525,127 @@ impl AuditLog for PgStore {
                 detail: r.get(4),
             })
             .collect())
+    }
+}
+
+/// Finding and erasing everything held on one person (GDPR access and
+/// erasure requests).
+pub trait PersonData {
+    /// Leads whose email has the same dedupe key as `email`.
+    fn lead_ids_by_email(&self, workspace: i64, email: &str) -> Result<Vec<LeadId>>;
+    /// Deletes the leads and every row that refers to them, in one
+    /// transaction; the number of leads deleted.
+    fn erase_leads(&self, workspace: i64, ids: &[LeadId]) -> Result<u64>;
+}
+
+/// Tables holding rows about a lead, by their lead column; `leads` last.
+const PERSONAL_TABLES: &[(&str, &str)] = &[
+    ("lead_keys", "lead_id"),
+    ("email_verifications", "lead_id"),
+    ("leads", "id"),
+];
+
+fn email_stored_key(workspace: i64, email: &str) -> i64 {
+    use leadgen_core::dedupe::{KeyKind, key_hash, stored_key};
+    let (key, _) = email_key(email);
+    stored_key(workspace, KeyKind::Email, key_hash(&key))
+}
+
+fn erase_sql(p: fn(usize) -> String, table: &str, column: &str) -> String {
+    format!(
+        "DELETE FROM {table} WHERE workspace_id = {} AND {column} = {}",
+        p(1),
+        p(2)
+    )
+}
+
+/// Keeps the leads whose email really has `email`'s key (the stored key is
+/// a hash).
+fn same_person(leads: Vec<Option<leadgen_core::Lead>>, email: &str) -> Vec<LeadId> {
+    let (key, _) = email_key(email);
+    leads
+        .into_iter()
+        .flatten()
+        .filter(|l| l.email.as_ref().is_some_and(|e| e.dedupe_key() == key))
+        .map(|l| l.id)
+        .collect()
+}
+
+impl PersonData for SqliteStore {
+    fn lead_ids_by_email(&self, workspace: i64, email: &str) -> Result<Vec<LeadId>> {
+        let ids: Vec<LeadId> = {
+            let conn = self.conn();
+            let mut stmt =
+                conn.prepare("SELECT lead_id FROM lead_keys WHERE key = ?1 AND workspace_id = ?2")?;
+            let rows = stmt.query_map(
+                rusqlite::params![email_stored_key(workspace, email), workspace],
+                |r| r.get(0),
+            )?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let leads = ids
+            .into_iter()
+            .map(|id| crate::Store::get_lead(self, workspace, id))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(same_person(leads, email))
+    }
+
+    fn erase_leads(&self, workspace: i64, ids: &[LeadId]) -> Result<u64> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut erased = 0;
+        for id in ids {
+            for (table, column) in PERSONAL_TABLES {
+                let n = tx.execute(
+                    &erase_sql(|n| format!("?{n}"), table, column),
+                    rusqlite::params![workspace, id],
+                )?;
+                if *table == "leads" {
+                    erased += n as u64;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(erased)
+    }
+}
+
+impl PersonData for PgStore {
+    fn lead_ids_by_email(&self, workspace: i64, email: &str) -> Result<Vec<LeadId>> {
+        let ids: Vec<LeadId> = {
+            let mut conn = self.conn()?;
+            conn.client
+                .query(
+                    "SELECT lead_id FROM lead_keys WHERE key = $1 AND workspace_id = $2",
+                    &[&email_stored_key(workspace, email), &workspace],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        };
+        let leads = ids
+            .into_iter()
+            .map(|id| crate::Store::get_lead(self, workspace, id))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(same_person(leads, email))
+    }
+
+    fn erase_leads(&self, workspace: i64, ids: &[LeadId]) -> Result<u64> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.client.transaction()?;
+        let mut erased = 0;
+        for id in ids {
+            for (table, column) in PERSONAL_TABLES {
+                let n = tx.execute(
+                    &erase_sql(|n| format!("${n}"), table, column),
+                    &[&workspace, id],
+                )?;
+                if *table == "leads" {
+                    erased += n;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(erased)
     }
 }

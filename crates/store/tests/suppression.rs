@@ -179,3 +179,56 @@ fn reasons_round_trip() {
     }
     assert_eq!(SuppressionReason::parse("nope"), None);
 }
+
+mod person {
+    use leadgen_store::{PersonData, Store, testing};
+
+    macro_rules! both {
+        ($($t:ident),* $(,)?) => {
+            mod sqlite {
+                $( #[test] fn $t() { let (_dir, s) = leadgen_store::testing::sqlite_store(); super::$t(&s); } )*
+            }
+            mod postgres {
+                $( #[test] fn $t() { let Some(s) = leadgen_store::testing::pg_store() else { return }; super::$t(&s); } )*
+            }
+        };
+    }
+
+    both!(a_person_is_found_by_email_and_erased_with_every_row);
+
+    fn a_person_is_found_by_email_and_erased_with_every_row(s: &dyn Store) {
+        let leads = testing::insert_leads(s, 1, "h", |b| {
+            vec![
+                testing::lead_with_email(b, 2, "jane@example.com"),
+                testing::lead_with_email(b, 3, "john@example.com"),
+            ]
+        })
+        .unwrap();
+        let jane = leads[0].id;
+        assert_eq!(
+            s.lead_ids_by_email(1, "Jane+x@Example.com").unwrap(),
+            vec![jane]
+        );
+        assert!(
+            s.lead_ids_by_email(2, "jane@example.com")
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            s.lead_ids_by_email(1, "nobody@example.com")
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(s.erase_leads(1, &[jane]).unwrap(), 1);
+        assert!(s.get_lead(1, jane).unwrap().is_none());
+        assert!(
+            s.lead_ids_by_email(1, "jane@example.com")
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            s.lead_ids_by_email(1, "john@example.com").unwrap(),
+            vec![leads[1].id]
+        );
+    }
+}
