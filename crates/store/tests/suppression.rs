@@ -181,7 +181,7 @@ fn reasons_round_trip() {
 }
 
 mod person {
-    use leadgen_store::{PersonData, Store, testing};
+    use leadgen_store::{Store, testing};
 
     macro_rules! both {
         ($($t:ident),* $(,)?) => {
