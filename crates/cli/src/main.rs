@@ -556,6 +556,7 @@ fn build_filter(f: &FilterArgs) -> Result<LeadFilter> {
         tier,
         tags: f.tags.clone(),
         text: f.search.clone(),
+        segment: None,
     })
 }
 

@@ -396,6 +396,9 @@ impl Dialect for Pg {
     fn has_tag(&self, p: &str) -> String {
         format!("(leads.tags::jsonb ? {p})")
     }
+    fn json_int(&self, doc: &str, key: &str, sub: &str) -> String {
+        format!("(({doc})::jsonb #>> '{{{key},{sub}}}')::bigint")
+    }
     fn ilike(&self) -> &'static str {
         "ILIKE"
     }

@@ -92,6 +92,9 @@ impl Dialect for Sqlite {
     fn has_tag(&self, p: &str) -> String {
         format!("EXISTS (SELECT 1 FROM json_each(leads.tags) WHERE value = {p})")
     }
+    fn json_int(&self, doc: &str, key: &str, sub: &str) -> String {
+        format!("json_extract({doc}, '$.{key}.{sub}')")
+    }
     fn ilike(&self) -> &'static str {
         "LIKE"
     }
