@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod consent;
 pub mod csv_source;
 pub mod delivery;
 pub mod discovery;

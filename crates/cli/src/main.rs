@@ -1,6 +1,7 @@
 //! `leadgen`: the command-line entry point. Each command parses its flags,
 //! calls one application service and renders the result.
 
+mod consent_cmd;
 mod discover_cmd;
 mod jobs_cmd;
 mod serve_cmd;
@@ -106,6 +107,12 @@ enum Command {
     /// Companies found by sweeps and imports.
     #[command(subcommand)]
     Companies(discover_cmd::CompaniesCommand),
+    /// The suppression list: addresses and domains never contacted.
+    #[command(subcommand)]
+    Suppress(consent_cmd::SuppressCommand),
+    /// GDPR access (export) and erasure requests.
+    #[command(subcommand)]
+    Gdpr(consent_cmd::GdprCommand),
 }
 
 #[derive(Subcommand)]
@@ -342,6 +349,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Verify(args) => verify_cmd::verify(&config, args),
         Command::Scrape(cmd) => discover_cmd::scrape(&config, cmd),
         Command::Companies(cmd) => discover_cmd::companies(&config, cmd),
+        Command::Suppress(cmd) => consent_cmd::suppress(&config, cmd),
+        Command::Gdpr(cmd) => consent_cmd::gdpr(&config, cmd),
         Command::Stats { json } => {
             let store = open_store(&config)?;
             let s = store.stats(DEFAULT_WORKSPACE)?;
@@ -547,6 +556,7 @@ fn build_filter(f: &FilterArgs) -> Result<LeadFilter> {
         tier,
         tags: f.tags.clone(),
         text: f.search.clone(),
+        segment: None,
     })
 }
 

@@ -39,6 +39,7 @@ pub mod phone;
 pub mod place;
 pub mod record;
 pub mod score;
+pub mod segment;
 pub mod zipcodes;
 
 pub use lead::Field;

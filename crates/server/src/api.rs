@@ -195,6 +195,7 @@ pub fn lead_query(p: &LeadListParams) -> ApiResult<LeadQuery> {
             tier: None,
             tags: split_list(&p.tag),
             text: p.q.clone().filter(|s| !s.trim().is_empty()),
+            segment: None,
         },
         sort,
         limit,

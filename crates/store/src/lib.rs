@@ -21,6 +21,7 @@ pub mod sqlite;
 mod sqlite_auth;
 mod sqlite_companies;
 mod sqlite_jobs;
+pub mod suppression;
 #[cfg(feature = "testkit")]
 pub mod testing;
 pub mod verifications;
@@ -35,6 +36,10 @@ pub use jobs::{ClaimRequest, JobFilter, JobQueue, JobWakeup, QueueStats};
 pub use lead_edits::{LeadEdit, LeadEdits};
 pub use query::{Cursor, LeadFilter, LeadPage, LeadQuery, SortOrder};
 pub use spend::SpendLedger;
+pub use suppression::{
+    AuditEntry, AuditLog, PersonData, Suppression, SuppressionKind, SuppressionReason,
+    SuppressionStore,
+};
 pub use verifications::{StoredVerification, VerificationStore};
 
 /// Errors of any backend. Messages name what failed; callers add context.
@@ -126,6 +131,9 @@ pub trait Store:
     + lead_edits::LeadEdits
     + companies::CompanyStore
     + spend::SpendLedger
+    + suppression::SuppressionStore
+    + suppression::AuditLog
+    + suppression::PersonData
     + deliveries::DeliveryStore
     + Send
     + Sync

@@ -396,6 +396,9 @@ impl Dialect for Pg {
     fn has_tag(&self, p: &str) -> String {
         format!("(leads.tags::jsonb ? {p})")
     }
+    fn json_int(&self, doc: &str, key: &str, sub: &str) -> String {
+        format!("(({doc})::jsonb #>> '{{{key},{sub}}}')::bigint")
+    }
     fn ilike(&self) -> &'static str {
         "ILIKE"
     }
@@ -530,6 +533,7 @@ impl Store for PgStore {
             auth.as_str(),
             companies.as_str(),
             crate::spend::SPEND_DDL,
+            crate::suppression::SUPPRESSION_DDL,
             deliveries.as_str(),
         ];
         for (i, m) in MIGRATIONS.iter().copied().chain(later).enumerate() {

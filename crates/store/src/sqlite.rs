@@ -71,6 +71,7 @@ fn migrations() -> Vec<String> {
     all.push(crate::auth::auth_ddl("INTEGER PRIMARY KEY"));
     all.push(crate::companies::companies_ddl("INTEGER PRIMARY KEY"));
     all.push(crate::spend::SPEND_DDL.to_owned());
+    all.push(crate::suppression::SUPPRESSION_DDL.to_owned());
     all.push(crate::deliveries::deliveries_ddl("INTEGER PRIMARY KEY"));
     all
 }
@@ -91,6 +92,9 @@ impl Dialect for Sqlite {
     }
     fn has_tag(&self, p: &str) -> String {
         format!("EXISTS (SELECT 1 FROM json_each(leads.tags) WHERE value = {p})")
+    }
+    fn json_int(&self, doc: &str, key: &str, sub: &str) -> String {
+        format!("json_extract({doc}, '$.{key}.{sub}')")
     }
     fn ilike(&self) -> &'static str {
         "LIKE"
