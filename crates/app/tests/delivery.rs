@@ -406,3 +406,171 @@ fn a_completed_run_is_announced_once() {
         "the notice jobs are not part of the run"
     );
 }
+
+// ------------------------------------------- every outbound path refuses a suppressed lead
+
+fn suppress_some(store: &dyn Store) {
+    use leadgen_store::{Suppression, SuppressionKind, SuppressionReason};
+    store
+        .suppress(
+            WS,
+            &Suppression::for_email(
+                "p2@example.com",
+                SuppressionKind::Email,
+                SuppressionReason::HardBounce,
+                "test",
+                1,
+            ),
+        )
+        .unwrap();
+    store
+        .suppress(
+            WS,
+            &Suppression::for_email(
+                "P3@Example.com",
+                SuppressionKind::EmailHash,
+                SuppressionReason::GdprErasure,
+                "test",
+                1,
+            ),
+        )
+        .unwrap();
+}
+
+#[tokio::test]
+async fn resend_email_to_a_suppressed_lead_is_not_sent() {
+    let fakes = Fakes::spawn();
+    let (_dir, store) = testing::sqlite_store();
+    let store: Arc<dyn Store> = Arc::new(store);
+    suppress_some(store.as_ref());
+    let svc = service(&store, fakes.env());
+    let r = svc
+        .email_lead("p2@example.com", "Hi", "Hello", "lead:2:intro")
+        .await;
+    assert_eq!(r.status, SendStatus::Suppressed);
+    let r = svc
+        .email_lead("p3@example.com", "Hi", "Hello", "lead:3:intro")
+        .await;
+    assert_eq!(
+        r.status,
+        SendStatus::Suppressed,
+        "an erased address (hash only) is refused too"
+    );
+    let r = svc
+        .email_lead("p1@example.com", "Hi", "Hello", "lead:1:intro")
+        .await;
+    assert_eq!(r.status, SendStatus::Delivered);
+    let s = fakes.resend.state();
+    assert_eq!(s.requests, 1);
+    assert_eq!(s.sent[0]["to"][0], "p1@example.com");
+}
+
+#[tokio::test]
+async fn webhook_deliveries_leave_suppressed_leads_out() {
+    let fakes = Fakes::spawn();
+    let (_dir, store) = testing::sqlite_store();
+    let store: Arc<dyn Store> = Arc::new(store);
+    suppress_some(store.as_ref());
+    let leads = store_leads(
+        store.as_ref(),
+        (1..=3)
+            .map(|n| lead(n, Some("Software"), IntentLevel::Hot))
+            .collect(),
+    );
+    let svc = service(&store, fakes.env());
+    let (results, dropped) = svc
+        .deliver_leads("leads.delivered", "batch:1", leads.clone())
+        .await
+        .unwrap();
+    assert_eq!(dropped, 2);
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].status, SendStatus::Delivered);
+    let received = fakes.hook.state().received.clone();
+    let sent: Vec<&str> = received[0].1["data"]["leads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(sent, ["p1@example.com"]);
+    // Only suppressed leads: nothing goes out at all.
+    let (results, dropped) = svc
+        .deliver_leads("leads.delivered", "batch:2", leads[1..].to_vec())
+        .await
+        .unwrap();
+    assert_eq!((results.len(), dropped), (0, 2));
+    assert_eq!(fakes.hook.state().requests, 1);
+}
+
+#[tokio::test]
+async fn hubspot_upsert_leaves_suppressed_leads_out() {
+    use leadgen_app::delivery::hubspot::push_to_hubspot;
+    use leadgen_integrations::fake_hubspot::{FAKE_HUBSPOT_TOKEN, FakeHubspot};
+    use leadgen_integrations::hubspot::HubspotClient;
+    let fake = FakeHubspot::spawn();
+    let (_dir, store) = testing::sqlite_store();
+    let store: Arc<dyn Store> = Arc::new(store);
+    suppress_some(store.as_ref());
+    let leads = store_leads(
+        store.as_ref(),
+        (1..=4).map(|n| lead(n, None, IntentLevel::Warm)).collect(),
+    );
+    let client = HubspotClient::new(leadgen_integrations::ServiceConfig {
+        base_url: fake.base_url(),
+        api_key: Some(FAKE_HUBSPOT_TOKEN.into()),
+    })
+    .unwrap();
+    let push = push_to_hubspot(store.clone(), WS, &client, leads)
+        .await
+        .unwrap();
+    assert_eq!((push.sent, push.created, push.suppressed), (2, 2, 2));
+    let emails: Vec<String> = fake.state().contacts.keys().cloned().collect();
+    assert_eq!(emails, ["p1@example.com", "p4@example.com"]);
+    assert_eq!(fake.state().contacts["p1@example.com"].1["firstname"], "P1");
+}
+
+#[tokio::test]
+async fn platform_upload_leaves_suppressed_leads_out() {
+    let fakes = Fakes::spawn();
+    let (_dir, store) = testing::sqlite_store();
+    let store: Arc<dyn Store> = Arc::new(store);
+    suppress_some(store.as_ref());
+    store_leads(
+        store.as_ref(),
+        (1..=3)
+            .map(|n| lead(n, Some("Software"), IntentLevel::Hot))
+            .collect(),
+    );
+    let svc = service(&store, fakes.env());
+    let report = upload_to_platforms(&svc, quick(), false).await.unwrap();
+    assert_eq!(report.suppressed, 2, "{report:?}");
+    let uploads = fakes.hook.state().uploads.clone();
+    assert_eq!(uploads.len(), 1);
+    let leads = uploads[0].2["leads"].as_array().unwrap().clone();
+    assert_eq!(leads.len(), 1);
+    assert_eq!(leads[0]["email"], "p1@example.com");
+}
+
+#[tokio::test]
+async fn notification_emails_skip_suppressed_recipients() {
+    let fakes = Fakes::spawn();
+    let (_dir, store) = testing::sqlite_store();
+    let store: Arc<dyn Store> = Arc::new(store);
+    store
+        .suppress(
+            WS,
+            &leadgen_store::Suppression::for_email(
+                "ops@example.com",
+                leadgen_store::SuppressionKind::Email,
+                leadgen_store::SuppressionReason::Unsubscribed,
+                "test",
+                1,
+            ),
+        )
+        .unwrap();
+    let svc = service(&store, fakes.env());
+    let r = svc.notify(&notification("n:1")).await;
+    assert_eq!(r[0].channel, "email");
+    assert_eq!(r[0].status, SendStatus::Suppressed);
+    assert_eq!(fakes.resend.state().requests, 0);
+}

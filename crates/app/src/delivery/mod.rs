@@ -21,6 +21,7 @@ use leadgen_integrations::{IntegrationError, ServiceConfig};
 use leadgen_store::{NewDelivery, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
+pub mod hubspot;
 pub mod notify;
 pub mod platform;
 
@@ -194,6 +195,38 @@ fn system_now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// Drops the leads whose email is on the workspace's suppression list;
+/// returns those that may be contacted and how many were dropped. Every
+/// outbound path that carries leads calls this right before sending.
+pub fn drop_suppressed(
+    store: &dyn Store,
+    ws: WorkspaceId,
+    leads: Vec<leadgen_core::Lead>,
+) -> Result<(Vec<leadgen_core::Lead>, u64), StoreError> {
+    let emails: Vec<String> = leads
+        .iter()
+        .filter_map(|l| l.email.as_ref().map(|e| e.as_str().to_owned()))
+        .collect();
+    if emails.is_empty() {
+        return Ok((leads, 0));
+    }
+    let suppressed = store.filter_suppressed(ws, &emails)?;
+    let before = leads.len();
+    let kept: Vec<leadgen_core::Lead> = leads
+        .into_iter()
+        .filter(|l| {
+            l.email
+                .as_ref()
+                .is_none_or(|e| !suppressed.contains(e.as_str()))
+        })
+        .collect();
+    let dropped = (before - kept.len()) as u64;
+    if dropped > 0 {
+        tracing::info!(workspace = ws, dropped, "suppressed leads left out");
+    }
+    Ok((kept, dropped))
 }
 
 /// A URL as safe to record: scheme, host and path, no query or userinfo.
@@ -450,14 +483,35 @@ impl DeliveryService {
     }
 
     /// Sends one email, keyed by `key`, to its recipients that are not
-    /// suppressed.
+    /// suppressed; none left, nothing is sent.
     async fn send_email(
         &self,
         client: &ResendClient,
-        email: OutgoingEmail,
+        mut email: OutgoingEmail,
         event: &str,
         key: &str,
     ) -> ChannelResult {
+        let target = email.to.join(",");
+        let (store, ws, to) = (self.store.clone(), self.ws, email.to.clone());
+        let suppressed =
+            tokio::task::spawn_blocking(move || store.filter_suppressed(ws, &to)).await;
+        let failed = |error: String| ChannelResult {
+            channel: "email".into(),
+            target: target.clone(),
+            status: SendStatus::Failed { error },
+        };
+        match suppressed {
+            Ok(Ok(s)) => email.to.retain(|a| !s.contains(a)),
+            Ok(Err(e)) => return failed(format!("checking the suppression list: {e}")),
+            Err(e) => return failed(e.to_string()),
+        }
+        if email.to.is_empty() {
+            return ChannelResult {
+                channel: "email".into(),
+                target,
+                status: SendStatus::Suppressed,
+            };
+        }
         let d = NewDelivery {
             channel: "email".into(),
             target: email.to.join(","),
@@ -504,13 +558,23 @@ impl DeliveryService {
         self.send_email(client, email, "lead.email", key).await
     }
 
-    /// Delivers leads to every webhook endpoint as `event`, keyed by `key`.
+    /// Delivers leads to every webhook endpoint as `event`, keyed by `key`,
+    /// leaving out suppressed leads; returns each endpoint's result and how
+    /// many leads were left out. With none left, nothing is sent.
     pub async fn deliver_leads(
         &self,
         event: &str,
         key: &str,
-        leads: &[leadgen_core::Lead],
-    ) -> Vec<ChannelResult> {
+        leads: Vec<leadgen_core::Lead>,
+    ) -> Result<(Vec<ChannelResult>, u64), DeliveryError> {
+        let (store, ws) = (self.store.clone(), self.ws);
+        let (leads, dropped) =
+            tokio::task::spawn_blocking(move || drop_suppressed(store.as_ref(), ws, leads))
+                .await
+                .map_err(|e| DeliveryError::Config(e.to_string()))??;
+        if leads.is_empty() {
+            return Ok((Vec::new(), dropped));
+        }
         let payload: Vec<serde_json::Value> = leads.iter().map(platform::lead_json).collect();
         let mut set = tokio::task::JoinSet::new();
         for (i, target) in self.webhooks.iter().enumerate() {
@@ -527,6 +591,6 @@ impl DeliveryService {
         while let Some(Ok(r)) = set.join_next().await {
             out.push(r);
         }
-        out
+        Ok((out, dropped))
     }
 }

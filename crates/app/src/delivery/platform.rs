@@ -191,6 +191,8 @@ pub fn plan_upload(
             .filter(|l| !done.contains(&l.id))
             .collect();
         report.already_uploaded += (before - fresh.len()) as u64;
+        let (fresh, dropped) = super::drop_suppressed(store, ws, fresh)?;
+        report.suppressed += dropped;
         for chunk in fresh.chunks(batch_size.max(1)) {
             let ids: Vec<i64> = chunk.iter().map(|l| l.id).collect();
             let id = batch_id(platform, &ids);
