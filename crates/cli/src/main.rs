@@ -2,6 +2,7 @@
 //! calls one application service and renders the result.
 
 mod consent_cmd;
+mod deliver_cmd;
 mod discover_cmd;
 mod jobs_cmd;
 mod serve_cmd;
@@ -113,6 +114,9 @@ enum Command {
     /// GDPR access (export) and erasure requests.
     #[command(subcommand)]
     Gdpr(consent_cmd::GdprCommand),
+    /// Delivery channels: connection tests, platform upload, the delivery log.
+    #[command(subcommand)]
+    Deliver(deliver_cmd::DeliverCommand),
 }
 
 #[derive(Subcommand)]
@@ -351,6 +355,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Companies(cmd) => discover_cmd::companies(&config, cmd),
         Command::Suppress(cmd) => consent_cmd::suppress(&config, cmd),
         Command::Gdpr(cmd) => consent_cmd::gdpr(&config, cmd),
+        Command::Deliver(cmd) => deliver_cmd::deliver(&config, cmd),
         Command::Stats { json } => {
             let store = open_store(&config)?;
             let s = store.stats(DEFAULT_WORKSPACE)?;

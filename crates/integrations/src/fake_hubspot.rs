@@ -10,12 +10,12 @@ use std::sync::{Arc, Mutex};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
 use crate::fake_server::{FakeServer, Faults, apply_faults, lock};
-use crate::hubspot::{BATCH_SIZE, UPSERT_PATH};
+use crate::hubspot::{BATCH_SIZE, CONTACTS_PATH, UPSERT_PATH};
 
 pub const FAKE_HUBSPOT_TOKEN: &str = "pat-fake-token";
 
@@ -50,6 +50,7 @@ impl FakeHubspot {
         let state = Arc::new(Mutex::new(HubspotState::default()));
         let app = Router::new()
             .route(UPSERT_PATH, post(upsert))
+            .route(CONTACTS_PATH, get(list))
             .with_state(state.clone());
         FakeHubspot {
             server: FakeServer::spawn("hubspot", app),
@@ -64,6 +65,31 @@ impl FakeHubspot {
     pub fn state(&self) -> std::sync::MutexGuard<'_, HubspotState> {
         lock(&self.state)
     }
+}
+
+fn authorized(headers: &HeaderMap) -> bool {
+    headers.get("authorization").and_then(|v| v.to_str().ok())
+        == Some(&format!("Bearer {FAKE_HUBSPOT_TOKEN}"))
+}
+
+/// `GET /crm/v3/objects/contacts`: the first contacts.
+async fn list(State(state): State<Arc<Mutex<HubspotState>>>, headers: HeaderMap) -> Response {
+    lock(&state).requests += 1;
+    if !authorized(&headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_AUTHENTICATION",
+            "Authentication credentials not found.",
+        );
+    }
+    let s = lock(&state);
+    let results: Vec<Value> = s
+        .contacts
+        .values()
+        .take(1)
+        .map(|(id, props)| json!({"id": id, "properties": props}))
+        .collect();
+    Json(json!({"results": results})).into_response()
 }
 
 async fn upsert(
@@ -92,9 +118,7 @@ async fn upsert(
     if let Some(r) = fault {
         return r;
     }
-    if headers.get("authorization").and_then(|v| v.to_str().ok())
-        != Some(&format!("Bearer {FAKE_HUBSPOT_TOKEN}"))
-    {
+    if !authorized(&headers) {
         return error(
             StatusCode::UNAUTHORIZED,
             "INVALID_AUTHENTICATION",

@@ -21,6 +21,8 @@ use crate::{IntegrationError, ServiceConfig};
 pub const ENV_NAME: &str = "HUBSPOT";
 pub const DEFAULT_BASE_URL: &str = "https://api.hubapi.com";
 pub const UPSERT_PATH: &str = "/crm/v3/objects/contacts/batch/upsert";
+/// Contacts listing, used read-only as a connection check.
+pub const CONTACTS_PATH: &str = "/crm/v3/objects/contacts";
 /// Inputs per batch request.
 pub const BATCH_SIZE: usize = 100;
 
@@ -89,6 +91,17 @@ impl HubspotClient {
     pub fn with_policy(mut self, policy: RetryPolicy) -> HubspotClient {
         self.http = self.http.with_policy(policy);
         self
+    }
+
+    /// Reads one contact: proves the token works and has the
+    /// `crm.objects.contacts.read` scope, without writing anything.
+    pub async fn check(&self) -> Result<(), IntegrationError> {
+        let key = self.config.require_key(ENV_NAME)?;
+        let url = format!("{}{CONTACTS_PATH}", self.config.base_url);
+        self.http
+            .send(|c| c.get(&url).query(&[("limit", "1")]).bearer_auth(key))
+            .await?;
+        Ok(())
     }
 
     /// Upserts `contacts` in batches of [`BATCH_SIZE`], in order. A batch
