@@ -126,10 +126,8 @@ fn process_env() -> EnvLookup {
 }
 
 fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    use leadgen_jobs::Clock;
+    leadgen_jobs::SystemClock.now_ms() / 1000
 }
 
 async fn test_slack(env: EnvLookup) -> Result<String, String> {

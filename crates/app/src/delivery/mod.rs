@@ -177,7 +177,6 @@ pub struct DeliveryService {
     /// Problems found while building the channels (a missing secret): each
     /// is reported as that channel's failure, the others still send.
     broken: Vec<(String, String, String)>,
-    clock: fn() -> i64,
     pub(crate) env: EnvLookup,
 }
 
@@ -191,10 +190,8 @@ pub fn default_policy() -> RetryPolicy {
 }
 
 fn system_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    use leadgen_jobs::Clock;
+    leadgen_jobs::SystemClock.now_ms()
 }
 
 /// Drops the leads whose email is on the workspace's suppression list;
@@ -305,7 +302,6 @@ impl DeliveryService {
             webhooks,
             webhook_client: WebhookClient::new()?.with_policy(policy),
             broken,
-            clock: system_now_ms,
             env,
         })
     }
@@ -348,7 +344,7 @@ impl DeliveryService {
             target: target.clone(),
             status,
         };
-        let (store, ws, now) = (self.store.clone(), self.ws, (self.clock)());
+        let (store, ws, now) = (self.store.clone(), self.ws, system_now_ms());
         let begun =
             tokio::task::spawn_blocking(move || store.begin_delivery(ws, &d, now).map(|r| (r, d)))
                 .await;
@@ -373,7 +369,7 @@ impl DeliveryService {
         if let Some(e) = &error {
             tracing::warn!(channel = %d.channel, target = %d.target, event = %d.event, error = %e, "delivery failed");
         }
-        let (store, ws, now, err2) = (self.store.clone(), self.ws, (self.clock)(), error.clone());
+        let (store, ws, now, err2) = (self.store.clone(), self.ws, system_now_ms(), error.clone());
         let key = d.idempotency_key.clone();
         let recorded = tokio::task::spawn_blocking(move || {
             store.finish_delivery(ws, &key, err2.as_deref(), now)
@@ -473,7 +469,7 @@ impl DeliveryService {
             event: event.to_owned(),
             idempotency_key: format!("webhook{i}:{key}"),
         };
-        let now_s = (self.clock)() / 1000;
+        let now_s = system_now_ms() / 1000;
         let client = self.webhook_client.clone();
         let event_id = key.to_owned();
         self.send(d, async move {
