@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use leadgen_app::config::Config;
 use leadgen_app::delivery::platform::{PLATFORMS, upload_to_platforms};
@@ -24,7 +24,7 @@ use leadgen_integrations::http::RetryPolicy;
 use leadgen_integrations::hubspot::{self, HubspotClient};
 use leadgen_integrations::platform::{PlatformClient, env_name};
 use leadgen_integrations::resend::{self, OutgoingEmail, ResendClient};
-use leadgen_integrations::slack::{SlackClient, SlackMessage};
+use leadgen_integrations::slack::{SlackClient, SlackMessage, WEBHOOK_ENV};
 use leadgen_integrations::webhook::{WebhookClient, WebhookTarget};
 use leadgen_integrations::{IntegrationError, ServiceConfig};
 
@@ -36,6 +36,14 @@ pub enum DeliverCommand {
     Test(TestArgs),
     /// Upload hot and warm leads to the platform of their industry.
     PlatformUpload(UploadArgs),
+    /// Show the workspace's channels, or store them from a JSON file
+    /// (secrets stay in the environment: the file names their variables).
+    Channels {
+        /// `{"email": {"from", "to": [..]}, "slack_webhook_env": "VAR",
+        /// "webhooks": [{"url", "secret_env": "VAR"}]}`
+        #[arg(long)]
+        set: Option<std::path::PathBuf>,
+    },
     /// The newest deliveries: channel, target, event, status, attempts.
     Log {
         #[arg(long, default_value_t = 20)]
@@ -63,33 +71,41 @@ pub struct UploadArgs {
 
 type TestFuture = Pin<Box<dyn Future<Output = Result<String, String>> + Send>>;
 
+/// What a connection test reads: the environment and the workspace's
+/// effective channels (stored, else from the environment).
+#[derive(Clone)]
+pub struct TestContext {
+    pub env: EnvLookup,
+    pub channels: ChannelSettings,
+}
+
 /// One connection test: `Ok(what worked)` or `Err(what failed and how to
 /// fix it)`.
 pub struct ConnectionTest {
     pub name: &'static str,
-    pub run: fn(EnvLookup) -> TestFuture,
+    pub run: fn(TestContext) -> TestFuture,
 }
 
 pub const CONNECTION_TESTS: &[ConnectionTest] = &[
     ConnectionTest {
         name: "slack",
-        run: |env| Box::pin(test_slack(env)),
+        run: |ctx| Box::pin(test_slack(ctx)),
     },
     ConnectionTest {
         name: "webhook",
-        run: |env| Box::pin(test_webhooks(env)),
+        run: |ctx| Box::pin(test_webhooks(ctx)),
     },
     ConnectionTest {
         name: "email",
-        run: |env| Box::pin(test_email(env)),
+        run: |ctx| Box::pin(test_email(ctx)),
     },
     ConnectionTest {
         name: "hubspot",
-        run: |env| Box::pin(test_hubspot(env)),
+        run: |ctx| Box::pin(test_hubspot(ctx)),
     },
     ConnectionTest {
         name: "platform",
-        run: |env| Box::pin(test_platforms(env)),
+        run: |ctx| Box::pin(test_platforms(ctx)),
     },
 ];
 
@@ -130,20 +146,28 @@ fn now_s() -> i64 {
     leadgen_jobs::SystemClock.now_ms() / 1000
 }
 
-async fn test_slack(env: EnvLookup) -> Result<String, String> {
-    let client = SlackClient::from_lookup(|k| env(k)).map_err(|e| e.to_string())?;
+async fn test_slack(ctx: TestContext) -> Result<String, String> {
+    let var = ctx
+        .channels
+        .slack_webhook_env
+        .clone()
+        .unwrap_or_else(|| WEBHOOK_ENV.to_owned());
+    let url = (ctx.env)(&var)
+        .filter(|u| !u.trim().is_empty())
+        .ok_or_else(|| format!("no Slack webhook: set {var} to an incoming-webhook URL (Slack app → Incoming Webhooks)"))?;
+    let client = SlackClient::new(&url).map_err(|e| e.to_string())?;
     client
         .with_policy(test_policy())
         .post(&SlackMessage::markdown(
             "leadgen connection test: this channel receives leadgen notifications.",
         ))
         .await
-        .map_err(|e| explain(&e, "LEADGEN_SLACK_WEBHOOK_URL", "LEADGEN_SLACK_WEBHOOK_URL"))?;
+        .map_err(|e| explain(&e, &var, &var))?;
     Ok("posted a test message".into())
 }
 
-async fn test_webhooks(env: EnvLookup) -> Result<String, String> {
-    let settings = ChannelSettings::from_env(&env);
+async fn test_webhooks(ctx: TestContext) -> Result<String, String> {
+    let (env, settings) = (ctx.env, ctx.channels);
     if settings.webhooks.is_empty() {
         return Err(format!(
             "no webhooks: set {WEBHOOK_URLS_ENV} (comma-separated URLs) and their signing secret LEADGEN_WEBHOOK_SECRET"
@@ -182,21 +206,22 @@ async fn test_webhooks(env: EnvLookup) -> Result<String, String> {
     }
 }
 
-async fn test_email(env: EnvLookup) -> Result<String, String> {
-    let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
-    let to = get(NOTIFY_TO_ENV).ok_or_else(|| format!("no recipient: set {NOTIFY_TO_ENV}"))?;
-    let from = get(NOTIFY_FROM_ENV).ok_or_else(|| {
-        format!("no sender: set {NOTIFY_FROM_ENV} to an address on a domain Resend has verified")
-    })?;
+async fn test_email(ctx: TestContext) -> Result<String, String> {
+    let env = ctx.env;
+    let settings = ctx
+        .channels
+        .email
+        .ok_or_else(|| format!("no recipient: set {NOTIFY_TO_ENV}"))?;
+    if settings.from.trim().is_empty() {
+        return Err(format!(
+            "no sender: set {NOTIFY_FROM_ENV} to an address on a domain Resend has verified"
+        ));
+    }
+    let (from, to) = (settings.from, settings.to);
     let cfg = ServiceConfig::from_lookup(resend::ENV_NAME, resend::DEFAULT_BASE_URL, |k| env(k));
     let client = ResendClient::new(cfg)
         .map_err(|e| e.to_string())?
         .with_policy(test_policy());
-    let to: Vec<String> = to
-        .split(',')
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .collect();
     let email = OutgoingEmail {
         from,
         to: to.clone(),
@@ -216,7 +241,8 @@ async fn test_email(env: EnvLookup) -> Result<String, String> {
     ))
 }
 
-async fn test_hubspot(env: EnvLookup) -> Result<String, String> {
+async fn test_hubspot(ctx: TestContext) -> Result<String, String> {
+    let env = ctx.env;
     let cfg = ServiceConfig::from_lookup(hubspot::ENV_NAME, hubspot::DEFAULT_BASE_URL, |k| env(k));
     let client = HubspotClient::new(cfg)
         .map_err(|e| e.to_string())?
@@ -231,7 +257,8 @@ async fn test_hubspot(env: EnvLookup) -> Result<String, String> {
     Ok("token accepted; contacts readable".into())
 }
 
-async fn test_platforms(env: EnvLookup) -> Result<String, String> {
+async fn test_platforms(ctx: TestContext) -> Result<String, String> {
+    let env = ctx.env;
     let client = PlatformClient::new()
         .map_err(|e| e.to_string())?
         .with_policy(test_policy());
@@ -281,7 +308,11 @@ pub fn deliver(config: &Config, cmd: DeliverCommand) -> Result<()> {
             let Some(test) = CONNECTION_TESTS.iter().find(|t| t.name == args.target) else {
                 bail!("unknown target {}", args.target);
             };
-            match runtime()?.block_on((test.run)(process_env())) {
+            let env = process_env();
+            let store = open_store(config)?;
+            let channels = ChannelSettings::load(store.as_ref(), DEFAULT_WORKSPACE, &env)?;
+            drop(store);
+            match runtime()?.block_on((test.run)(TestContext { env, channels })) {
                 Ok(what) => {
                     println!("{}: ok — {what}", test.name);
                     Ok(())
@@ -339,6 +370,28 @@ pub fn deliver(config: &Config, cmd: DeliverCommand) -> Result<()> {
             if failed > 0 {
                 bail!("{failed} batches failed; they are retried on the next upload");
             }
+            Ok(())
+        }
+        DeliverCommand::Channels { set } => {
+            let store = open_store(config)?;
+            if let Some(path) = set {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let parsed: ChannelSettings = serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not channel settings", path.display()))?;
+                store.set_delivery_channels(
+                    DEFAULT_WORKSPACE,
+                    &serde_json::to_string(&parsed)?,
+                    now_s() * 1000,
+                )?;
+                eprintln!("stored; test them with `leadgen deliver test slack|webhook|email`");
+            }
+            let stored = store.delivery_channels(DEFAULT_WORKSPACE)?.is_some();
+            let settings =
+                ChannelSettings::load(store.as_ref(), DEFAULT_WORKSPACE, &process_env())?;
+            let mut shown = serde_json::to_value(&settings)?;
+            shown["from"] = serde_json::json!(if stored { "stored" } else { "environment" });
+            println!("{shown}");
             Ok(())
         }
         DeliverCommand::Log { limit, json } => {

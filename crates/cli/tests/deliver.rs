@@ -270,3 +270,42 @@ fn platform_upload_dry_run_then_upload_then_nothing_left() {
             .any(|d| d["channel"] == "platform" && d["status"] == "delivered")
     );
 }
+
+#[test]
+fn channels_come_from_the_environment_until_stored() {
+    let env = Env::new();
+    let shown: Value = serde_json::from_str(&env.ok(&["deliver", "channels"], &[])).unwrap();
+    assert_eq!(shown["from"], "environment");
+    assert_eq!(shown["slack_webhook_env"], "LEADGEN_SLACK_WEBHOOK_URL");
+    assert_eq!(shown["webhooks"][0]["secret_env"], "LEADGEN_WEBHOOK_SECRET");
+    let file = env.dir.path().join("channels.json");
+    std::fs::write(
+        &file,
+        r#"{"slack_webhook_env": "TEAM_SLACK_URL", "webhooks": []}"#,
+    )
+    .unwrap();
+    let shown: Value = serde_json::from_str(&env.ok(
+        &["deliver", "channels", "--set", file.to_str().unwrap()],
+        &[],
+    ))
+    .unwrap();
+    assert_eq!(shown["from"], "stored");
+    assert_eq!(shown["slack_webhook_env"], "TEAM_SLACK_URL");
+    assert_eq!(shown["webhooks"].as_array().unwrap().len(), 0);
+    // The connection test now reads the stored variable.
+    let err = env.fails(&["deliver", "test", "slack"], &[]);
+    assert!(err.contains("set TEAM_SLACK_URL"), "{err}");
+    env.ok(
+        &["deliver", "test", "slack"],
+        &[("TEAM_SLACK_URL", &env.slack.webhook_url())],
+    );
+    std::fs::write(&file, r#"{"slack": "https://hooks.slack.com/x"}"#).unwrap();
+    let err = env.fails(
+        &["deliver", "channels", "--set", file.to_str().unwrap()],
+        &[],
+    );
+    assert!(
+        err.contains("not channel settings") && err.contains("slack"),
+        "{err}"
+    );
+}
