@@ -5,6 +5,7 @@
 //! a tight loop on one thread, and async callers use `spawn_blocking`.
 
 pub mod auth;
+pub mod campaigns;
 mod codec;
 pub mod companies;
 pub mod jobs;
@@ -28,6 +29,7 @@ pub mod verifications;
 use leadgen_core::{Lead, LeadId, RecordId, WorkspaceId};
 
 pub use auth::{ApiKey, AuthStore, NewApiKey, Role, SessionUser, User, Workspace};
+pub use campaigns::{Campaign, CampaignCounts, CampaignStore, PushBatch};
 pub use codec::{RecordChunk, RecordChunkWriter, SqlValue};
 pub use companies::{CompanyFilter, CompanyStore, Upserted};
 pub use jobs::{ClaimRequest, JobFilter, JobQueue, JobWakeup, QueueStats};
@@ -132,6 +134,7 @@ pub trait Store:
     + suppression::SuppressionStore
     + suppression::AuditLog
     + suppression::PersonData
+    + campaigns::CampaignStore
     + Send
     + Sync
 {
