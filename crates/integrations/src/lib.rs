@@ -12,12 +12,18 @@ use std::time::Duration;
 
 pub mod google_places;
 pub mod http;
+pub mod instantly;
 pub mod maps;
 pub mod meta_ads;
+pub mod novacrm;
 pub mod serpapi;
 
 #[cfg(feature = "testkit")]
 pub mod fake;
+#[cfg(feature = "testkit")]
+pub mod fake_instantly;
+#[cfg(feature = "testkit")]
+pub mod fake_novacrm;
 
 /// What went wrong talking to a service, sorted by what the caller should do.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
