@@ -12,7 +12,7 @@
 //! an order where a crash between any two leaves a state the next push
 //! resolves.
 
-use leadgen_core::lead::LeadStatus;
+use leadgen_core::lead::{LeadStatus, LifecycleStage};
 use leadgen_core::{LeadId, WorkspaceId};
 
 use crate::codec::SqlValue;
@@ -144,6 +144,15 @@ pub trait CampaignStore {
         campaign: i64,
         lead: LeadId,
         crm_id: &str,
+        now: i64,
+    ) -> Result<bool>;
+    /// Moves a lead along the sales lifecycle; `false` if it is not in the
+    /// workspace.
+    fn set_lead_lifecycle(
+        &self,
+        ws: WorkspaceId,
+        lead: LeadId,
+        stage: LifecycleStage,
         now: i64,
     ) -> Result<bool>;
     /// The member's CRM id, if pushed to the CRM.
@@ -476,7 +485,7 @@ fn next_push_batch(
     // 2. …then its members join it, in one statement.
     let claim = format!(
         "UPDATE campaign_leads SET state = '{sending}', batch_id = {}, updated_at = {} \
-         WHERE campaign_id = {} AND lead_id IN (SELECT lead_id FROM campaign_leads \
+         WHERE campaign_id = {} AND state = '{member}' AND lead_id IN (SELECT lead_id FROM campaign_leads \
          WHERE campaign_id = {} AND state = '{member}' ORDER BY lead_id LIMIT {})",
         x.p(1),
         x.p(2),
@@ -661,6 +670,32 @@ fn member_crm_id(x: &dyn Exec, ws: i64, campaign: i64, lead: LeadId) -> Result<O
     }
 }
 
+fn set_lead_lifecycle(
+    x: &dyn Exec,
+    ws: i64,
+    lead: LeadId,
+    stage: LifecycleStage,
+    now: i64,
+) -> Result<bool> {
+    let sql = format!(
+        "UPDATE leads SET lifecycle = {}, updated_at = {} WHERE workspace_id = {} AND id = {}",
+        x.p(1),
+        x.p(2),
+        x.p(3),
+        x.p(4)
+    );
+    let n = x.exec(
+        &sql,
+        &[
+            t(stage.as_str()),
+            SqlValue::Int(now),
+            SqlValue::Int(ws),
+            SqlValue::Int(lead),
+        ],
+    )?;
+    Ok(n == 1)
+}
+
 /// [`CampaignStore`] for any backend that runs [`Exec`] statements.
 macro_rules! campaign_store {
     ($ty:ty) => {
@@ -763,6 +798,15 @@ macro_rules! campaign_store {
                 now: i64,
             ) -> Result<bool> {
                 set_member_crm_id(self, ws, campaign, lead, crm_id, now)
+            }
+            fn set_lead_lifecycle(
+                &self,
+                ws: WorkspaceId,
+                lead: LeadId,
+                stage: LifecycleStage,
+                now: i64,
+            ) -> Result<bool> {
+                set_lead_lifecycle(self, ws, lead, stage, now)
             }
             fn member_crm_id(
                 &self,

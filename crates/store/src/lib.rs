@@ -25,6 +25,7 @@ pub mod suppression;
 #[cfg(feature = "testkit")]
 pub mod testing;
 pub mod verifications;
+pub mod webhooks;
 
 use leadgen_core::{Lead, LeadId, RecordId, WorkspaceId};
 
@@ -41,6 +42,7 @@ pub use suppression::{
     SuppressionStore,
 };
 pub use verifications::{StoredVerification, VerificationStore};
+pub use webhooks::{NewWebhookEvent, WebhookEvent, WebhookStore};
 
 /// Errors of any backend. Messages name what failed; callers add context.
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +137,7 @@ pub trait Store:
     + suppression::AuditLog
     + suppression::PersonData
     + campaigns::CampaignStore
+    + webhooks::WebhookStore
     + Send
     + Sync
 {

@@ -73,6 +73,7 @@ fn migrations() -> Vec<String> {
     all.push(crate::spend::SPEND_DDL.to_owned());
     all.push(crate::suppression::SUPPRESSION_DDL.to_owned());
     all.push(crate::campaigns::campaigns_ddl("INTEGER PRIMARY KEY"));
+    all.push(crate::webhooks::webhooks_ddl("INTEGER PRIMARY KEY"));
     all
 }
 

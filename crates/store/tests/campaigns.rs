@@ -152,3 +152,72 @@ fn a_crm_id_is_recorded_once(s: &dyn Store) {
     );
     assert_eq!(s.campaign_counts(WS, id).unwrap().pushed_to_crm, 1);
 }
+
+mod webhooks {
+    use leadgen_store::{NewWebhookEvent, Store};
+
+    macro_rules! both {
+        ($($t:ident),* $(,)?) => {
+            mod sqlite {
+                $( #[test] fn $t() { let (_dir, s) = leadgen_store::testing::sqlite_store(); super::$t(&s); } )*
+            }
+            mod postgres {
+                $( #[test] fn $t() { let Some(s) = leadgen_store::testing::pg_store() else { return }; super::$t(&s); } )*
+            }
+        };
+    }
+
+    both!(deliveries_are_stored_once_per_dedupe_key_and_counted);
+
+    fn event(key: Option<&str>, ty: &str) -> NewWebhookEvent {
+        NewWebhookEvent {
+            source: "instantly".into(),
+            received_at: 1,
+            headers: "{}".into(),
+            body: "{\"x\":1}".into(),
+            status: "received".into(),
+            error: None,
+            dedupe_key: key.map(str::to_owned),
+            event_type: Some(ty.into()),
+            campaign_ref: Some("cmp-1".into()),
+        }
+    }
+
+    fn deliveries_are_stored_once_per_dedupe_key_and_counted(s: &dyn Store) {
+        let a = s
+            .record_webhook(1, &event(Some("k1"), "email_sent"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            s.record_webhook(1, &event(Some("k1"), "email_sent"))
+                .unwrap(),
+            None
+        );
+        // Another workspace has its own keys; refused deliveries have none.
+        assert!(
+            s.record_webhook(2, &event(Some("k1"), "email_sent"))
+                .unwrap()
+                .is_some()
+        );
+        let r1 = s.record_webhook(1, &event(None, "x")).unwrap().unwrap();
+        let r2 = s.record_webhook(1, &event(None, "x")).unwrap().unwrap();
+        assert_ne!(r1, r2);
+        let b = s
+            .record_webhook(1, &event(Some("k2"), "email_sent"))
+            .unwrap()
+            .unwrap();
+        s.set_webhook_status(1, a, "processed", None).unwrap();
+        s.set_webhook_status(1, b, "failed", Some("boom")).unwrap();
+        assert_eq!(
+            s.webhook_counts(1, "instantly", "cmp-1").unwrap(),
+            vec![("email_sent".to_string(), 1)]
+        );
+        let got = s.get_webhook(1, b).unwrap().unwrap();
+        assert_eq!(
+            (got.status.as_str(), got.error.as_deref(), got.body.as_str()),
+            ("failed", Some("boom"), "{\"x\":1}")
+        );
+        assert_eq!(s.list_webhooks(1, "instantly", 10).unwrap().len(), 4);
+        assert!(s.get_webhook(2, b).unwrap().is_none());
+    }
+}
