@@ -38,6 +38,7 @@ pub mod names;
 pub mod phone;
 pub mod place;
 pub mod record;
+pub mod reply;
 pub mod score;
 pub mod segment;
 pub mod zipcodes;

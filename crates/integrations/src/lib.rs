@@ -13,8 +13,10 @@ use std::time::Duration;
 pub mod google_places;
 pub mod http;
 pub mod hubspot;
+pub mod instantly;
 pub mod maps;
 pub mod meta_ads;
+pub mod novacrm;
 pub mod platform;
 pub mod resend;
 pub mod serpapi;
@@ -25,6 +27,10 @@ pub mod webhook;
 pub mod fake;
 #[cfg(feature = "testkit")]
 pub mod fake_hubspot;
+#[cfg(feature = "testkit")]
+pub mod fake_instantly;
+#[cfg(feature = "testkit")]
+pub mod fake_novacrm;
 #[cfg(feature = "testkit")]
 pub mod fake_resend;
 #[cfg(feature = "testkit")]

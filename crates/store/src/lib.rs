@@ -5,6 +5,7 @@
 //! a tight loop on one thread, and async callers use `spawn_blocking`.
 
 pub mod auth;
+pub mod campaigns;
 mod codec;
 pub mod companies;
 pub mod deliveries;
@@ -25,10 +26,12 @@ pub mod suppression;
 #[cfg(feature = "testkit")]
 pub mod testing;
 pub mod verifications;
+pub mod webhooks;
 
 use leadgen_core::{Lead, LeadId, RecordId, WorkspaceId};
 
 pub use auth::{ApiKey, AuthStore, NewApiKey, Role, SessionUser, User, Workspace};
+pub use campaigns::{Campaign, CampaignCounts, CampaignStore, PushBatch};
 pub use codec::{RecordChunk, RecordChunkWriter, SqlValue};
 pub use companies::{CompanyFilter, CompanyStore, Upserted};
 pub use deliveries::{Delivery, DeliveryStatus, DeliveryStore, NewDelivery, PlatformUpload};
@@ -41,6 +44,7 @@ pub use suppression::{
     SuppressionStore,
 };
 pub use verifications::{StoredVerification, VerificationStore};
+pub use webhooks::{NewWebhookEvent, WebhookEvent, WebhookStore};
 
 /// Errors of any backend. Messages name what failed; callers add context.
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +138,8 @@ pub trait Store:
     + suppression::SuppressionStore
     + suppression::AuditLog
     + suppression::PersonData
+    + campaigns::CampaignStore
+    + webhooks::WebhookStore
     + deliveries::DeliveryStore
     + Send
     + Sync

@@ -72,6 +72,8 @@ fn migrations() -> Vec<String> {
     all.push(crate::companies::companies_ddl("INTEGER PRIMARY KEY"));
     all.push(crate::spend::SPEND_DDL.to_owned());
     all.push(crate::suppression::SUPPRESSION_DDL.to_owned());
+    all.push(crate::campaigns::campaigns_ddl("INTEGER PRIMARY KEY"));
+    all.push(crate::webhooks::webhooks_ddl("INTEGER PRIMARY KEY"));
     all.push(crate::deliveries::deliveries_ddl("INTEGER PRIMARY KEY"));
     all
 }
@@ -84,7 +86,7 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
 }
 
-struct Sqlite;
+pub(crate) struct Sqlite;
 
 impl Dialect for Sqlite {
     fn param(&self, n: usize) -> String {

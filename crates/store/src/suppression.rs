@@ -542,6 +542,7 @@ pub trait PersonData {
 const PERSONAL_TABLES: &[(&str, &str)] = &[
     ("lead_keys", "lead_id"),
     ("email_verifications", "lead_id"),
+    ("campaign_leads", "lead_id"),
     ("leads", "id"),
 ];
 
