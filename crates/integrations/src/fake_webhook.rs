@@ -124,7 +124,11 @@ async fn upload(
         return text(StatusCode::BAD_REQUEST, "not json");
     };
     let mut s = lock(&state);
-    if !s.uploads.iter().any(|(p, k, _)| *p == platform && *k == key) {
+    if !s
+        .uploads
+        .iter()
+        .any(|(p, k, _)| *p == platform && *k == key)
+    {
         s.uploads.push((platform, key, batch));
     }
     text(StatusCode::OK, "{\"accepted\":true}")
