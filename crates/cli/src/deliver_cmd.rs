@@ -14,10 +14,11 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use leadgen_app::config::Config;
+use leadgen_app::delivery::hubspot::{HubspotPush, contact_of, push_to_hubspot};
 use leadgen_app::delivery::platform::{PLATFORMS, upload_to_platforms};
 use leadgen_app::delivery::{
     ChannelSettings, DeliveryService, EnvLookup, NOTIFY_FROM_ENV, NOTIFY_TO_ENV, SendStatus,
-    WEBHOOK_URLS_ENV, default_policy, redacted_target,
+    WEBHOOK_URLS_ENV, default_policy, drop_suppressed, redacted_target,
 };
 use leadgen_core::DEFAULT_WORKSPACE;
 use leadgen_integrations::http::RetryPolicy;
@@ -36,6 +37,9 @@ pub enum DeliverCommand {
     Test(TestArgs),
     /// Upload hot and warm leads to the platform of their industry.
     PlatformUpload(UploadArgs),
+    /// Upsert the leads a filter selects into HubSpot (by email, 100 per
+    /// request); suppressed leads are left out.
+    Hubspot(HubspotArgs),
     /// Show the workspace's channels, or store them from a JSON file
     /// (secrets stay in the environment: the file names their variables).
     Channels {
@@ -58,6 +62,17 @@ pub struct TestArgs {
     /// What to test.
     #[arg(value_parser = clap::builder::PossibleValuesParser::new(CONNECTION_TESTS.iter().map(|t| t.name)))]
     target: String,
+}
+
+#[derive(Args)]
+pub struct HubspotArgs {
+    #[command(flatten)]
+    filter: crate::FilterArgs,
+    /// Count what would be sent; send nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -369,6 +384,63 @@ pub fn deliver(config: &Config, cmd: DeliverCommand) -> Result<()> {
             drop(store);
             if failed > 0 {
                 bail!("{failed} batches failed; they are retried on the next upload");
+            }
+            Ok(())
+        }
+        DeliverCommand::Hubspot(args) => {
+            let filter = crate::build_filter(&args.filter)?;
+            let store: Arc<dyn leadgen_store::Store> = Arc::from(open_store(config)?);
+            let mut leads = Vec::new();
+            store.export_leads(DEFAULT_WORKSPACE, &filter, &mut |l| {
+                leads.push(l);
+                Ok(())
+            })?;
+            let selected = leads.len();
+            let push = if args.dry_run {
+                let (kept, suppressed) = drop_suppressed(store.as_ref(), DEFAULT_WORKSPACE, leads)?;
+                let sent = kept.iter().filter_map(contact_of).count() as u64;
+                HubspotPush {
+                    sent,
+                    suppressed,
+                    without_email: kept.len() as u64 - sent,
+                    ..HubspotPush::default()
+                }
+            } else {
+                let cfg = ServiceConfig::from_env(hubspot::ENV_NAME, hubspot::DEFAULT_BASE_URL);
+                let client = HubspotClient::new(cfg)?;
+                let rt = runtime()?;
+                let push = rt.block_on(push_to_hubspot(
+                    store.clone(),
+                    DEFAULT_WORKSPACE,
+                    &client,
+                    leads,
+                ))?;
+                drop(rt);
+                push
+            };
+            drop(store);
+            if args.json {
+                println!("{}", serde_json::to_string(&push)?);
+            } else {
+                println!(
+                    "{selected} leads selected; {} {} ({} created, {} updated); {} suppressed, {} without email left out",
+                    push.sent,
+                    if args.dry_run {
+                        "would be sent"
+                    } else {
+                        "sent"
+                    },
+                    push.created,
+                    push.updated,
+                    push.suppressed,
+                    push.without_email
+                );
+                for e in &push.errors {
+                    println!("refused: {e}");
+                }
+            }
+            if !push.errors.is_empty() {
+                bail!("HubSpot refused {} contacts", push.errors.len());
             }
             Ok(())
         }

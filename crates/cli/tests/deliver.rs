@@ -309,3 +309,25 @@ fn channels_come_from_the_environment_until_stored() {
         "{err}"
     );
 }
+
+#[test]
+fn hubspot_push_sends_selected_leads_but_not_suppressed_ones() {
+    let env = Env::new();
+    seed_leads(&env);
+    env.ok(&["suppress", "add", "p1@example.com"], &[]);
+    let dry: Value =
+        serde_json::from_str(&env.ok(&["deliver", "hubspot", "--dry-run", "--json"], &[])).unwrap();
+    assert_eq!(
+        (dry["sent"].as_u64(), dry["suppressed"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert_eq!(env.hubspot.state().requests, 0);
+    let push: Value =
+        serde_json::from_str(&env.ok(&["deliver", "hubspot", "--json"], &[])).unwrap();
+    assert_eq!(push["created"], 3);
+    let emails: Vec<String> = env.hubspot.state().contacts.keys().cloned().collect();
+    assert_eq!(
+        emails,
+        ["p0@example.com", "p2@example.com", "p3@example.com"]
+    );
+}
