@@ -4,7 +4,9 @@
 pub mod bench;
 pub mod companies;
 pub mod config;
+pub mod consent;
 pub mod csv_source;
+pub mod delivery;
 pub mod discovery;
 pub mod export;
 pub mod import;

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::delivery::notify::{run_completed_spec, with_run_notice};
 
 /// Every job type this binary has a handler for.
 pub fn registry() -> Registry {
@@ -22,8 +23,11 @@ pub fn registry() -> Registry {
     r.register(noop::spec());
     r.register(analytics_spec());
     r.register(crate::verify_job::spec());
-    r.register(crate::discovery::maps_spec());
-    r.register(crate::discovery::ads::meta_ads_spec());
+    r.register(with_run_notice(crate::discovery::maps_spec()));
+    r.register(with_run_notice(crate::discovery::ads::meta_ads_spec()));
+    r.register(run_completed_spec(Arc::new(|k: &str| {
+        std::env::var(k).ok()
+    })));
     r
 }
 

@@ -1,6 +1,8 @@
 //! `leadgen`: the command-line entry point. Each command parses its flags,
 //! calls one application service and renders the result.
 
+mod consent_cmd;
+mod deliver_cmd;
 mod discover_cmd;
 mod jobs_cmd;
 mod serve_cmd;
@@ -106,6 +108,15 @@ enum Command {
     /// Companies found by sweeps and imports.
     #[command(subcommand)]
     Companies(discover_cmd::CompaniesCommand),
+    /// The suppression list: addresses and domains never contacted.
+    #[command(subcommand)]
+    Suppress(consent_cmd::SuppressCommand),
+    /// GDPR access (export) and erasure requests.
+    #[command(subcommand)]
+    Gdpr(consent_cmd::GdprCommand),
+    /// Delivery channels: connection tests, platform upload, the delivery log.
+    #[command(subcommand)]
+    Deliver(deliver_cmd::DeliverCommand),
 }
 
 #[derive(Subcommand)]
@@ -368,6 +379,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Verify(args) => verify_cmd::verify(&config, args),
         Command::Scrape(cmd) => discover_cmd::scrape(&config, cmd),
         Command::Companies(cmd) => discover_cmd::companies(&config, cmd),
+        Command::Suppress(cmd) => consent_cmd::suppress(&config, cmd),
+        Command::Gdpr(cmd) => consent_cmd::gdpr(&config, cmd),
+        Command::Deliver(cmd) => deliver_cmd::deliver(&config, cmd),
         Command::Stats { json } => {
             let store = open_store(&config)?;
             let s = store.stats(DEFAULT_WORKSPACE)?;
@@ -581,6 +595,7 @@ fn build_filter(f: &FilterArgs) -> Result<LeadFilter> {
                     .with_context(|| format!("--company-domain '{d}' is not a domain"))
             })
             .transpose()?,
+        segment: None,
     })
 }
 

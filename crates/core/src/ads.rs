@@ -87,6 +87,14 @@ pub fn date_of_ms(ms: i64) -> String {
 
 /// The date `days` after `date` (`YYYY-MM-DD`); `None` if it is no date.
 pub fn shift_date(date: &str, days: i64) -> Option<String> {
+    let start = ms_of_date(date)?.div_euclid(86_400_000);
+    let (y, m, d) = civil_from_days(start + days);
+    Some(format!("{y:04}-{m:02}-{d:02}"))
+}
+
+/// Midnight UTC of `date` (`YYYY-MM-DD…`) in Unix milliseconds; `None` if
+/// it is no date.
+pub fn ms_of_date(date: &str) -> Option<i64> {
     let mut parts = date.get(..10)?.split('-');
     let y: i64 = parts.next()?.parse().ok()?;
     let m: u32 = parts.next()?.parse().ok()?;
@@ -94,8 +102,7 @@ pub fn shift_date(date: &str, days: i64) -> Option<String> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
-    let (y, m, d) = civil_from_days(days_from_civil(y, m, d) + days);
-    Some(format!("{y:04}-{m:02}-{d:02}"))
+    Some(days_from_civil(y, m, d) * 86_400_000)
 }
 
 // Howard Hinnant's civil-calendar algorithms (public domain), proleptic

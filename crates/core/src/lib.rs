@@ -38,7 +38,9 @@ pub mod names;
 pub mod phone;
 pub mod place;
 pub mod record;
+pub mod reply;
 pub mod score;
+pub mod segment;
 pub mod zipcodes;
 
 pub use lead::Field;

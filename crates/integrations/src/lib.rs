@@ -12,12 +12,33 @@ use std::time::Duration;
 
 pub mod google_places;
 pub mod http;
+pub mod hubspot;
+pub mod instantly;
 pub mod maps;
 pub mod meta_ads;
+pub mod novacrm;
+pub mod platform;
+pub mod resend;
 pub mod serpapi;
+pub mod slack;
+pub mod webhook;
 
 #[cfg(feature = "testkit")]
 pub mod fake;
+#[cfg(feature = "testkit")]
+pub mod fake_hubspot;
+#[cfg(feature = "testkit")]
+pub mod fake_instantly;
+#[cfg(feature = "testkit")]
+pub mod fake_novacrm;
+#[cfg(feature = "testkit")]
+pub mod fake_resend;
+#[cfg(feature = "testkit")]
+pub mod fake_server;
+#[cfg(feature = "testkit")]
+pub mod fake_slack;
+#[cfg(feature = "testkit")]
+pub mod fake_webhook;
 
 /// What went wrong talking to a service, sorted by what the caller should do.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

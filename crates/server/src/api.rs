@@ -210,6 +210,7 @@ pub fn lead_query(p: &LeadListParams) -> ApiResult<LeadQuery> {
                         .with_details(field("company_domain"))
                 })?),
             },
+            segment: None,
         },
         sort,
         limit,

@@ -5,8 +5,10 @@
 //! a tight loop on one thread, and async callers use `spawn_blocking`.
 
 pub mod auth;
+pub mod campaigns;
 mod codec;
 pub mod companies;
+pub mod deliveries;
 pub mod jobs;
 pub mod lead_edits;
 mod pg_auth;
@@ -20,20 +22,29 @@ pub mod sqlite;
 mod sqlite_auth;
 mod sqlite_companies;
 mod sqlite_jobs;
+pub mod suppression;
 #[cfg(feature = "testkit")]
 pub mod testing;
 pub mod verifications;
+pub mod webhooks;
 
 use leadgen_core::{Lead, LeadId, RecordId, WorkspaceId};
 
 pub use auth::{ApiKey, AuthStore, NewApiKey, Role, SessionUser, User, Workspace};
+pub use campaigns::{Campaign, CampaignCounts, CampaignStore, PushBatch};
 pub use codec::{RecordChunk, RecordChunkWriter, SqlValue};
 pub use companies::{CompanyFilter, CompanyStore, Upserted};
+pub use deliveries::{Delivery, DeliveryStatus, DeliveryStore, NewDelivery, PlatformUpload};
 pub use jobs::{ClaimRequest, JobFilter, JobQueue, JobWakeup, QueueStats};
 pub use lead_edits::{LeadEdit, LeadEdits};
 pub use query::{Cursor, LeadFilter, LeadPage, LeadQuery, SortOrder};
 pub use spend::SpendLedger;
+pub use suppression::{
+    AuditEntry, AuditLog, PersonData, Suppression, SuppressionKind, SuppressionReason,
+    SuppressionStore,
+};
 pub use verifications::{StoredVerification, VerificationStore};
+pub use webhooks::{NewWebhookEvent, WebhookEvent, WebhookStore};
 
 /// Errors of any backend. Messages name what failed; callers add context.
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +135,12 @@ pub trait Store:
     + lead_edits::LeadEdits
     + companies::CompanyStore
     + spend::SpendLedger
+    + suppression::SuppressionStore
+    + suppression::AuditLog
+    + suppression::PersonData
+    + campaigns::CampaignStore
+    + webhooks::WebhookStore
+    + deliveries::DeliveryStore
     + Send
     + Sync
 {

@@ -3,6 +3,7 @@
 
 use leadgen_core::Lead;
 use leadgen_core::lead::{LeadStatus, Tier};
+use leadgen_core::segment::{CmpOp, Expr, FieldKind, SegField, Segment, Value};
 
 use crate::StoreError;
 use crate::codec::SqlValue;
@@ -22,6 +23,8 @@ pub struct LeadFilter {
     pub text: Option<String>,
     /// The company's registrable domain, as `Domain` normalizes it.
     pub company_domain: Option<String>,
+    /// A segment in the filter language (`leadgen_core::segment`).
+    pub segment: Option<Segment>,
 }
 
 /// The order of a listing. Every order ends with the id, so it is total and a
@@ -107,6 +110,8 @@ pub(crate) trait Dialect {
     fn has_tag(&self, param: &str) -> String;
     /// Case-insensitive LIKE.
     fn ilike(&self) -> &'static str;
+    /// The integer at `doc.key.sub` of a JSON text column (NULL if absent).
+    fn json_int(&self, doc: &str, key: &str, sub: &str) -> String;
     /// A column reference the planner must not use an index for. SQLite
     /// misjudges `workspace_id = ?` as selective (one workspace holds every
     /// row) and would sort a whole index instead of walking the primary key.
@@ -205,6 +210,9 @@ pub(crate) fn where_clause(
             .collect();
         parts.push(format!("({})", ors.join(" OR ")));
     }
+    if let Some(seg) = &f.segment {
+        parts.push(segment_sql(d, &seg.expr, &mut params));
+    }
     let cursor_implied = score_cursor.is_some() && f.max_score.is_some() && !cursor_is_tighter;
     if let (Some(sort), Some(c)) = (sort, after.filter(|_| !cursor_implied)) {
         match sort {
@@ -250,4 +258,108 @@ pub(crate) fn paginate(mut leads: Vec<Lead>, limit: u32) -> LeadPage {
         None
     };
     LeadPage { leads, next }
+}
+
+/// A segment expression as a condition that is true or false, never NULL,
+/// so `NOT` means what [`Segment::matches`] means.
+fn segment_sql(d: &dyn Dialect, e: &Expr, params: &mut Vec<SqlValue<'static>>) -> String {
+    let push = |params: &mut Vec<SqlValue<'static>>, v: &Value| {
+        params.push(match v {
+            Value::Text(s) => SqlValue::Text(s.clone().into()),
+            Value::Int(n) => SqlValue::Int(*n),
+            Value::Bool(b) => SqlValue::Int(i64::from(*b)),
+        });
+        d.param(params.len())
+    };
+    match e {
+        Expr::And { left, right } => format!(
+            "({} AND {})",
+            segment_sql(d, left, params),
+            segment_sql(d, right, params)
+        ),
+        Expr::Or { left, right } => format!(
+            "({} OR {})",
+            segment_sql(d, left, params),
+            segment_sql(d, right, params)
+        ),
+        Expr::Not { expr } => format!("(NOT {})", segment_sql(d, expr, params)),
+        Expr::HasTag { tag } => {
+            let p = push(params, &Value::Text(tag.clone()));
+            format!("({} AND {})", "leads.tags IS NOT NULL", d.has_tag(&p))
+        }
+        Expr::Cmp {
+            field: SegField::RunningAds,
+            cmp,
+            value,
+        } => running_ads_sql(d, |running| match value {
+            Value::Bool(b) => cmp_holds(*cmp, running, *b),
+            _ => false,
+        }),
+        Expr::In {
+            field: SegField::RunningAds,
+            values,
+        } => running_ads_sql(d, |running| values.contains(&Value::Bool(running))),
+        Expr::Cmp { field, cmp, value } => {
+            let p = push(params, value);
+            condition(*field, &format!("{} {p}", cmp.sql()))
+        }
+        Expr::In { field, values } => {
+            let ps: Vec<String> = values.iter().map(|v| push(params, v)).collect();
+            condition(*field, &format!("IN ({})", ps.join(", ")))
+        }
+    }
+}
+
+/// `field <test>` on a lead; false where the field is unknown.
+fn condition(field: SegField, test: &str) -> String {
+    let column = match field {
+        SegField::EmailStatus => {
+            return format!(
+                "EXISTS (SELECT 1 FROM email_verifications v WHERE v.workspace_id = leads.workspace_id \
+                 AND v.lead_id = leads.id AND v.status {test})"
+            );
+        }
+        SegField::CompanyDomain => "company_domain",
+        SegField::CreatedAt => "created_at",
+        SegField::EmployeeCount => "employee_count",
+        f => f.as_str(),
+    };
+    match field.kind() {
+        FieldKind::Text => format!("({column} IS NOT NULL AND lower({column}) {test})"),
+        _ => format!("({column} IS NOT NULL AND {column} {test})"),
+    }
+}
+
+fn cmp_holds(cmp: CmpOp, a: bool, b: bool) -> bool {
+    match cmp {
+        CmpOp::Eq => a == b,
+        CmpOp::Ne => a != b,
+        CmpOp::Lt => !a & b,
+        CmpOp::Le => a <= b,
+        CmpOp::Gt => a & !b,
+        CmpOp::Ge => a >= b,
+    }
+}
+
+/// A condition on whether the lead's company (by domain) runs ads now on
+/// any platform; `wants(running)` says which answers match.
+fn running_ads_sql(d: &dyn Dialect, wants: impl Fn(bool) -> bool) -> String {
+    match (wants(true), wants(false)) {
+        (true, true) => "(1 = 1)".into(),
+        (false, false) => "(1 = 0)".into(),
+        (true, false) => running_ads_exists(d),
+        (false, true) => format!("(NOT {})", running_ads_exists(d)),
+    }
+}
+
+fn running_ads_exists(d: &dyn Dialect) -> String {
+    let active: Vec<String> = ["google_ads", "meta_ads", "linkedin_ads"]
+        .iter()
+        .map(|k| format!("{} > 0", d.json_int("c.doc", k, "active_count")))
+        .collect();
+    format!(
+        "EXISTS (SELECT 1 FROM companies c WHERE c.workspace_id = leads.workspace_id \
+         AND c.domain = leads.company_domain AND ({}))",
+        active.join(" OR ")
+    )
 }

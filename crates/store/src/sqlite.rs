@@ -71,6 +71,10 @@ fn migrations() -> Vec<String> {
     all.push(crate::auth::auth_ddl("INTEGER PRIMARY KEY"));
     all.push(crate::companies::companies_ddl("INTEGER PRIMARY KEY"));
     all.push(crate::spend::SPEND_DDL.to_owned());
+    all.push(crate::suppression::SUPPRESSION_DDL.to_owned());
+    all.push(crate::campaigns::campaigns_ddl("INTEGER PRIMARY KEY"));
+    all.push(crate::webhooks::webhooks_ddl("INTEGER PRIMARY KEY"));
+    all.push(crate::deliveries::deliveries_ddl("INTEGER PRIMARY KEY"));
     all
 }
 
@@ -86,7 +90,7 @@ pub struct SqliteStore {
     readers: Vec<Mutex<Connection>>,
 }
 
-struct Sqlite;
+pub(crate) struct Sqlite;
 
 impl Dialect for Sqlite {
     fn param(&self, n: usize) -> String {
@@ -94,6 +98,9 @@ impl Dialect for Sqlite {
     }
     fn has_tag(&self, p: &str) -> String {
         format!("EXISTS (SELECT 1 FROM json_each(leads.tags) WHERE value = {p})")
+    }
+    fn json_int(&self, doc: &str, key: &str, sub: &str) -> String {
+        format!("json_extract({doc}, '$.{key}.{sub}')")
     }
     fn ilike(&self) -> &'static str {
         "LIKE"

@@ -534,3 +534,61 @@ pub fn ingest_one(s: &dyn Store, ws: WorkspaceId, hash: &str, n: u32) {
 pub fn sqlite_path(dir: &Path) -> PathBuf {
     dir.join("leadgen.db")
 }
+
+/// Stores `leads` as one batch named by `hash`, with their identity keys
+/// (so lookups by email find them), and returns them with their new ids.
+/// `make` builds the leads from the batch (for their origin records).
+pub fn insert_leads(
+    store: &dyn crate::Store,
+    ws: leadgen_core::WorkspaceId,
+    hash: &str,
+    make: impl FnOnce(&crate::Batch) -> Vec<leadgen_core::Lead>,
+) -> crate::Result<Vec<leadgen_core::Lead>> {
+    let meta = crate::BatchMeta {
+        kind: "test".into(),
+        name: format!("{hash}.csv"),
+        source: "test".into(),
+        content_hash: hash.into(),
+        headers: vec!["email".into()],
+    };
+    let mut tx = store.begin_ingest(ws, &meta, 1)?;
+    let batch = tx.batch().clone();
+    let mut leads = make(&batch);
+    if !leads.is_empty() {
+        let first = tx.reserve_lead_ids(leads.len() as u64)?;
+        let mut keys = Vec::new();
+        for (i, lead) in leads.iter_mut().enumerate() {
+            lead.id = first + i as i64;
+            let hashes = leadgen_core::dedupe::LeadKeys::of(lead).hashes();
+            keys.extend(
+                hashes
+                    .stored(ws)
+                    .into_iter()
+                    .flatten()
+                    .map(|k| (k, lead.id)),
+            );
+        }
+        keys.sort_unstable();
+        keys.dedup_by_key(|k| k.0);
+        tx.insert_keys(&keys)?;
+        tx.insert_leads(&leads)?;
+    }
+    let counts = crate::BatchCounts {
+        rows_read: leads.len() as u64,
+        inserted: leads.len() as u64,
+        ..Default::default()
+    };
+    tx.commit(counts, 2)?;
+    Ok(leads)
+}
+
+/// A lead of `batch` at `line` with `email`, for tests.
+pub fn lead_with_email(batch: &crate::Batch, line: u64, email: &str) -> leadgen_core::Lead {
+    let origin = leadgen_core::SourceRef {
+        at: batch.started_at,
+        record: leadgen_core::RecordId::new(batch.id, line),
+    };
+    let mut lead = leadgen_core::Lead::empty("test", origin);
+    lead.email = leadgen_core::email::Email::parse(email).ok();
+    lead
+}

@@ -37,7 +37,7 @@ pub enum DiscoveryError {
 }
 
 /// What a vendor error means for the job.
-fn handler_error(e: IntegrationError) -> HandlerError {
+pub(crate) fn handler_error(e: IntegrationError) -> HandlerError {
     if e.is_retryable() {
         HandlerError::Retryable {
             message: e.to_string(),
@@ -48,7 +48,7 @@ fn handler_error(e: IntegrationError) -> HandlerError {
     }
 }
 
-fn store_error(e: impl std::fmt::Display) -> HandlerError {
+pub(crate) fn store_error(e: impl std::fmt::Display) -> HandlerError {
     HandlerError::retry(format!("store: {e}"))
 }
 
