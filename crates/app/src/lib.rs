@@ -2,6 +2,7 @@
 //! workers) calls. Handlers parse input, call one of these, render the result.
 
 pub mod bench;
+pub mod campaigns;
 pub mod config;
 pub mod consent;
 pub mod csv_source;
@@ -12,3 +13,4 @@ pub mod queue;
 pub mod rejects;
 pub mod sample;
 pub mod verify_job;
+pub mod webhook_intake;

@@ -24,6 +24,9 @@ pub fn registry() -> Registry {
     r.register(crate::verify_job::spec());
     r.register(crate::discovery::maps_spec());
     r.register(crate::discovery::ads::meta_ads_spec());
+    r.register(crate::campaigns::push_spec());
+    r.register(crate::campaigns::crm_spec());
+    r.register(crate::campaigns::analytics_spec());
     r
 }
 

@@ -1,6 +1,7 @@
 //! `leadgen`: the command-line entry point. Each command parses its flags,
 //! calls one application service and renders the result.
 
+mod campaigns_cmd;
 mod consent_cmd;
 mod discover_cmd;
 mod jobs_cmd;
@@ -113,6 +114,9 @@ enum Command {
     /// GDPR access (export) and erasure requests.
     #[command(subcommand)]
     Gdpr(consent_cmd::GdprCommand),
+    /// Segments and campaigns: preview, create, push to Instantly, show.
+    #[command(subcommand)]
+    Campaigns(campaigns_cmd::CampaignsCommand),
 }
 
 #[derive(Subcommand)]
@@ -351,6 +355,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Companies(cmd) => discover_cmd::companies(&config, cmd),
         Command::Suppress(cmd) => consent_cmd::suppress(&config, cmd),
         Command::Gdpr(cmd) => consent_cmd::gdpr(&config, cmd),
+        Command::Campaigns(cmd) => campaigns_cmd::campaigns(&config, cmd),
         Command::Stats { json } => {
             let store = open_store(&config)?;
             let s = store.stats(DEFAULT_WORKSPACE)?;

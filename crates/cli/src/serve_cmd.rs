@@ -57,6 +57,9 @@ pub fn serve(config: &Config, args: ServeArgs) -> Result<()> {
         key_rate_per_s: args.key_rate,
         key_burst: args.key_rate * 2.0,
         public_metrics: !args.private_metrics,
+        instantly_webhook_secret: std::env::var("LEADGEN_INSTANTLY_WEBHOOK_SECRET")
+            .ok()
+            .filter(|s| !s.trim().is_empty()),
         ..ServerOptions::default()
     };
     let grace = Duration::from_secs(args.grace_secs);

@@ -12,6 +12,7 @@ mod imports;
 mod metrics;
 mod state;
 mod ui;
+pub mod webhooks;
 
 use std::future::Future;
 use std::time::Duration;
@@ -46,6 +47,10 @@ pub fn router(state: AppState) -> Router {
     let mut open = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route(
+            "/integrations/instantly/webhook",
+            axum::routing::post(webhooks::instantly),
+        )
         .merge(ui::public_pages());
     if state.opts().public_metrics {
         open = open.route("/metrics", get(metrics_text));

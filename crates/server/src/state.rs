@@ -28,6 +28,9 @@ pub struct ServerOptions {
     pub session_ttl_ms: i64,
     /// Largest request body (CSV uploads included).
     pub max_body_bytes: usize,
+    /// `LEADGEN_INSTANTLY_WEBHOOK_SECRET`: Instantly's deliveries must carry
+    /// it in `X-Leadgen-Webhook-Secret`; unset, all are refused.
+    pub instantly_webhook_secret: Option<String>,
 }
 
 impl Default for ServerOptions {
@@ -41,6 +44,7 @@ impl Default for ServerOptions {
             login_per_s: 0.2,
             session_ttl_ms: 12 * 3600 * 1000,
             max_body_bytes: 256 * 1024 * 1024,
+            instantly_webhook_secret: None,
         }
     }
 }
