@@ -277,7 +277,7 @@ async fn add_leads(
     let skip = body.get("skip_if_in_campaign").and_then(Value::as_bool) == Some(true);
     let (answer, delay) = match upload(&state, campaign, leads, skip) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err((status, message)) => return error(status, message),
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -291,10 +291,10 @@ fn upload(
     campaign: &str,
     leads: &[Value],
     skip: bool,
-) -> Result<(Value, Duration), Response> {
+) -> Result<(Value, Duration), (StatusCode, &'static str)> {
     let mut c = state.lock().unwrap_or_else(|p| p.into_inner());
     if !c.campaigns.contains_key(campaign) {
-        return Err(error(StatusCode::NOT_FOUND, "campaign not found"));
+        return Err((StatusCode::NOT_FOUND, "campaign not found"));
     }
     c.uploads += 1;
     let (mut created, mut skipped, mut invalid) = (Vec::new(), 0u64, 0u64);
@@ -331,7 +331,7 @@ fn upload(
     }
     if c.fail_after_upload > 0 {
         c.fail_after_upload -= 1;
-        return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "Internal error"));
+        return Err((StatusCode::INTERNAL_SERVER_ERROR, "Internal error"));
     }
     let answer = json!({
         "status": "success",
