@@ -179,6 +179,9 @@ struct FilterArgs {
     /// Free text over name, email, company and title.
     #[arg(long, short = 'q')]
     search: Option<String>,
+    /// A segment: industry = "dentist" and state in ("NY","NJ") and score >= 70
+    #[arg(long = "where")]
+    segment: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -196,6 +199,10 @@ struct ExportArgs {
     /// Output file; standard output when absent.
     #[arg(short, long)]
     output: Option<PathBuf>,
+    /// The file goes to a sender (mailer, dialer, partner): leave out
+    /// every lead on the suppression list.
+    #[arg(long)]
+    for_sending: bool,
 }
 
 #[derive(Subcommand)]
@@ -329,13 +336,13 @@ fn run(cli: Cli) -> Result<()> {
                     let file = std::fs::File::create(path)
                         .with_context(|| format!("creating {}", path.display()))?;
                     let mut w = std::io::BufWriter::new(file);
-                    let n = export::export(&*store, DEFAULT_WORKSPACE, &filter, format, &mut w)?;
+                    let n = write_export(&*store, &filter, format, args.for_sending, &mut w)?;
                     w.flush()?;
                     n
                 }
                 None => {
                     let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-                    let n = export::export(&*store, DEFAULT_WORKSPACE, &filter, format, &mut w)?;
+                    let n = write_export(&*store, &filter, format, args.for_sending, &mut w)?;
                     w.flush()?;
                     n
                 }
@@ -534,6 +541,22 @@ fn import(config: &Config, args: ImportArgs) -> Result<()> {
     Ok(())
 }
 
+/// An export, or one for sending (suppressed leads left out, and said so).
+fn write_export(
+    store: &dyn Store,
+    filter: &LeadFilter,
+    format: Format,
+    for_sending: bool,
+    w: &mut dyn Write,
+) -> Result<u64> {
+    if !for_sending {
+        return Ok(export::export(store, DEFAULT_WORKSPACE, filter, format, w)?);
+    }
+    let (n, left_out) = export::export_for_sending(store, DEFAULT_WORKSPACE, filter, format, w)?;
+    eprintln!("left out {left_out} suppressed lead(s)");
+    Ok(n)
+}
+
 fn build_filter(f: &FilterArgs) -> Result<LeadFilter> {
     let statuses = f
         .status
@@ -561,7 +584,12 @@ fn build_filter(f: &FilterArgs) -> Result<LeadFilter> {
         tier,
         tags: f.tags.clone(),
         text: f.search.clone(),
-        segment: None,
+        segment: f
+            .segment
+            .as_deref()
+            .map(leadgen_core::segment::Segment::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--where: {e}"))?,
     })
 }
 
