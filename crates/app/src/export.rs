@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use leadgen_core::{Lead, WorkspaceId};
+use leadgen_store::suppression::SuppressionSet;
 use leadgen_store::{ExportError, LeadFilter, Store};
 use serde_json::{Map, Value, json};
 
@@ -159,23 +160,71 @@ pub fn export(
     format: Format,
     out: &mut dyn Write,
 ) -> Result<u64, ExportError> {
+    write_leads(store, ws, filter, format, out, &|_| true)
+}
+
+/// An export for sending (to a mailer, a dialer, a partner): leads whose
+/// email is on the suppression list are left out. Returns (written, left out).
+pub fn export_for_sending(
+    store: &dyn Store,
+    ws: WorkspaceId,
+    filter: &LeadFilter,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<(u64, u64), ExportError> {
+    let set = SuppressionSet::load(store, ws)?;
+    let left_out = std::cell::Cell::new(0u64);
+    let keep = |lead: &Lead| {
+        let blocked = lead
+            .email
+            .as_ref()
+            .is_some_and(|e| set.reason(e.as_str()).is_some());
+        if blocked {
+            left_out.set(left_out.get() + 1);
+        }
+        !blocked
+    };
+    let n = write_leads(store, ws, filter, format, out, &keep)?;
+    Ok((n, left_out.get()))
+}
+
+/// Writes the leads matching `filter` that `keep` accepts; how many.
+fn write_leads(
+    store: &dyn Store,
+    ws: WorkspaceId,
+    filter: &LeadFilter,
+    format: Format,
+    out: &mut dyn Write,
+    keep: &dyn Fn(&Lead) -> bool,
+) -> Result<u64, ExportError> {
+    let mut written = 0u64;
     match format {
-        Format::Jsonl => store.export_leads(ws, filter, &mut |lead| {
-            serde_json::to_writer(&mut *out, &Value::Object(lead_json(&lead)))?;
-            out.write_all(b"\n")
-        }),
+        Format::Jsonl => {
+            store.export_leads(ws, filter, &mut |lead| {
+                if !keep(&lead) {
+                    return Ok(());
+                }
+                written += 1;
+                serde_json::to_writer(&mut *out, &Value::Object(lead_json(&lead)))?;
+                out.write_all(b"\n")
+            })?;
+        }
         Format::Csv => {
             let mut w = csv::Writer::from_writer(out);
             w.write_record(COLUMNS).map_err(std::io::Error::from)?;
-            let n = store.export_leads(ws, filter, &mut |lead| {
+            store.export_leads(ws, filter, &mut |lead| {
+                if !keep(&lead) {
+                    return Ok(());
+                }
+                written += 1;
                 let row = lead_json(&lead);
                 w.write_record(COLUMNS.iter().map(|c| csv_cell(&row[*c])))
                     .map_err(std::io::Error::from)
             })?;
             w.flush()?;
-            Ok(n)
         }
     }
+    Ok(written)
 }
 
 #[cfg(test)]

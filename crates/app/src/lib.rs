@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod companies;
+pub mod campaigns;
 pub mod config;
 pub mod consent;
 pub mod csv_source;
@@ -15,5 +16,7 @@ pub mod queue;
 pub mod rejects;
 pub mod sample;
 pub mod verify_job;
+
+pub mod webhook_intake;
 
 pub use companies::company_domain_key;

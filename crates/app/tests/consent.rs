@@ -42,3 +42,44 @@ fn export_shows_the_person_and_erasure_keeps_only_the_hash() {
     assert!(after["leads"].as_array().unwrap().is_empty());
     assert_eq!(after["suppressed"], "gdpr_erasure");
 }
+
+#[test]
+fn an_export_for_sending_leaves_suppressed_leads_out() {
+    use leadgen_app::export::{Format, export, export_for_sending};
+    use leadgen_store::{LeadFilter, Suppression, SuppressionKind, SuppressionReason};
+    let (_dir, s) = testing::sqlite_store();
+    testing::insert_leads(&s, 1, "h", |b| {
+        vec![
+            testing::lead_with_email(b, 2, "keep@ok.com"),
+            testing::lead_with_email(b, 3, "Gone+x@ok.com"),
+            testing::lead_with_email(b, 4, "anyone@blocked.com"),
+        ]
+    })
+    .unwrap();
+    let gone = Suppression::for_email(
+        "gone@ok.com",
+        SuppressionKind::Email,
+        SuppressionReason::Unsubscribed,
+        "t",
+        1,
+    );
+    s.suppress(1, &gone).unwrap();
+    s.suppress(
+        1,
+        &Suppression::for_domain("blocked.com", SuppressionReason::DoNotContactDomain, "t", 1),
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let (n, left_out) =
+        export_for_sending(&s, 1, &LeadFilter::default(), Format::Jsonl, &mut out).unwrap();
+    assert_eq!((n, left_out), (1, 2));
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.lines().count(), 1);
+    assert!(text.contains("keep@ok.com"));
+    // A plain export (not for sending) has all three.
+    let mut all = Vec::new();
+    assert_eq!(
+        export(&s, 1, &LeadFilter::default(), Format::Csv, &mut all).unwrap(),
+        3
+    );
+}

@@ -1,6 +1,7 @@
 //! `leadgen`: the command-line entry point. Each command parses its flags,
 //! calls one application service and renders the result.
 
+mod campaigns_cmd;
 mod consent_cmd;
 mod deliver_cmd;
 mod discover_cmd;
@@ -117,6 +118,9 @@ enum Command {
     /// Delivery channels: connection tests, platform upload, the delivery log.
     #[command(subcommand)]
     Deliver(deliver_cmd::DeliverCommand),
+    /// Segments and campaigns: preview, create, push to Instantly, show.
+    #[command(subcommand)]
+    Campaigns(campaigns_cmd::CampaignsCommand),
 }
 
 #[derive(Subcommand)]
@@ -182,6 +186,9 @@ struct FilterArgs {
     /// Leads of the company with this domain (`acme.com`, or its website).
     #[arg(long)]
     company_domain: Option<String>,
+    /// A segment: industry = "dentist" and state in ("NY","NJ") and score >= 70
+    #[arg(long = "where")]
+    segment: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -199,6 +206,10 @@ struct ExportArgs {
     /// Output file; standard output when absent.
     #[arg(short, long)]
     output: Option<PathBuf>,
+    /// The file goes to a sender (mailer, dialer, partner): leave out
+    /// every lead on the suppression list.
+    #[arg(long)]
+    for_sending: bool,
 }
 
 #[derive(Subcommand)]
@@ -355,13 +366,13 @@ fn run(cli: Cli) -> Result<()> {
                     let file = std::fs::File::create(path)
                         .with_context(|| format!("creating {}", path.display()))?;
                     let mut w = std::io::BufWriter::new(file);
-                    let n = export::export(&*store, DEFAULT_WORKSPACE, &filter, format, &mut w)?;
+                    let n = write_export(&*store, &filter, format, args.for_sending, &mut w)?;
                     w.flush()?;
                     n
                 }
                 None => {
                     let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-                    let n = export::export(&*store, DEFAULT_WORKSPACE, &filter, format, &mut w)?;
+                    let n = write_export(&*store, &filter, format, args.for_sending, &mut w)?;
                     w.flush()?;
                     n
                 }
@@ -382,6 +393,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Suppress(cmd) => consent_cmd::suppress(&config, cmd),
         Command::Gdpr(cmd) => consent_cmd::gdpr(&config, cmd),
         Command::Deliver(cmd) => deliver_cmd::deliver(&config, cmd),
+        Command::Campaigns(cmd) => campaigns_cmd::campaigns(&config, cmd),
         Command::Stats { json } => {
             let store = open_store(&config)?;
             let s = store.stats(DEFAULT_WORKSPACE)?;
@@ -560,6 +572,22 @@ fn import(config: &Config, args: ImportArgs) -> Result<()> {
     Ok(())
 }
 
+/// An export, or one for sending (suppressed leads left out, and said so).
+fn write_export(
+    store: &dyn Store,
+    filter: &LeadFilter,
+    format: Format,
+    for_sending: bool,
+    w: &mut dyn Write,
+) -> Result<u64> {
+    if !for_sending {
+        return Ok(export::export(store, DEFAULT_WORKSPACE, filter, format, w)?);
+    }
+    let (n, left_out) = export::export_for_sending(store, DEFAULT_WORKSPACE, filter, format, w)?;
+    eprintln!("left out {left_out} suppressed lead(s)");
+    Ok(n)
+}
+
 fn build_filter(f: &FilterArgs) -> Result<LeadFilter> {
     let statuses = f
         .status
@@ -596,6 +624,12 @@ fn build_filter(f: &FilterArgs) -> Result<LeadFilter> {
             })
             .transpose()?,
         segment: None,
+        segment: f
+            .segment
+            .as_deref()
+            .map(leadgen_core::segment::Segment::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--where: {e}"))?,
     })
 }
 

@@ -101,6 +101,9 @@ pub fn serve(config: &Config, args: ServeArgs) -> Result<()> {
         capture_per_s: args.capture_rate,
         capture_burst: args.capture_rate * 10.0,
         capture_origins,
+        instantly_webhook_secret: std::env::var("LEADGEN_INSTANTLY_WEBHOOK_SECRET")
+            .ok()
+            .filter(|s| !s.trim().is_empty()),
         ..ServerOptions::default()
     };
     let grace = Duration::from_secs(args.grace_secs);

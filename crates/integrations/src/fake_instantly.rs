@@ -35,6 +35,9 @@ pub struct FakeInstantlyControl {
     pub fail_429: u32,
     /// Wait before answering.
     pub latency: Duration,
+    /// Wait after an upload took effect, before answering it (a window in
+    /// which the caller has been served but does not know it yet).
+    pub answer_delay: Duration,
     /// Whether to enforce 100/s and 6,000/min.
     pub enforce_rate_limit: bool,
     /// What it saw.
@@ -272,9 +275,26 @@ async fn add_leads(
         return error(StatusCode::BAD_REQUEST, "at most 1000 leads");
     }
     let skip = body.get("skip_if_in_campaign").and_then(Value::as_bool) == Some(true);
+    let (answer, delay) = match upload(&state, campaign, leads, skip) {
+        Ok(x) => x,
+        Err((status, message)) => return error(status, message),
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    Json(answer).into_response()
+}
+
+/// Applies an upload; the answer and how long to hold it back.
+fn upload(
+    state: &Shared,
+    campaign: &str,
+    leads: &[Value],
+    skip: bool,
+) -> Result<(Value, Duration), (StatusCode, &'static str)> {
     let mut c = state.lock().unwrap_or_else(|p| p.into_inner());
     if !c.campaigns.contains_key(campaign) {
-        return error(StatusCode::NOT_FOUND, "campaign not found");
+        return Err((StatusCode::NOT_FOUND, "campaign not found"));
     }
     c.uploads += 1;
     let (mut created, mut skipped, mut invalid) = (Vec::new(), 0u64, 0u64);
@@ -291,9 +311,8 @@ async fn add_leads(
         let known = c
             .lead_ids
             .get(campaign)
-            .and_then(|m| m.get(&email))
-            .cloned();
-        if skip && known.is_some() {
+            .is_some_and(|m| m.contains_key(&email));
+        if skip && known {
             skipped += 1;
             continue;
         }
@@ -312,9 +331,9 @@ async fn add_leads(
     }
     if c.fail_after_upload > 0 {
         c.fail_after_upload -= 1;
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "Internal error");
+        return Err((StatusCode::INTERNAL_SERVER_ERROR, "Internal error"));
     }
-    Json(json!({
+    let answer = json!({
         "status": "success",
         "total_sent": leads.len(),
         "leads_uploaded": created.len(),
@@ -323,8 +342,8 @@ async fn add_leads(
         "skipped_count": skipped,
         "invalid_email_count": invalid,
         "created_leads": created,
-    }))
-    .into_response()
+    });
+    Ok((answer, c.answer_delay))
 }
 
 async fn analytics(

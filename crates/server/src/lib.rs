@@ -13,6 +13,7 @@ mod imports;
 mod metrics;
 mod state;
 mod ui;
+pub mod webhooks;
 
 use std::future::Future;
 use std::time::Duration;
@@ -52,6 +53,10 @@ pub fn router(state: AppState) -> Router {
         ))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route(
+            "/integrations/instantly/webhook",
+            axum::routing::post(webhooks::instantly),
+        )
         .merge(ui::public_pages());
     if state.opts().public_metrics {
         open = open.route("/metrics", get(metrics_text));

@@ -39,6 +39,9 @@ pub struct ServerOptions {
     pub capture_origins: Vec<String>,
     /// The hidden form field people leave empty and bots fill in.
     pub capture_honeypot: String,
+    /// `LEADGEN_INSTANTLY_WEBHOOK_SECRET`: Instantly's deliveries must carry
+    /// it in `X-Leadgen-Webhook-Secret`; unset, all are refused.
+    pub instantly_webhook_secret: Option<String>,
 }
 
 impl Default for ServerOptions {
@@ -58,6 +61,7 @@ impl Default for ServerOptions {
             capture_ip_burst: 10.0,
             capture_origins: Vec::new(),
             capture_honeypot: "website_url".to_owned(),
+            instantly_webhook_secret: None,
         }
     }
 }

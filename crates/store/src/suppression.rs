@@ -650,3 +650,28 @@ impl PersonData for PgStore {
         Ok(erased)
     }
 }
+
+/// The whole list of a workspace in memory, for checks inside a stream
+/// (an export holds the store while it runs).
+#[derive(Debug, Clone, Default)]
+pub struct SuppressionSet {
+    entries: std::collections::HashMap<(SuppressionKind, String), SuppressionReason>,
+}
+
+impl SuppressionSet {
+    pub fn load(store: &dyn SuppressionStore, workspace: i64) -> Result<SuppressionSet> {
+        let entries = store
+            .list_suppressions(workspace, usize::MAX)?
+            .into_iter()
+            .map(|s| ((s.kind, s.value), s.reason))
+            .collect();
+        Ok(SuppressionSet { entries })
+    }
+
+    /// As [`SuppressionStore::suppressed_reason`].
+    pub fn reason(&self, email: &str) -> Option<SuppressionReason> {
+        candidates(email)
+            .into_iter()
+            .find_map(|k| self.entries.get(&k).copied())
+    }
+}

@@ -21,7 +21,12 @@ use tempfile::TempDir;
 
 const WS: WorkspaceId = 1;
 const OTHER_WS: WorkspaceId = 2;
-const LEAD_INDEXES: [&str; 2] = ["leads_status_score", "leads_score"];
+const LEAD_INDEXES: [&str; 4] = [
+    "leads_status_score",
+    "leads_score",
+    "leads_industry",
+    "leads_state",
+];
 
 // ---------------------------------------------------------------- harness
 

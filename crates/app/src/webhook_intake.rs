@@ -1,0 +1,167 @@
+//! Inbound webhooks, for any source: the raw delivery is stored before it
+//! is acknowledged (refused and malformed ones too, for the record),
+//! duplicates by the source's dedupe key are ignored, and processing runs
+//! on the stored event, so any event can be replayed.
+
+use leadgen_core::WorkspaceId;
+use leadgen_store::{NewWebhookEvent, Store, StoreError};
+use serde_json::Value;
+
+/// One inbound source: how to recognise and apply its events.
+#[derive(Clone, Copy)]
+pub struct WebhookSource {
+    pub name: &'static str,
+    /// What makes two deliveries the same event; `None`: not an event.
+    pub dedupe_key: fn(&Value) -> Option<String>,
+    pub event_type: fn(&Value) -> Option<String>,
+    /// The vendor's campaign (or other grouping) id, for counting.
+    pub campaign_ref: fn(&Value) -> Option<String>,
+    /// Applies an event; its effects as JSON.
+    pub process: fn(&dyn Store, WorkspaceId, &Value, i64) -> Result<Value, StoreError>,
+}
+
+fn str_field(v: &Value, k: &str) -> Option<String> {
+    v.get(k).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Instantly's webhooks (`POST /integrations/instantly/webhook`).
+pub const INSTANTLY: WebhookSource = WebhookSource {
+    name: crate::campaigns::INSTANTLY,
+    dedupe_key: crate::campaigns::instantly_dedupe_key,
+    event_type: |v| str_field(v, "event_type"),
+    campaign_ref: |v| str_field(v, "campaign_id"),
+    process: |store, ws, v, now| {
+        let fx = crate::campaigns::process_instantly_event(store, ws, v, now)?;
+        Ok(serde_json::to_value(fx).unwrap_or_default())
+    },
+};
+
+/// What became of a delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Intake {
+    /// The secret was missing or wrong (stored as `rejected`).
+    Rejected { id: Option<i64> },
+    /// Not JSON, or not an event (stored as `malformed`).
+    Malformed { id: Option<i64>, reason: String },
+    /// Seen before: nothing stored, nothing done.
+    Duplicate,
+    /// Stored, then processed (`Ok`) or not (`Err`, stored as `failed`).
+    Accepted {
+        id: i64,
+        processed: Result<Value, String>,
+    },
+}
+
+/// Receives one delivery. `authorized` is the source's secret check;
+/// `headers` the kept headers as JSON text (never the secret).
+pub fn receive(
+    store: &dyn Store,
+    ws: WorkspaceId,
+    src: &WebhookSource,
+    authorized: bool,
+    headers: &str,
+    body: &[u8],
+    now: i64,
+) -> Result<Intake, StoreError> {
+    let text = String::from_utf8_lossy(body).into_owned();
+    let mut e = NewWebhookEvent {
+        source: src.name.to_owned(),
+        received_at: now,
+        headers: headers.to_owned(),
+        body: text,
+        status: "received".into(),
+        error: None,
+        dedupe_key: None,
+        event_type: None,
+        campaign_ref: None,
+    };
+    if !authorized {
+        e.status = "rejected".into();
+        e.error = Some("missing or wrong secret header".into());
+        return Ok(Intake::Rejected {
+            id: store.record_webhook(ws, &e)?,
+        });
+    }
+    let parsed: Result<Value, String> = serde_json::from_slice(body).map_err(|x| x.to_string());
+    let value = match parsed {
+        Ok(v) if v.is_object() => v,
+        Ok(_) => return malformed(store, ws, e, "the body is not a JSON object".into()),
+        Err(x) => return malformed(store, ws, e, format!("the body is not JSON: {x}")),
+    };
+    let Some(key) = (src.dedupe_key)(&value) else {
+        return malformed(
+            store,
+            ws,
+            e,
+            "not an event: no event_type or timestamp".into(),
+        );
+    };
+    e.dedupe_key = Some(key);
+    e.event_type = (src.event_type)(&value);
+    e.campaign_ref = (src.campaign_ref)(&value);
+    let Some(id) = store.record_webhook(ws, &e)? else {
+        return Ok(Intake::Duplicate);
+    };
+    let processed = apply(store, ws, src, id, &value, now);
+    Ok(Intake::Accepted { id, processed })
+}
+
+fn malformed(
+    store: &dyn Store,
+    ws: WorkspaceId,
+    mut e: NewWebhookEvent,
+    reason: String,
+) -> Result<Intake, StoreError> {
+    e.status = "malformed".into();
+    e.error = Some(reason.clone());
+    Ok(Intake::Malformed {
+        id: store.record_webhook(ws, &e)?,
+        reason,
+    })
+}
+
+fn apply(
+    store: &dyn Store,
+    ws: WorkspaceId,
+    src: &WebhookSource,
+    id: i64,
+    value: &Value,
+    now: i64,
+) -> Result<Value, String> {
+    match (src.process)(store, ws, value, now) {
+        Ok(fx) => {
+            let _ = store.set_webhook_status(ws, id, "processed", None);
+            Ok(fx)
+        }
+        Err(e) => {
+            tracing::warn!(source = src.name, id, error = %e, "webhook processing failed");
+            let msg = e.to_string();
+            let _ = store.set_webhook_status(ws, id, "failed", Some(&msg));
+            Err(msg)
+        }
+    }
+}
+
+/// Processes a stored event again (after a failure, or a fix).
+pub fn replay(
+    store: &dyn Store,
+    ws: WorkspaceId,
+    src: &WebhookSource,
+    id: i64,
+    now: i64,
+) -> Result<Result<Value, String>, StoreError> {
+    let Some(e) = store.get_webhook(ws, id)? else {
+        return Ok(Err(format!("no webhook event {id}")));
+    };
+    if e.source != src.name || e.dedupe_key.is_none() {
+        return Ok(Err(format!(
+            "event {id} is not an accepted {} event",
+            src.name
+        )));
+    }
+    let value: Value = match serde_json::from_str(&e.body) {
+        Ok(v) => v,
+        Err(x) => return Ok(Err(x.to_string())),
+    };
+    Ok(apply(store, ws, src, id, &value, now))
+}
