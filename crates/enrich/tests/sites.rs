@@ -207,8 +207,10 @@ async fn every_redirect_hop_is_checked_again() {
     let resolver = StaticResolver::new()
         .with("hopper.example", IpAddr::V4(Ipv4Addr::LOCALHOST))
         .with("metadata.internal", "169.254.169.254".parse().unwrap());
-    let mut opts = FetchOptions::default();
-    opts.allowed_addresses = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
+    let opts = FetchOptions {
+        allowed_addresses: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
+        ..FetchOptions::default()
+    };
     let f = leadgen_enrich::net::Fetcher::with_resolver(opts, Arc::new(resolver)).unwrap();
     let page = f
         .get(&url::Url::parse(&format!("http://hopper.example:{port}/ok")).unwrap())
