@@ -10,14 +10,24 @@
 
 use std::time::Duration;
 
+pub mod anthropic;
 pub mod google_places;
 pub mod http;
+pub mod hunter;
+pub mod llm;
 pub mod maps;
 pub mod meta_ads;
+pub mod openai_compat;
 pub mod serpapi;
 
 #[cfg(feature = "testkit")]
 pub mod fake;
+#[cfg(feature = "testkit")]
+pub mod fake_anthropic;
+#[cfg(feature = "testkit")]
+pub mod fake_hunter;
+#[cfg(feature = "testkit")]
+pub mod fake_openai;
 
 /// What went wrong talking to a service, sorted by what the caller should do.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
