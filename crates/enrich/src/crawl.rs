@@ -103,7 +103,13 @@ pub struct SiteReport {
     pub robots_disallowed: Vec<String>,
     /// Pages that failed (the site as a whole may still have answered).
     pub errors: Vec<String>,
+    /// Visible text of the pages read, for the LLM step (bounded).
+    #[serde(skip)]
+    pub text: String,
 }
+
+/// Text kept per site.
+const MAX_SITE_TEXT: usize = 16_000;
 
 /// Why a site could not be crawled at all.
 #[derive(Debug, thiserror::Error)]
@@ -356,6 +362,11 @@ impl Crawler {
             }
         }
         report.signals.has_form |= facts.has_form;
+        if report.text.len() + facts.text.len() <= MAX_SITE_TEXT {
+            report
+                .text
+                .push_str(&format!("[{}]\n{}", page.url.path(), facts.text));
+        }
         Some(facts)
     }
 }

@@ -87,7 +87,13 @@ pub struct PageFacts {
     pub has_viewport: bool,
     pub has_form: bool,
     pub copyright_year: Option<u16>,
+    /// The visible text, one block per line, at most [`MAX_TEXT`] bytes.
+    #[serde(skip)]
+    pub text: String,
 }
+
+/// Visible text kept per page (for the LLM step).
+pub const MAX_TEXT: usize = 6000;
 
 /// Reads `html`, served from `base`. `team_page` turns on the
 /// name-then-title heuristic for people (JSON-LD people are read on every
@@ -159,6 +165,13 @@ pub fn extract(html: &str, base: &Url, region: Country, team_page: bool) -> Page
         }
     }
     facts.emails = emails.list;
+    for b in &walk.blocks {
+        if facts.text.len() + b.len() + 1 > MAX_TEXT {
+            break;
+        }
+        facts.text.push_str(b);
+        facts.text.push('\n');
+    }
     facts
 }
 

@@ -6,10 +6,13 @@
 pub mod crawl;
 pub mod extract;
 pub mod finder;
+pub mod llm;
 pub mod net;
 pub mod pattern;
+pub mod provider;
 pub mod robots;
 pub mod tech;
+pub mod waterfall;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
