@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use leadgen_core::names::split_full_name;
+use leadgen_core::names::{PersonName, split_full_name};
 use leadgen_integrations::llm::{LlmClient, ModelPrice};
 use leadgen_verify::{Status, Verifier};
 use serde::{Deserialize, Serialize};
@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use crate::crawl::{CrawlError, Crawler, SiteReport};
 use crate::finder::find_email;
 use crate::llm::{LlmStep, LlmStepError, PromptKind};
-use crate::pattern::{KnownAddress, Pattern, infer};
+use crate::pattern::{Inference, KnownAddress, Pattern, infer};
 use crate::provider::{Contact, ContactProvider};
 
 /// Which steps run for which field, and the money rules.
@@ -180,6 +180,17 @@ pub struct CompanyResult {
     pub cost_usd: f64,
 }
 
+/// One person's email search.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PersonResult {
+    pub email: Option<String>,
+    pub confidence: Option<f64>,
+    pub source: Option<String>,
+    #[serde(skip)]
+    pub steps: Vec<StepRecord>,
+    pub cost_usd: f64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WaterfallError {
     #[error(transparent)]
@@ -271,7 +282,7 @@ impl Waterfall {
         let mut site: Option<SiteReport> = None;
         let mut steps: Vec<StepRecord> = Vec::new();
         let subject = input.trim().to_owned();
-        let mut emit = |s: StepRecord, steps: &mut Vec<StepRecord>| {
+        let mut emit = |s: StepRecord| {
             self.ledger.record(&subject, &s);
             progress(&s);
             steps.push(s);
@@ -285,7 +296,7 @@ impl Waterfall {
                     let rec = crawl_record(&r);
                     apply_site(&mut out.company, &r);
                     site = Some(r);
-                    emit(rec, &mut steps);
+                    emit(rec);
                 }
                 "llm" => {
                     let text = site.as_ref().map(|s| s.text.clone()).unwrap_or_default();
@@ -296,9 +307,9 @@ impl Waterfall {
                     if rec.outcome == "found" || rec.outcome == "cached" {
                         out.company.research = Some(rec.result.clone());
                     }
-                    emit(rec, &mut steps);
+                    emit(rec);
                 }
-                other => emit(unknown_step("company", other), &mut steps),
+                other => emit(unknown_step("company", other)),
             }
         }
         let domain = out
@@ -372,7 +383,7 @@ impl Waterfall {
                     None => unknown_step("contacts", name),
                 },
             };
-            emit(rec, &mut steps);
+            emit(rec);
         }
 
         // Emails for contacts without one.
@@ -389,108 +400,17 @@ impl Waterfall {
             let Some(name) = split_full_name(&c.name).filter(|n| !n.last.is_empty()) else {
                 continue;
             };
-            let mut best: Option<(String, f64, String)> = None;
-            for step in &self.config.email {
-                if best
-                    .as_ref()
-                    .is_some_and(|b| b.1 >= self.config.target_confidence)
-                {
-                    break;
-                }
-                let kind = format!("email:{}", c.name);
-                let rec = match step.as_str() {
-                    "crawl" => {
-                        // An address on the site that fits one of the
-                        // person's name patterns is theirs.
-                        let hit = Pattern::ALL.iter().find_map(|p| {
-                            let local = p.local(&name.first, &name.last)?;
-                            site_emails
-                                .iter()
-                                .find(|e| e.split('@').next() == Some(local.as_str()))
-                                .cloned()
-                        });
-                        match hit {
-                            Some(e) => {
-                                best = Some((e.clone(), 0.85, "crawl".into()));
-                                found_record(
-                                    "email",
-                                    "crawl",
-                                    &kind,
-                                    json!({"email": e}),
-                                    Some(0.85),
-                                    0,
-                                )
-                            }
-                            None => record::<Contact>("email", "crawl", &kind, &[], 0),
-                        }
-                    }
-                    "pattern" => match &self.verifier {
-                        Some(v) => {
-                            match find_email(
-                                v,
-                                &inference,
-                                &name.first,
-                                &name.last,
-                                &domain,
-                                self.config.pattern_probes,
-                            )
-                            .await
-                            {
-                                Some(g) => {
-                                    let better = best.as_ref().is_none_or(|b| g.confidence > b.1);
-                                    if better && g.status != Status::Invalid {
-                                        best =
-                                            Some((g.email.clone(), g.confidence, "pattern".into()));
-                                    }
-                                    let mut r = found_record(
-                                        "email",
-                                        "pattern",
-                                        &kind,
-                                        serde_json::to_value(&g).unwrap_or(Value::Null),
-                                        Some(g.confidence),
-                                        0,
-                                    );
-                                    r.reasoning = Some(format!(
-                                        "pattern {} ({} known addresses), verifier said {}",
-                                        g.pattern.as_str(),
-                                        inference.evidence,
-                                        g.status.as_str()
-                                    ));
-                                    r
-                                }
-                                None => record::<Contact>("email", "pattern", &kind, &[], 0),
-                            }
-                        }
-                        None => unavailable("email", "pattern", "no email verifier configured"),
-                    },
-                    pname => {
-                        match self.provider(pname) {
-                            Some(p) => {
-                                let (first, last) = (name.first.clone(), name.last.clone());
-                                let rec = self
-                                .provider_step("email", p.as_ref(), &domain, &mut spend, move |p, d| {
-                                    Box::pin(async move {
-                                        p.email(d, &first, &last).await.map(|r| {
-                                            json!(r.map(|(e, c)| json!({"email": e, "confidence": c})))
-                                        })
-                                    })
-                                })
-                                .await;
-                                if let (Some(e), Some(conf)) = (
-                                    rec.result["email"].as_str(),
-                                    rec.result["confidence"].as_f64(),
-                                ) && best.as_ref().is_none_or(|b| conf > b.1)
-                                {
-                                    best = Some((e.to_owned(), conf, pname.to_owned()));
-                                }
-                                StepRecord { kind, ..rec }
-                            }
-                            None => unknown_step("email", pname),
-                        }
-                    }
-                };
-                emit(rec, &mut steps);
-            }
+            let best = self
+                .email_steps(
+                    &c.name,
+                    &name,
+                    &domain,
+                    &inference,
+                    &site_emails,
+                    &mut spend,
+                    &mut emit,
+                )
+                .await;
             if let Some((email, conf, source)) = best {
                 c.email = Some(email);
                 c.confidence = conf.min(1.0);
@@ -502,6 +422,164 @@ impl Waterfall {
         out.cost_usd = spend.micros as f64 / 1_000_000.0;
         out.steps = steps;
         Ok(out)
+    }
+
+    /// The email steps for one person, in order, until one reaches the
+    /// target confidence: the best (address, confidence, step) found.
+    #[allow(clippy::too_many_arguments)]
+    async fn email_steps(
+        &self,
+        full_name: &str,
+        name: &PersonName,
+        domain: &str,
+        inference: &Inference,
+        site_emails: &[String],
+        spend: &mut Spend,
+        emit: &mut (dyn FnMut(StepRecord) + Send),
+    ) -> Option<(String, f64, String)> {
+        let mut best: Option<(String, f64, String)> = None;
+        for step in &self.config.email {
+            if best
+                .as_ref()
+                .is_some_and(|b| b.1 >= self.config.target_confidence)
+            {
+                break;
+            }
+            let kind = format!("email:{}", full_name);
+            let rec = match step.as_str() {
+                "crawl" => {
+                    // An address on the site that fits one of the
+                    // person's name patterns is theirs.
+                    let hit = Pattern::ALL.iter().find_map(|p| {
+                        let local = p.local(&name.first, &name.last)?;
+                        site_emails
+                            .iter()
+                            .find(|e| e.split('@').next() == Some(local.as_str()))
+                            .cloned()
+                    });
+                    match hit {
+                        Some(e) => {
+                            best = Some((e.clone(), 0.85, "crawl".into()));
+                            found_record(
+                                "email",
+                                "crawl",
+                                &kind,
+                                json!({"email": e}),
+                                Some(0.85),
+                                0,
+                            )
+                        }
+                        None => record::<Contact>("email", "crawl", &kind, &[], 0),
+                    }
+                }
+                "pattern" => match &self.verifier {
+                    Some(v) => {
+                        match find_email(
+                            v,
+                            inference,
+                            &name.first,
+                            &name.last,
+                            domain,
+                            self.config.pattern_probes,
+                        )
+                        .await
+                        {
+                            Some(g) => {
+                                let better = best.as_ref().is_none_or(|b| g.confidence > b.1);
+                                if better && g.status != Status::Invalid {
+                                    best = Some((g.email.clone(), g.confidence, "pattern".into()));
+                                }
+                                let mut r = found_record(
+                                    "email",
+                                    "pattern",
+                                    &kind,
+                                    serde_json::to_value(&g).unwrap_or(Value::Null),
+                                    Some(g.confidence),
+                                    0,
+                                );
+                                r.reasoning = Some(format!(
+                                    "pattern {} ({} known addresses), verifier said {}",
+                                    g.pattern.as_str(),
+                                    inference.evidence,
+                                    g.status.as_str()
+                                ));
+                                r
+                            }
+                            None => record::<Contact>("email", "pattern", &kind, &[], 0),
+                        }
+                    }
+                    None => unavailable("email", "pattern", "no email verifier configured"),
+                },
+                pname => match self.provider(pname) {
+                    Some(p) => {
+                        let (first, last) = (name.first.clone(), name.last.clone());
+                        let rec = self
+                            .provider_step("email", p.as_ref(), domain, spend, move |p, d| {
+                                Box::pin(async move {
+                                    p.email(d, &first, &last).await.map(|r| {
+                                        json!(r.map(|(e, c)| json!({"email": e, "confidence": c})))
+                                    })
+                                })
+                            })
+                            .await;
+                        if let (Some(e), Some(conf)) = (
+                            rec.result["email"].as_str(),
+                            rec.result["confidence"].as_f64(),
+                        ) && best.as_ref().is_none_or(|b| conf > b.1)
+                        {
+                            best = Some((e.to_owned(), conf, pname.to_owned()));
+                        }
+                        StepRecord { kind, ..rec }
+                    }
+                    None => unknown_step("email", pname),
+                },
+            };
+            emit(rec);
+        }
+        best
+    }
+
+    /// Finds one person's address at `domain` with the email steps
+    /// (`crawl` looks through `site_emails`), recording under `subject`.
+    pub async fn enrich_person(
+        &self,
+        subject: &str,
+        full_name: &str,
+        domain: &str,
+        known: &[KnownAddress],
+        site_emails: &[String],
+        progress: &mut (dyn FnMut(&StepRecord) + Send),
+    ) -> PersonResult {
+        let mut spend = Spend { micros: 0 };
+        let mut steps = Vec::new();
+        let found = match split_full_name(full_name).filter(|n| !n.last.is_empty()) {
+            Some(name) => {
+                let inference = infer(known);
+                let mut emit = |s: StepRecord| {
+                    self.ledger.record(subject, &s);
+                    progress(&s);
+                    steps.push(s);
+                };
+                self.email_steps(
+                    full_name,
+                    &name,
+                    domain,
+                    &inference,
+                    site_emails,
+                    &mut spend,
+                    &mut emit,
+                )
+                .await
+            }
+            None => None,
+        };
+        PersonResult {
+            email: found.as_ref().map(|f| f.0.clone()),
+            confidence: found.as_ref().map(|f| f.1),
+            source: found.map(|f| f.2),
+            steps,
+            cost_usd: spend.micros as f64 / 1_000_000.0,
+        }
     }
 
     fn provider(&self, name: &str) -> Option<Arc<dyn ContactProvider>> {
