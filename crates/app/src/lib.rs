@@ -5,6 +5,7 @@ pub mod bench;
 pub mod config;
 pub mod csv_source;
 pub mod discovery;
+pub mod enrich_job;
 pub mod export;
 pub mod import;
 pub mod queue;

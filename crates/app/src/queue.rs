@@ -24,6 +24,9 @@ pub fn registry() -> Registry {
     r.register(crate::verify_job::spec());
     r.register(crate::discovery::maps_spec());
     r.register(crate::discovery::ads::meta_ads_spec());
+    for spec in crate::enrich_job::specs().into_iter().flatten() {
+        r.register(spec);
+    }
     r
 }
 

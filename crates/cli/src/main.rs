@@ -2,6 +2,7 @@
 //! calls one application service and renders the result.
 
 mod discover_cmd;
+mod enrich_cmd;
 mod jobs_cmd;
 mod serve_cmd;
 mod verify_cmd;
@@ -106,6 +107,8 @@ enum Command {
     /// Companies found by sweeps and imports.
     #[command(subcommand)]
     Companies(discover_cmd::CompaniesCommand),
+    /// Enrich a company now, enqueue enrichment for a segment, or explain a lead's.
+    Enrich(enrich_cmd::EnrichArgs),
 }
 
 #[derive(Subcommand)]
@@ -267,6 +270,7 @@ fn open_store(config: &Config) -> Result<Box<dyn Store>> {
 fn run(cli: Cli) -> Result<()> {
     let config = load_config(&cli)?;
     leadgen_app::verify_job::configure(config.verify.clone());
+    leadgen_app::enrich_job::configure(config.clone());
     match cli.command {
         Command::GenSample {
             rows,
@@ -342,6 +346,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Verify(args) => verify_cmd::verify(&config, args),
         Command::Scrape(cmd) => discover_cmd::scrape(&config, cmd),
         Command::Companies(cmd) => discover_cmd::companies(&config, cmd),
+        Command::Enrich(args) => enrich_cmd::enrich(&config, args),
         Command::Stats { json } => {
             let store = open_store(&config)?;
             let s = store.stats(DEFAULT_WORKSPACE)?;

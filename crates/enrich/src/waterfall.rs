@@ -359,6 +359,10 @@ impl Waterfall {
                     }
                     rec
                 }
+                name if !is_mail_domain(&domain) => match self.provider(name) {
+                    Some(_) => unavailable("contacts", name, "the site has no domain name"),
+                    None => unknown_step("contacts", name),
+                },
                 name => match self.provider(name) {
                     Some(p) => {
                         let rec = self
@@ -447,6 +451,9 @@ impl Waterfall {
             }
             let kind = format!("email:{}", full_name);
             let rec = match step.as_str() {
+                other if other != "crawl" && !is_mail_domain(domain) => {
+                    unavailable("email", other, "the site has no domain name")
+                }
                 "crawl" => {
                     // An address on the site that fits one of the
                     // person's name patterns is theirs.
@@ -949,6 +956,13 @@ fn unknown_step(field: &str, name: &str) -> StepRecord {
         name,
         &format!("no step named {name:?} is configured"),
     )
+}
+
+/// Whether `d` is a domain mail can be sent to (not an IP address or a URL).
+fn is_mail_domain(d: &str) -> bool {
+    !d.contains([':', '/'])
+        && d.parse::<std::net::IpAddr>().is_err()
+        && leadgen_core::domain::Domain::parse(d).is_ok()
 }
 
 /// A stable key for an input: XXH3-128 of its parts, hex.
