@@ -48,6 +48,9 @@ pub struct EnrichSection {
     /// Price of one Hunter call in dollars.
     pub hunter_cost_usd: f64,
     pub pages_per_site: usize,
+    /// Let jobs crawl loopback and private addresses (tests and local
+    /// demos only; the CLI has `--allow-private-network` for one run).
+    pub allow_private_network: bool,
     pub waterfall: WaterfallConfig,
 }
 
@@ -61,6 +64,7 @@ impl Default for EnrichSection {
             prices: BTreeMap::new(),
             hunter_cost_usd: 0.01,
             pages_per_site: 6,
+            allow_private_network: false,
             waterfall: WaterfallConfig::default(),
         }
     }
@@ -401,8 +405,8 @@ pub fn company_spec(config: Arc<Config>, env: EnvLookup) -> HandlerSpec {
                 lead_id: None,
                 company_id,
             });
-            let wf =
-                build_waterfall(&config, &env, false, ledger).map_err(HandlerError::Permanent)?;
+            let wf = build_waterfall(&config, &env, config.enrich.allow_private_network, ledger)
+                .map_err(HandlerError::Permanent)?;
             let r = wf
                 .enrich_company(&domain, &[], &mut |_| {})
                 .await
@@ -462,8 +466,8 @@ pub fn lead_spec(config: Arc<Config>, env: EnvLookup) -> HandlerSpec {
                 lead_id: Some(lead.id),
                 company_id: None,
             });
-            let wf =
-                build_waterfall(&config, &env, false, ledger).map_err(HandlerError::Permanent)?;
+            let wf = build_waterfall(&config, &env, config.enrich.allow_private_network, ledger)
+                .map_err(HandlerError::Permanent)?;
             let full = format!("{first} {last}");
             let r = wf
                 .enrich_person(
