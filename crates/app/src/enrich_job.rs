@@ -371,6 +371,28 @@ fn blocking_error(e: impl std::fmt::Display) -> HandlerError {
     HandlerError::retry(format!("store: {e}"))
 }
 
+/// Stores the contacts as leads; the job's outcome: `summary` with the
+/// lead ids and the cost, `validate_email` for each lead.
+async fn finish(
+    store: Arc<dyn Store>,
+    config: Arc<Config>,
+    ws: WorkspaceId,
+    found: CompanyResult,
+    mut summary: Value,
+    cost_usd: f64,
+) -> Result<Outcome, HandlerError> {
+    let ids = tokio::task::spawn_blocking(move || store_contacts(&*store, &config, ws, &found))
+        .await
+        .map_err(blocking_error)?
+        .map_err(HandlerError::retry)?;
+    summary["leads"] = json!(ids);
+    summary["cost_usd"] = json!(cost_usd);
+    let mut out = Outcome::new(summary);
+    out.delta.cost_micros = (cost_usd * 1e6).round() as u64;
+    out.follow_ups = validate_jobs(ws, &ids);
+    Ok(out)
+}
+
 /// `enrich_company`: the waterfall for one company; its contacts become
 /// leads with `validate_email` follow-ups.
 pub fn company_spec(config: Arc<Config>, env: EnvLookup) -> HandlerSpec {
@@ -411,18 +433,9 @@ pub fn company_spec(config: Arc<Config>, env: EnvLookup) -> HandlerSpec {
                 .enrich_company(&domain, &[], &mut |_| {})
                 .await
                 .map_err(|e| HandlerError::Permanent(e.to_string()))?;
-            let (s, cfg, r2) = (store.clone(), config.clone(), r.clone());
-            let ids = tokio::task::spawn_blocking(move || store_contacts(&*s, &cfg, ws, &r2))
-                .await
-                .map_err(blocking_error)?
-                .map_err(HandlerError::retry)?;
-            let mut out = Outcome::new(json!({
-                "domain": domain, "contacts": r.contacts.len(), "leads": ids,
-                "cost_usd": r.cost_usd,
-            }));
-            out.delta.cost_micros = (r.cost_usd * 1e6).round() as u64;
-            out.follow_ups = validate_jobs(ws, &ids);
-            Ok(out)
+            let summary = json!({"domain": domain, "contacts": r.contacts.len()});
+            let cost = r.cost_usd;
+            finish(store, config, ws, r, summary, cost).await
         }
     });
     spec.max_attempts = 3;
@@ -502,17 +515,8 @@ pub fn lead_spec(config: Arc<Config>, env: EnvLookup) -> HandlerSpec {
                 }],
                 ..CompanyResult::default()
             };
-            let (s, cfg) = (store.clone(), config.clone());
-            let ids = tokio::task::spawn_blocking(move || store_contacts(&*s, &cfg, ws, &company))
-                .await
-                .map_err(blocking_error)?
-                .map_err(HandlerError::retry)?;
-            let mut out = Outcome::new(json!({
-                "lead": lead.id, "email": email, "confidence": r.confidence, "cost_usd": r.cost_usd,
-            }));
-            out.delta.cost_micros = (r.cost_usd * 1e6).round() as u64;
-            out.follow_ups = validate_jobs(ws, &ids);
-            Ok(out)
+            let summary = json!({"lead": lead.id, "email": email, "confidence": r.confidence});
+            finish(store, config, ws, company, summary, r.cost_usd).await
         }
     });
     spec.max_attempts = 3;

@@ -5,13 +5,13 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 
 use leadgen_enrich::testkit::FixtureSites;
-use leadgen_integrations::fake_anthropic::{FAKE_KEY, FakeAnthropic};
+use leadgen_integrations::fake_anthropic::{FAKE_KEY, FakeAnthropic, LlmFake};
 use serde_json::{Value, json};
 
 struct Env {
     dir: tempfile::TempDir,
     sites: FixtureSites,
-    llm: FakeAnthropic,
+    llm: LlmFake,
 }
 
 impl Env {

@@ -22,7 +22,8 @@ use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use crate::net::StaticResolver;
+use crate::crawl::{CrawlOptions, Crawler};
+use crate::net::{FetchOptions, StaticResolver};
 
 /// The fixture sites shipped with this crate.
 pub fn fixtures_root() -> PathBuf {
@@ -130,6 +131,23 @@ impl FixtureSites {
     pub fn resolver() -> StaticResolver {
         StaticResolver::new().everything_to(IpAddr::V4(Ipv4Addr::LOCALHOST))
     }
+}
+
+/// A crawler for fixture sites: loopback allowed, every name resolved to
+/// 127.0.0.1, 5 s per request.
+pub fn loopback_crawler() -> Crawler {
+    Crawler::with_resolver(
+        CrawlOptions {
+            fetch: FetchOptions {
+                allow_private_network: true,
+                timeout: Duration::from_secs(5),
+                ..FetchOptions::default()
+            },
+            ..CrawlOptions::default()
+        },
+        Arc::new(FixtureSites::resolver()),
+    )
+    .expect("building the fixture crawler")
 }
 
 async fn serve(State(site): State<Arc<Site>>, uri: Uri) -> Response {

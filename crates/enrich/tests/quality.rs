@@ -4,27 +4,10 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use leadgen_enrich::crawl::{CrawlOptions, Crawler};
-use leadgen_enrich::net::FetchOptions;
-use leadgen_enrich::testkit::{FixtureSites, fixtures_root};
+use leadgen_enrich::testkit::{FixtureSites, fixtures_root, loopback_crawler};
 use serde_json::Value;
-
-fn crawler() -> Crawler {
-    Crawler::with_resolver(
-        CrawlOptions {
-            fetch: FetchOptions {
-                allow_private_network: true,
-                timeout: Duration::from_secs(5),
-                ..FetchOptions::default()
-            },
-            ..CrawlOptions::default()
-        },
-        Arc::new(FixtureSites::resolver()),
-    )
-    .unwrap()
-}
 
 fn truth_people(name: &str) -> BTreeSet<String> {
     let text = std::fs::read_to_string(fixtures_root().join(name).join("truth.json")).unwrap();
@@ -40,7 +23,7 @@ fn truth_people(name: &str) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn free_steps_contact_recall_and_precision() {
     let sites = FixtureSites::spawn_bundled().unwrap();
-    let c = crawler();
+    let c = loopback_crawler();
     let (mut tp, mut fp, mut fneg) = (0usize, 0usize, 0usize);
     for name in sites.sites.keys() {
         let r = c.crawl(&sites.url(name).unwrap()).await.unwrap();
@@ -83,7 +66,7 @@ fn peak_rss_kib() -> Option<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crawl_throughput_on_loopback() {
     let sites = FixtureSites::spawn_bundled().unwrap();
-    let c = crawler();
+    let c = loopback_crawler();
     let urls: Vec<String> = sites.sites.keys().filter_map(|n| sites.url(n)).collect();
     let rounds = 20;
     let total = urls.len() * rounds;

@@ -3,16 +3,13 @@
 //! budget, the cache, and malformed model output.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use leadgen_enrich::crawl::{CrawlOptions, Crawler};
-use leadgen_enrich::net::FetchOptions;
 use leadgen_enrich::provider::HunterProvider;
-use leadgen_enrich::testkit::FixtureSites;
+use leadgen_enrich::testkit::{FixtureSites, loopback_crawler};
 use leadgen_enrich::waterfall::{LlmSetup, MemoryLedger, StepRecord, Waterfall, WaterfallConfig};
 use leadgen_integrations::ServiceConfig;
 use leadgen_integrations::anthropic::AnthropicClient;
-use leadgen_integrations::fake_anthropic::{self, FakeAnthropic};
+use leadgen_integrations::fake_anthropic::{self, FakeAnthropic, LlmFake};
 use leadgen_integrations::fake_hunter::{self, FakeHunter, HunterPerson};
 use leadgen_integrations::llm::ModelPrice;
 use leadgen_verify::Verifier;
@@ -25,7 +22,7 @@ struct World {
     _farm: SmtpFarm,
     verifier: Arc<Verifier>,
     hunter: FakeHunter,
-    llm: FakeAnthropic,
+    llm: LlmFake,
 }
 
 fn world() -> World {
@@ -60,18 +57,7 @@ fn world() -> World {
 }
 
 fn waterfall(w: &World, config: WaterfallConfig, ledger: Arc<MemoryLedger>) -> Waterfall {
-    let crawler = Crawler::with_resolver(
-        CrawlOptions {
-            fetch: FetchOptions {
-                allow_private_network: true,
-                timeout: Duration::from_secs(5),
-                ..FetchOptions::default()
-            },
-            ..CrawlOptions::default()
-        },
-        Arc::new(FixtureSites::resolver()),
-    )
-    .unwrap();
+    let crawler = loopback_crawler();
     let mut wf = Waterfall::new(config, crawler, ledger);
     wf.verifier = Some(w.verifier.clone());
     let hunter = leadgen_integrations::hunter::HunterClient::new(ServiceConfig {

@@ -145,21 +145,19 @@ pub(crate) fn model_text(
     (text, c.input_tokens, c.output_tokens)
 }
 
-/// A running fake; stops when dropped.
-pub struct FakeAnthropic {
+/// A running LLM fake (either vendor's); stops when dropped.
+pub struct LlmFake {
     pub addr: SocketAddr,
     pub control: Control,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-impl FakeAnthropic {
-    pub fn spawn() -> FakeAnthropic {
+impl LlmFake {
+    /// Serves the router `app` builds around a fresh control.
+    pub(crate) fn start(name: &str, app: impl FnOnce(Control) -> Router) -> LlmFake {
         let control: Control = Arc::new(Mutex::new(LlmFakeControl::default()));
-        let app = Router::new()
-            .route("/v1/messages", post(messages))
-            .with_state(control.clone());
-        let (addr, stop) = spawn_loopback("fake-anthropic", app);
-        FakeAnthropic {
+        let (addr, stop) = spawn_loopback(name, app(control.clone()));
+        LlmFake {
             addr,
             control,
             _stop: stop,
@@ -172,6 +170,19 @@ impl FakeAnthropic {
 
     pub fn control(&self) -> std::sync::MutexGuard<'_, LlmFakeControl> {
         lock(&self.control)
+    }
+}
+
+/// The Anthropic fake: `FakeAnthropic::spawn()`.
+pub struct FakeAnthropic;
+
+impl FakeAnthropic {
+    pub fn spawn() -> LlmFake {
+        LlmFake::start("fake-anthropic", |control| {
+            Router::new()
+                .route("/v1/messages", post(messages))
+                .with_state(control)
+        })
     }
 }
 

@@ -2,9 +2,6 @@
 //! (`POST /v1/chat/completions`, `response_format` json_schema), with the
 //! same knobs as the Anthropic fake ([`crate::fake_anthropic::LlmFakeControl`]).
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
@@ -13,36 +10,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use crate::fake_anthropic::{
-    Control, FAKE_KEY, LlmFakeControl, injected, lock, model_text, spawn_loopback,
-};
+use crate::fake_anthropic::{Control, FAKE_KEY, LlmFake, injected, model_text};
 
-pub struct FakeOpenAi {
-    pub addr: SocketAddr,
-    pub control: Control,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
+/// The OpenAI-compatible fake: `FakeOpenAi::spawn()`.
+pub struct FakeOpenAi;
 
 impl FakeOpenAi {
-    pub fn spawn() -> FakeOpenAi {
-        let control: Control = Arc::new(Mutex::new(LlmFakeControl::default()));
-        let app = Router::new()
-            .route("/v1/chat/completions", post(completions))
-            .with_state(control.clone());
-        let (addr, stop) = spawn_loopback("fake-openai", app);
-        FakeOpenAi {
-            addr,
-            control,
-            _stop: stop,
-        }
-    }
-
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    pub fn control(&self) -> std::sync::MutexGuard<'_, LlmFakeControl> {
-        lock(&self.control)
+    pub fn spawn() -> LlmFake {
+        LlmFake::start("fake-openai", |control| {
+            Router::new()
+                .route("/v1/chat/completions", post(completions))
+                .with_state(control)
+        })
     }
 }
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use leadgen_integrations::anthropic::AnthropicClient;
-use leadgen_integrations::fake_anthropic::{FAKE_KEY, FakeAnthropic};
+use leadgen_integrations::fake_anthropic::{FAKE_KEY, FakeAnthropic, LlmFake};
 use leadgen_integrations::fake_openai::FakeOpenAi;
 use leadgen_integrations::http::{HttpClient, RetryPolicy};
 use leadgen_integrations::llm::{LlmClient, LlmRequest};
@@ -41,13 +41,13 @@ fn request() -> LlmRequest {
     }
 }
 
-fn anthropic(fake: &FakeAnthropic, key: &str) -> AnthropicClient {
+fn anthropic(fake: &LlmFake, key: &str) -> AnthropicClient {
     AnthropicClient::new(config(fake.base_url(), key))
         .unwrap()
         .with_http(quick("anthropic", Duration::from_secs(5)))
 }
 
-fn openai(fake: &FakeOpenAi, key: &str) -> OpenAiCompatClient {
+fn openai(fake: &LlmFake, key: &str) -> OpenAiCompatClient {
     OpenAiCompatClient::new(config(fake.base_url(), key))
         .unwrap()
         .with_http(quick("openai_compat", Duration::from_secs(5)))
