@@ -37,6 +37,8 @@ struct FileConfig {
     jobs: JobsSection,
     #[serde(default)]
     verify: crate::verify_job::VerifySection,
+    #[serde(default)]
+    enrich: crate::enrich_job::EnrichSection,
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,6 +100,8 @@ pub struct Config {
     pub lease: std::time::Duration,
     /// Email verification (`[verify]`, `LEADGEN_VERIFY_*`).
     pub verify: crate::verify_job::VerifyConfig,
+    /// `[enrich]`: the waterfall, LLM model and prices.
+    pub enrich: crate::enrich_job::EnrichSection,
 }
 
 impl Config {
@@ -189,8 +193,10 @@ impl Config {
             });
         }
         let verify = crate::verify_job::VerifyConfig::load(file.verify, &var)?;
+        let enrich = file.enrich.load(&var)?;
         Ok(Config {
             verify,
+            enrich,
             data_dir,
             database_url,
             default_country,

@@ -9,6 +9,7 @@ pub mod consent;
 pub mod csv_source;
 pub mod delivery;
 pub mod discovery;
+pub mod enrich_job;
 pub mod export;
 pub mod import;
 pub mod lead_jobs;

@@ -31,6 +31,9 @@ pub fn registry() -> Registry {
     r.register(crate::campaigns::push_spec());
     r.register(crate::campaigns::crm_spec());
     r.register(crate::campaigns::analytics_spec());
+    for spec in crate::enrich_job::specs().into_iter().flatten() {
+        r.register(spec);
+    }
     r
 }
 

@@ -5,6 +5,7 @@ mod campaigns_cmd;
 mod consent_cmd;
 mod deliver_cmd;
 mod discover_cmd;
+mod enrich_cmd;
 mod jobs_cmd;
 mod serve_cmd;
 mod verify_cmd;
@@ -121,6 +122,8 @@ enum Command {
     /// Segments and campaigns: preview, create, push to Instantly, show.
     #[command(subcommand)]
     Campaigns(campaigns_cmd::CampaignsCommand),
+    /// Enrich a company now, enqueue enrichment for a segment, or explain a lead's.
+    Enrich(enrich_cmd::EnrichArgs),
 }
 
 #[derive(Subcommand)]
@@ -315,6 +318,7 @@ fn open_store_with_readers(config: &Config, readers: usize) -> Result<Box<dyn St
 fn run(cli: Cli) -> Result<()> {
     let config = load_config(&cli)?;
     leadgen_app::verify_job::configure(config.verify.clone());
+    leadgen_app::enrich_job::configure(config.clone());
     match cli.command {
         Command::GenSample {
             rows,
@@ -394,6 +398,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Gdpr(cmd) => consent_cmd::gdpr(&config, cmd),
         Command::Deliver(cmd) => deliver_cmd::deliver(&config, cmd),
         Command::Campaigns(cmd) => campaigns_cmd::campaigns(&config, cmd),
+        Command::Enrich(args) => enrich_cmd::enrich(&config, args),
         Command::Stats { json } => {
             let store = open_store(&config)?;
             let s = store.stats(DEFAULT_WORKSPACE)?;

@@ -10,13 +10,17 @@
 
 use std::time::Duration;
 
+pub mod anthropic;
 pub mod google_places;
 pub mod http;
 pub mod hubspot;
+pub mod hunter;
 pub mod instantly;
+pub mod llm;
 pub mod maps;
 pub mod meta_ads;
 pub mod novacrm;
+pub mod openai_compat;
 pub mod platform;
 pub mod resend;
 pub mod serpapi;
@@ -26,11 +30,17 @@ pub mod webhook;
 #[cfg(feature = "testkit")]
 pub mod fake;
 #[cfg(feature = "testkit")]
+pub mod fake_anthropic;
+#[cfg(feature = "testkit")]
 pub mod fake_hubspot;
+#[cfg(feature = "testkit")]
+pub mod fake_hunter;
 #[cfg(feature = "testkit")]
 pub mod fake_instantly;
 #[cfg(feature = "testkit")]
 pub mod fake_novacrm;
+#[cfg(feature = "testkit")]
+pub mod fake_openai;
 #[cfg(feature = "testkit")]
 pub mod fake_resend;
 #[cfg(feature = "testkit")]

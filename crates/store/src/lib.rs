@@ -9,6 +9,7 @@ pub mod campaigns;
 mod codec;
 pub mod companies;
 pub mod deliveries;
+pub mod enrichments;
 pub mod jobs;
 pub mod lead_edits;
 mod pg_auth;
@@ -35,6 +36,7 @@ pub use campaigns::{Campaign, CampaignCounts, CampaignStore, PushBatch};
 pub use codec::{RecordChunk, RecordChunkWriter, SqlValue};
 pub use companies::{CompanyFilter, CompanyStore, Upserted};
 pub use deliveries::{Delivery, DeliveryStatus, DeliveryStore, NewDelivery, PlatformUpload};
+pub use enrichments::{Enrichment, EnrichmentStore, EnrichmentTotals, NewEnrichment};
 pub use jobs::{ClaimRequest, JobFilter, JobQueue, JobWakeup, QueueStats};
 pub use lead_edits::{LeadEdit, LeadEdits};
 pub use query::{Cursor, LeadFilter, LeadPage, LeadQuery, SortOrder};
@@ -141,6 +143,7 @@ pub trait Store:
     + campaigns::CampaignStore
     + webhooks::WebhookStore
     + deliveries::DeliveryStore
+    + enrichments::EnrichmentStore
     + Send
     + Sync
 {

@@ -75,6 +75,7 @@ fn migrations() -> Vec<String> {
     all.push(crate::campaigns::campaigns_ddl("INTEGER PRIMARY KEY"));
     all.push(crate::webhooks::webhooks_ddl("INTEGER PRIMARY KEY"));
     all.push(crate::deliveries::deliveries_ddl("INTEGER PRIMARY KEY"));
+    all.push(crate::enrichments::enrichments_ddl("INTEGER PRIMARY KEY"));
     all
 }
 

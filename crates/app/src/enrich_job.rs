@@ -1,0 +1,558 @@
+//! Enrichment as jobs and as a command: `[enrich]` config, the waterfall
+//! built from it (crawler, verifier, LLM and providers whose keys are set),
+//! a [`Ledger`] over the store (enrichments, the cache, the monthly budget
+//! on the spend ledger), and the `enrich_company` / `enrich_lead` handlers.
+//! Contacts found become leads through the import path (so they are
+//! normalized, deduplicated and merged like any import) and get
+//! `validate_email` jobs.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use leadgen_core::WorkspaceId;
+use leadgen_core::ads::date_of_ms;
+use leadgen_core::job::{NewJob, types};
+use leadgen_enrich::crawl::{CrawlOptions, Crawler};
+use leadgen_enrich::net::FetchOptions;
+use leadgen_enrich::provider::{Contact, HunterProvider};
+use leadgen_enrich::waterfall::{
+    CompanyResult, Ledger, LlmSetup, StepRecord, Waterfall, WaterfallConfig,
+};
+use leadgen_integrations::ServiceConfig;
+use leadgen_integrations::llm::{LlmClient, ModelPrice};
+use leadgen_integrations::{anthropic, hunter, openai_compat};
+use leadgen_jobs::{HandlerError, HandlerSpec, JobContext, Outcome};
+use leadgen_store::{LeadFilter, LeadQuery, NewEnrichment, Store};
+use leadgen_verify::Verifier;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::config::{Config, ConfigError};
+use crate::discovery::EnvLookup;
+
+/// `[enrich]` as written in the file.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnrichSection {
+    /// `auto` (Anthropic when its key is set, else an OpenAI-compatible
+    /// server when its base URL is set), `anthropic`, `openai_compat`, `none`.
+    pub llm: String,
+    /// Model id sent to the LLM; must have a price in `prices`.
+    pub model: Option<String>,
+    pub max_tokens: u32,
+    /// Directory of prompt files overriding the bundled ones.
+    pub prompts_dir: Option<PathBuf>,
+    /// Dollars per million tokens, by model id.
+    pub prices: BTreeMap<String, ModelPrice>,
+    /// Price of one Hunter call in dollars.
+    pub hunter_cost_usd: f64,
+    pub pages_per_site: usize,
+    /// Let jobs crawl loopback and private addresses (tests and local
+    /// demos only; the CLI has `--allow-private-network` for one run).
+    pub allow_private_network: bool,
+    pub waterfall: WaterfallConfig,
+}
+
+impl Default for EnrichSection {
+    fn default() -> Self {
+        EnrichSection {
+            llm: "auto".into(),
+            model: None,
+            max_tokens: 1024,
+            prompts_dir: None,
+            prices: BTreeMap::new(),
+            hunter_cost_usd: 0.01,
+            pages_per_site: 6,
+            allow_private_network: false,
+            waterfall: WaterfallConfig::default(),
+        }
+    }
+}
+
+impl EnrichSection {
+    /// Checks the section, with `LEADGEN_ENRICH_LLM` and
+    /// `LEADGEN_ENRICH_MODEL` applied over it.
+    pub fn load(
+        mut self,
+        var: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<EnrichSection, ConfigError> {
+        if let Some(v) = var("LEADGEN_ENRICH_LLM") {
+            self.llm = v;
+        }
+        if let Some(v) = var("LEADGEN_ENRICH_MODEL") {
+            self.model = Some(v);
+        }
+        let bad = |field: &str, message: String| ConfigError::Invalid {
+            field: format!("enrich.{field}"),
+            message,
+        };
+        if !["auto", "anthropic", "openai_compat", "none"].contains(&self.llm.as_str()) {
+            return Err(bad(
+                "llm",
+                format!("'{}': use auto, anthropic, openai_compat or none", self.llm),
+            ));
+        }
+        let w = &self.waterfall;
+        if !(0.0..=1.0).contains(&w.target_confidence) {
+            return Err(bad(
+                "waterfall.target_confidence",
+                format!("{} is not between 0 and 1", w.target_confidence),
+            ));
+        }
+        for (name, v) in [
+            ("waterfall.per_lead_ceiling_usd", w.per_lead_ceiling_usd),
+            ("waterfall.per_run_ceiling_usd", w.per_run_ceiling_usd),
+            ("hunter_cost_usd", self.hunter_cost_usd),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(bad(name, format!("{v} is not an amount in dollars")));
+            }
+        }
+        if let Some(m) = &self.model
+            && !self.prices.contains_key(m)
+        {
+            return Err(bad(
+                "prices",
+                format!(
+                    "model '{m}' has no price; add [enrich.prices.\"{m}\"] with input_per_mtok_usd and output_per_mtok_usd"
+                ),
+            ));
+        }
+        Ok(self)
+    }
+}
+
+/// The LLM client the section and the environment select, if any.
+fn llm_client(section: &EnrichSection, env: &EnvLookup) -> Option<Arc<dyn LlmClient>> {
+    let anthropic_cfg =
+        || ServiceConfig::from_lookup(anthropic::ENV_NAME, anthropic::DEFAULT_BASE_URL, |k| env(k));
+    let openai_cfg = || {
+        ServiceConfig::from_lookup(
+            openai_compat::ENV_NAME,
+            openai_compat::DEFAULT_BASE_URL,
+            |k| env(k),
+        )
+    };
+    let anthropic = || {
+        anthropic::AnthropicClient::new(anthropic_cfg())
+            .ok()
+            .map(|c| Arc::new(c) as Arc<dyn LlmClient>)
+    };
+    let openai = || {
+        openai_compat::OpenAiCompatClient::new(openai_cfg())
+            .ok()
+            .map(|c| Arc::new(c) as Arc<dyn LlmClient>)
+    };
+    match section.llm.as_str() {
+        "anthropic" => anthropic(),
+        "openai_compat" => openai(),
+        "auto" if anthropic_cfg().api_key.is_some() => anthropic(),
+        "auto" if env("LEADGEN_OPENAI_COMPAT_BASE_URL").is_some() => openai(),
+        _ => None,
+    }
+}
+
+/// The waterfall for this process: every step whose service is configured.
+pub fn build_waterfall(
+    config: &Config,
+    env: &EnvLookup,
+    allow_private_network: bool,
+    ledger: Arc<dyn Ledger>,
+) -> Result<Waterfall, String> {
+    let section = &config.enrich;
+    let crawler = Crawler::new(CrawlOptions {
+        fetch: FetchOptions {
+            allow_private_network,
+            ..FetchOptions::default()
+        },
+        pages_per_site: section.pages_per_site.max(1),
+        region: config.default_country,
+        ..CrawlOptions::default()
+    })
+    .map_err(|e| e.to_string())?;
+    let mut wf = Waterfall::new(section.waterfall.clone(), crawler, ledger);
+    wf.verifier = Some(Arc::new(
+        Verifier::new(config.verify.options.clone()).map_err(|e| e.to_string())?,
+    ));
+    if let (Some(client), Some(model)) = (llm_client(section, env), section.model.clone()) {
+        wf.llm = Some(LlmSetup {
+            price: section.prices.get(&model).copied(),
+            client,
+            model,
+            prompts_dir: section.prompts_dir.clone(),
+            max_tokens: section.max_tokens,
+        });
+    }
+    let hunter_cfg =
+        ServiceConfig::from_lookup(hunter::ENV_NAME, hunter::DEFAULT_BASE_URL, |k| env(k));
+    if let Ok(client) = hunter::HunterClient::new(hunter_cfg) {
+        wf.providers.push(Arc::new(HunterProvider {
+            client,
+            cost_micros: (section.hunter_cost_usd * 1e6).round() as u64,
+        }));
+    }
+    Ok(wf)
+}
+
+/// The store as the waterfall's ledger. Its calls are short indexed
+/// statements; they run on the calling task.
+pub struct StoreLedger {
+    pub store: Arc<dyn Store>,
+    pub ws: WorkspaceId,
+    pub lead_id: Option<i64>,
+    pub company_id: Option<i64>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Ledger for StoreLedger {
+    fn cached(&self, provider: &str, kind: &str, key: &str) -> Option<Value> {
+        match self.store.cached_enrichment(self.ws, provider, kind, key) {
+            Ok(v) => v.and_then(|t| serde_json::from_str(&t).ok()),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the enrichment cache");
+                None
+            }
+        }
+    }
+
+    fn store_cache(&self, provider: &str, kind: &str, key: &str, value: &Value) {
+        let r =
+            self.store
+                .cache_enrichment(self.ws, provider, kind, key, &value.to_string(), now_ms());
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "writing the enrichment cache");
+        }
+    }
+
+    fn reserve_month(&self, micros: u64, limit_micros: Option<u64>) -> bool {
+        // The spend ledger keyed by month (`YYYY-MM`) instead of day.
+        let month: String = date_of_ms(now_ms()).chars().take(7).collect();
+        matches!(
+            self.store
+                .reserve_spend(self.ws, "enrich", &month, micros, limit_micros),
+            Ok(Some(_))
+        )
+    }
+
+    fn record(&self, subject: &str, s: &StepRecord) {
+        let e = NewEnrichment {
+            subject: subject.to_owned(),
+            lead_id: self.lead_id,
+            company_id: self.company_id,
+            provider: s.provider.clone(),
+            kind: s.kind.clone(),
+            outcome: s.outcome.clone(),
+            result: s.result.to_string(),
+            confidence: s.confidence,
+            reasoning: s.reasoning.clone(),
+            input_tokens: s.input_tokens,
+            output_tokens: s.output_tokens,
+            cost_micros: s.cost_micros,
+        };
+        if let Err(err) = self.store.record_enrichment(self.ws, &e, now_ms()) {
+            tracing::warn!(error = %err, "recording an enrichment");
+        }
+    }
+}
+
+/// Stores contacts with an address as leads (one import of source
+/// `enrich`) and returns their lead ids.
+pub fn store_contacts(
+    store: &dyn Store,
+    config: &Config,
+    ws: WorkspaceId,
+    company: &CompanyResult,
+) -> Result<Vec<i64>, String> {
+    let with_email: Vec<&Contact> = company
+        .contacts
+        .iter()
+        .filter(|c| c.email.is_some())
+        .collect();
+    if with_email.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dir = config.data_dir.join("enrich");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let domain = company.company.domain.clone().unwrap_or_default();
+    let path = dir.join(format!("{}-{}.csv", domain.replace('/', "_"), now_ms()));
+    let mut w = csv::Writer::from_path(&path).map_err(|e| e.to_string())?;
+    let header = [
+        "full_name",
+        "email",
+        "title",
+        "company_name",
+        "website",
+        "linkedin_url",
+    ];
+    w.write_record(header).map_err(|e| e.to_string())?;
+    for c in &with_email {
+        w.write_record([
+            c.name.as_str(),
+            c.email.as_deref().unwrap_or(""),
+            c.title.as_deref().unwrap_or(""),
+            company.company.name.as_deref().unwrap_or(""),
+            domain.as_str(),
+            c.linkedin.as_deref().unwrap_or(""),
+        ])
+        .map_err(|e| e.to_string())?;
+    }
+    w.flush().map_err(|e| e.to_string())?;
+    drop(w);
+    let opts = crate::import::ImportOptions {
+        path: path.clone(),
+        overrides: Vec::new(),
+        tags: vec!["enriched".into()],
+        source: "enrich".into(),
+        default_country: config.default_country,
+        rules: config.scoring.clone(),
+        source_priority: config.source_priority.clone(),
+        workspace: ws,
+    };
+    let imported = crate::import::import_csv(store, &opts, &|_| {});
+    let _ = std::fs::remove_file(&path);
+    imported.map_err(|e| e.to_string())?;
+    let mut ids = Vec::new();
+    for c in with_email {
+        let q = LeadQuery {
+            filter: LeadFilter {
+                text: c.email.clone(),
+                ..LeadFilter::default()
+            },
+            limit: 1,
+            ..LeadQuery::default()
+        };
+        if let Some(l) = store
+            .query_leads(ws, &q)
+            .map_err(|e| e.to_string())?
+            .leads
+            .first()
+        {
+            ids.push(l.id);
+        }
+    }
+    Ok(ids)
+}
+
+fn validate_jobs(ws: WorkspaceId, ids: &[i64]) -> Vec<NewJob> {
+    ids.iter()
+        .map(|id| {
+            let mut j = NewJob::new(
+                ws,
+                types::VALIDATE_EMAIL,
+                &json!({ "lead_id": id }).to_string(),
+            );
+            j.unique_key = Some(format!("validate_email:{id}"));
+            j
+        })
+        .collect()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompanyPayload {
+    company_id: Option<i64>,
+    domain: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LeadPayload {
+    lead_id: i64,
+}
+
+fn blocking_error(e: impl std::fmt::Display) -> HandlerError {
+    HandlerError::retry(format!("store: {e}"))
+}
+
+/// Stores the contacts as leads; the job's outcome: `summary` with the
+/// lead ids and the cost, `validate_email` for each lead.
+async fn finish(
+    store: Arc<dyn Store>,
+    config: Arc<Config>,
+    ws: WorkspaceId,
+    found: CompanyResult,
+    mut summary: Value,
+    cost_usd: f64,
+) -> Result<Outcome, HandlerError> {
+    let ids = tokio::task::spawn_blocking(move || store_contacts(&*store, &config, ws, &found))
+        .await
+        .map_err(blocking_error)?
+        .map_err(HandlerError::retry)?;
+    summary["leads"] = json!(ids);
+    summary["cost_usd"] = json!(cost_usd);
+    let mut out = Outcome::new(summary);
+    out.delta.cost_micros = (cost_usd * 1e6).round() as u64;
+    out.follow_ups = validate_jobs(ws, &ids);
+    Ok(out)
+}
+
+/// `enrich_company`: the waterfall for one company; its contacts become
+/// leads with `validate_email` follow-ups.
+pub fn company_spec(config: Arc<Config>, env: EnvLookup) -> HandlerSpec {
+    let mut spec = HandlerSpec::new(types::ENRICH_COMPANY, move |ctx: JobContext| {
+        let (config, env) = (config.clone(), env.clone());
+        async move {
+            let p: CompanyPayload = ctx.payload()?;
+            let (store, ws) = (ctx.store.clone(), ctx.job.workspace);
+            let (domain, company_id) = match (p.company_id, p.domain) {
+                (_, Some(d)) => (d, p.company_id),
+                (Some(id), None) => {
+                    let s = store.clone();
+                    let c = tokio::task::spawn_blocking(move || s.get_company(ws, id))
+                        .await
+                        .map_err(blocking_error)?
+                        .map_err(blocking_error)?
+                        .ok_or_else(|| HandlerError::Permanent(format!("no company {id}")))?;
+                    let d = c.domain.map(|d| d.as_str().to_owned()).ok_or_else(|| {
+                        HandlerError::Permanent(format!("company {id} has no website domain"))
+                    })?;
+                    (d, Some(id))
+                }
+                (None, None) => {
+                    return Err(HandlerError::Permanent(
+                        "payload needs company_id or domain".into(),
+                    ));
+                }
+            };
+            let ledger = Arc::new(StoreLedger {
+                store: store.clone(),
+                ws,
+                lead_id: None,
+                company_id,
+            });
+            let wf = build_waterfall(&config, &env, config.enrich.allow_private_network, ledger)
+                .map_err(HandlerError::Permanent)?;
+            let r = wf
+                .enrich_company(&domain, &[], &mut |_| {})
+                .await
+                .map_err(|e| HandlerError::Permanent(e.to_string()))?;
+            let summary = json!({"domain": domain, "contacts": r.contacts.len()});
+            let cost = r.cost_usd;
+            finish(store, config, ws, r, summary, cost).await
+        }
+    });
+    spec.max_attempts = 3;
+    spec.timeout = std::time::Duration::from_secs(300);
+    spec
+}
+
+/// `enrich_lead`: finds the address of a lead that has a name and a
+/// company domain but no email; merged back through the import path.
+pub fn lead_spec(config: Arc<Config>, env: EnvLookup) -> HandlerSpec {
+    let mut spec = HandlerSpec::new(types::ENRICH_LEAD, move |ctx: JobContext| {
+        let (config, env) = (config.clone(), env.clone());
+        async move {
+            let p: LeadPayload = ctx.payload()?;
+            let (store, ws) = (ctx.store.clone(), ctx.job.workspace);
+            let s = store.clone();
+            let lead = tokio::task::spawn_blocking(move || s.get_lead(ws, p.lead_id))
+                .await
+                .map_err(blocking_error)?
+                .map_err(blocking_error)?
+                .ok_or_else(|| HandlerError::Permanent(format!("no lead {}", p.lead_id)))?;
+            if lead.email.is_some() {
+                return Ok(
+                    Outcome::new(json!({"lead": lead.id, "skipped": "has an email"}))
+                        .then(validate_jobs(ws, &[lead.id]).remove(0)),
+                );
+            }
+            let (Some(domain), Some(first), Some(last)) = (
+                lead.company_domain.as_ref().map(|d| d.as_str().to_owned()),
+                lead.first_name.clone(),
+                lead.last_name.clone(),
+            ) else {
+                return Err(HandlerError::Permanent(format!(
+                    "lead {} needs a first name, a last name and a company domain",
+                    lead.id
+                )));
+            };
+            let ledger = Arc::new(StoreLedger {
+                store: store.clone(),
+                ws,
+                lead_id: Some(lead.id),
+                company_id: None,
+            });
+            let wf = build_waterfall(&config, &env, config.enrich.allow_private_network, ledger)
+                .map_err(HandlerError::Permanent)?;
+            let full = format!("{first} {last}");
+            let r = wf
+                .enrich_person(
+                    &format!("lead:{}", lead.id),
+                    &full,
+                    &domain,
+                    &[],
+                    &[],
+                    &mut |_| {},
+                )
+                .await;
+            let Some(email) = r.email.clone() else {
+                return Ok(Outcome::new(
+                    json!({"lead": lead.id, "email": null, "cost_usd": r.cost_usd}),
+                ));
+            };
+            let company = CompanyResult {
+                company: leadgen_enrich::waterfall::CompanyFacts {
+                    domain: Some(domain.clone()),
+                    name: lead.company_name.clone(),
+                    ..Default::default()
+                },
+                contacts: vec![Contact {
+                    name: full,
+                    title: lead.title.clone(),
+                    email: Some(email.clone()),
+                    linkedin: None,
+                    confidence: r.confidence.unwrap_or(0.0),
+                    source: r.source.clone().unwrap_or_default(),
+                    email_source: r.source.clone(),
+                    reasoning: None,
+                }],
+                ..CompanyResult::default()
+            };
+            let summary = json!({"lead": lead.id, "email": email, "confidence": r.confidence});
+            finish(store, config, ws, company, summary, r.cost_usd).await
+        }
+    });
+    spec.max_attempts = 3;
+    spec.timeout = std::time::Duration::from_secs(300);
+    spec
+}
+
+static CONFIG: OnceLock<Arc<Config>> = OnceLock::new();
+
+/// Sets the config this process's enrichment jobs use (the CLI does it
+/// after loading the config). Later calls are ignored.
+pub fn configure(config: Config) {
+    let _ = CONFIG.set(Arc::new(config));
+}
+
+/// Both handlers with the process's config (else the environment's) and
+/// the process environment; `None` when no config can be loaded.
+pub fn specs() -> Option<[HandlerSpec; 2]> {
+    let config = match CONFIG.get() {
+        Some(c) => c.clone(),
+        None => {
+            let env: std::collections::HashMap<String, String> = std::env::vars()
+                .filter(|(k, _)| k.starts_with("LEADGEN_"))
+                .collect();
+            match Config::load(None, &env) {
+                Ok(c) => Arc::new(c),
+                Err(e) => {
+                    tracing::warn!(error = %e, "enrichment jobs are not available");
+                    return None;
+                }
+            }
+        }
+    };
+    let env: EnvLookup = Arc::new(|k: &str| std::env::var(k).ok());
+    Some([
+        company_spec(config.clone(), env.clone()),
+        lead_spec(config, env),
+    ])
+}
