@@ -10,14 +10,21 @@
 
 use std::time::Duration;
 
+pub mod ad_library;
+pub mod google_ads_transparency;
 pub mod google_places;
 pub mod http;
+pub mod linkedin_ads;
 pub mod maps;
 pub mod meta_ads;
 pub mod serpapi;
 
 #[cfg(feature = "testkit")]
 pub mod fake;
+#[cfg(feature = "testkit")]
+pub mod fake_google_ads_transparency;
+#[cfg(feature = "testkit")]
+pub mod fake_linkedin_ads;
 
 /// What went wrong talking to a service, sorted by what the caller should do.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
