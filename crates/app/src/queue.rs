@@ -24,6 +24,8 @@ pub fn registry() -> Registry {
     r.register(crate::verify_job::spec());
     r.register(crate::discovery::maps_spec());
     r.register(crate::discovery::ads::meta_ads_spec());
+    r.register(crate::discovery::google_ads::google_ads_spec());
+    r.register(crate::discovery::linkedin_ads::linkedin_ads_spec());
     r
 }
 
