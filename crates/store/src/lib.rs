@@ -7,6 +7,7 @@
 pub mod auth;
 mod codec;
 pub mod companies;
+pub mod intent;
 pub mod jobs;
 pub mod lead_edits;
 mod pg_auth;
@@ -29,6 +30,7 @@ use leadgen_core::{Lead, LeadId, RecordId, WorkspaceId};
 pub use auth::{ApiKey, AuthStore, NewApiKey, Role, SessionUser, User, Workspace};
 pub use codec::{RecordChunk, RecordChunkWriter, SqlValue};
 pub use companies::{CompanyFilter, CompanyStore, Upserted};
+pub use intent::IntentStore;
 pub use jobs::{ClaimRequest, JobFilter, JobQueue, JobWakeup, QueueStats};
 pub use lead_edits::{LeadEdit, LeadEdits};
 pub use query::{Cursor, LeadFilter, LeadPage, LeadQuery, SortOrder};
@@ -124,6 +126,7 @@ pub trait Store:
     + lead_edits::LeadEdits
     + companies::CompanyStore
     + spend::SpendLedger
+    + intent::IntentStore
     + Send
     + Sync
 {

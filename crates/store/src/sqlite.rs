@@ -71,6 +71,7 @@ fn migrations() -> Vec<String> {
     all.push(crate::auth::auth_ddl("INTEGER PRIMARY KEY"));
     all.push(crate::companies::companies_ddl("INTEGER PRIMARY KEY"));
     all.push(crate::spend::SPEND_DDL.to_owned());
+    all.push(crate::intent::intent_ddl("INTEGER PRIMARY KEY"));
     all
 }
 
