@@ -94,6 +94,27 @@ pub struct IntentSignal {
     pub observed_at: i64,
 }
 
+/// An active query: what a daily run asks the intent provider for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveQuery {
+    pub topic: String,
+    /// ISO country code of the companies.
+    #[serde(default)]
+    pub country: Option<String>,
+    /// State or region codes within the country.
+    #[serde(default)]
+    pub states: Vec<String>,
+    /// Employee count range.
+    #[serde(default)]
+    pub min_size: Option<u32>,
+    #[serde(default)]
+    pub max_size: Option<u32>,
+    #[serde(default)]
+    pub industries: Vec<String>,
+    /// Most companies a run asks for.
+    pub limit: u32,
+}
+
 /// Why a raw signal was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignalError {

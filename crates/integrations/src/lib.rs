@@ -14,6 +14,7 @@ pub mod ad_library;
 pub mod google_ads_transparency;
 pub mod google_places;
 pub mod http;
+pub mod intent;
 pub mod linkedin_ads;
 pub mod maps;
 pub mod meta_ads;
@@ -23,6 +24,8 @@ pub mod serpapi;
 pub mod fake;
 #[cfg(feature = "testkit")]
 pub mod fake_google_ads_transparency;
+#[cfg(feature = "testkit")]
+pub mod fake_intent;
 #[cfg(feature = "testkit")]
 pub mod fake_linkedin_ads;
 
