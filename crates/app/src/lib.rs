@@ -7,6 +7,7 @@ pub mod csv_source;
 pub mod discovery;
 pub mod export;
 pub mod import;
+pub mod intent;
 pub mod queue;
 pub mod rejects;
 pub mod sample;
