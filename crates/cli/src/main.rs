@@ -2,6 +2,7 @@
 //! calls one application service and renders the result.
 
 mod discover_cmd;
+mod intent_cmd;
 mod jobs_cmd;
 mod serve_cmd;
 mod verify_cmd;
@@ -106,6 +107,9 @@ enum Command {
     /// Companies found by sweeps and imports.
     #[command(subcommand)]
     Companies(discover_cmd::CompaniesCommand),
+    /// Intent data: active queries, provider runs, imports, trends, ready leads.
+    #[command(subcommand)]
+    Intent(intent_cmd::IntentCommand),
 }
 
 #[derive(Subcommand)]
@@ -342,6 +346,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Verify(args) => verify_cmd::verify(&config, args),
         Command::Scrape(cmd) => discover_cmd::scrape(&config, cmd),
         Command::Companies(cmd) => discover_cmd::companies(&config, cmd),
+        Command::Intent(cmd) => intent_cmd::intent(&config, cmd),
         Command::Stats { json } => {
             let store = open_store(&config)?;
             let s = store.stats(DEFAULT_WORKSPACE)?;

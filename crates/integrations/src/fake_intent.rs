@@ -159,7 +159,7 @@ async fn search(
                 "intent_score": h.score,
                 "intent_strength": match h.score { 70.. => "high", 40.. => "medium", _ => "low" },
                 "signal_type": "surge",
-                "detected_at": format!("{day}T09:30:00Z"),
+                "detected_at": format!("{day}T00:00:00Z"),
             })
         })
         .collect();

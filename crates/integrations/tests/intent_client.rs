@@ -58,7 +58,7 @@ async fn pages_carry_the_signals_and_say_when_more_remain() {
         (s.score.as_deref(), s.strength.as_deref()),
         (Some("85"), Some("high"))
     );
-    assert_eq!(s.detected_at.as_deref(), Some("2026-11-30T09:30:00Z"));
+    assert_eq!(s.detected_at.as_deref(), Some("2026-11-30T00:00:00Z"));
     let small = ActiveQuery {
         max_size: Some(50),
         ..query(100)
