@@ -20,7 +20,7 @@ use leadgen_app::discovery::{
 use leadgen_core::job::{JobStatus, RunStatus, types};
 use leadgen_core::zipcodes;
 use leadgen_integrations::fake::{FAKE_KEY, FAKE_META_TOKEN, FakeMaps, world_search};
-use leadgen_integrations::fake_google_ads_transparency::FakeTransparency;
+use leadgen_integrations::fake_google_ads_transparency::{FakeLibrary, FakeTransparency};
 use leadgen_integrations::fake_linkedin_ads::FakeLinkedinAds;
 use leadgen_integrations::google_places::PlacesFields;
 use leadgen_jobs::{Registry, SystemClock, WorkerOptions, WorkerReport, run_worker};
@@ -459,7 +459,7 @@ fn a_spent_daily_budget_holds_the_sweep_until_midnight(store: Arc<dyn Store>) {
     );
 }
 
-fn library_env(google: &FakeTransparency, linkedin: &FakeLinkedinAds) -> EnvLookup {
+fn library_env(google: &FakeLibrary, linkedin: &FakeLibrary) -> EnvLookup {
     let (g, l) = (google.base_url(), linkedin.base_url());
     Arc::new(move |k: &str| match k {
         "LEADGEN_GOOGLE_ADS_TRANSPARENCY_BASE_URL" => Some(g.clone()),

@@ -252,7 +252,10 @@ fn csv_and_webhook_signals_land_once_with_refusals_explained(store: Arc<dyn Stor
     let t = trends(&*store, WS, NOW, 8).unwrap();
     let crm = t.iter().find(|t| t.topic == "crm").unwrap();
     assert_eq!((crm.this_week, crm.previous_week), (4, 2), "{crm:?}");
-    assert_eq!((crm.change_pct, crm.direction), (Some(100.0), Direction::Up));
+    assert_eq!(
+        (crm.change_pct, crm.direction),
+        (Some(100.0), Direction::Up)
+    );
     assert_eq!(crm.weekly.len(), 8);
 }
 

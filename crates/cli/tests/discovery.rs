@@ -4,15 +4,15 @@
 use std::process::{Command, Output};
 
 use leadgen_integrations::fake::{FAKE_KEY, FakeMaps};
-use leadgen_integrations::fake_google_ads_transparency::FakeTransparency;
+use leadgen_integrations::fake_google_ads_transparency::{FakeLibrary, FakeTransparency};
 use leadgen_integrations::fake_linkedin_ads::FakeLinkedinAds;
 use serde_json::Value;
 
 struct Env {
     dir: tempfile::TempDir,
     fake: FakeMaps,
-    google: FakeTransparency,
-    linkedin: FakeLinkedinAds,
+    google: FakeLibrary,
+    linkedin: FakeLibrary,
 }
 
 impl Env {

@@ -7,8 +7,11 @@ use leadgen_integrations::google_ads_transparency::parse_search_creatives;
 use leadgen_integrations::linkedin_ads::parse_search_page;
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR")))
-        .expect("fixture")
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture")
 }
 
 /// The fixture's creatives repeated to a full page of 40.
@@ -35,7 +38,11 @@ fn parse(c: &mut Criterion) {
     let l = linkedin_page();
     let google_ads = parse_search_creatives(&g).expect("page").ads.len();
     let linkedin_ads = parse_search_page(&l).len();
-    assert_eq!((google_ads, linkedin_ads), (35, 24), "dropped creatives lack an advertiser");
+    assert_eq!(
+        (google_ads, linkedin_ads),
+        (35, 24),
+        "dropped creatives lack an advertiser"
+    );
     let mut group = c.benchmark_group("ad_library_parse");
     group.throughput(Throughput::Elements(40));
     group.bench_function("google_transparency_page_40_creatives", |b| {
@@ -46,7 +53,11 @@ fn parse(c: &mut Criterion) {
         b.iter(|| parse_search_page(std::hint::black_box(&l)).len())
     });
     group.finish();
-    eprintln!("page sizes: google {} bytes, linkedin {} bytes", g.len(), l.len());
+    eprintln!(
+        "page sizes: google {} bytes, linkedin {} bytes",
+        g.len(),
+        l.len()
+    );
 }
 
 criterion_group!(benches, parse);

@@ -77,24 +77,22 @@ pub(crate) async fn library_gate(state: &Mutex<FakeLibraryControl>) -> Option<Re
     Some(resp)
 }
 
-/// A running fake; stops when dropped.
-pub struct FakeTransparency {
+/// A running ad-library fake; stops when dropped.
+pub struct FakeLibrary {
     pub addr: SocketAddr,
     pub control: Arc<Mutex<FakeLibraryControl>>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-impl FakeTransparency {
-    pub fn spawn() -> FakeTransparency {
+impl FakeLibrary {
+    /// Serves `route` (given the shared control) on loopback.
+    pub(crate) fn start(
+        name: &str,
+        route: impl FnOnce(Arc<Mutex<FakeLibraryControl>>) -> Router,
+    ) -> FakeLibrary {
         let control = Arc::new(Mutex::new(FakeLibraryControl::default()));
-        let app = Router::new()
-            .route(
-                crate::google_ads_transparency::SEARCH_PATH,
-                post(search_creatives),
-            )
-            .with_state(control.clone());
-        let (addr, stop) = serve_on_loopback("fake-transparency", app);
-        FakeTransparency {
+        let (addr, stop) = serve_on_loopback(name, route(control.clone()));
+        FakeLibrary {
             addr,
             control,
             _stop: stop,
@@ -107,6 +105,22 @@ impl FakeTransparency {
 
     pub fn control(&self) -> std::sync::MutexGuard<'_, FakeLibraryControl> {
         self.control.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The Transparency Center fake.
+pub struct FakeTransparency;
+
+impl FakeTransparency {
+    pub fn spawn() -> FakeLibrary {
+        FakeLibrary::start("fake-transparency", |control| {
+            Router::new()
+                .route(
+                    crate::google_ads_transparency::SEARCH_PATH,
+                    post(search_creatives),
+                )
+                .with_state(control)
+        })
     }
 }
 

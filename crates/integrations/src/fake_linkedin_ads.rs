@@ -9,7 +9,6 @@
 //! same date ranges.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -17,37 +16,20 @@ use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
-use crate::fake::{meta_world, serve_on_loopback};
-use crate::fake_google_ads_transparency::{FakeLibraryControl, library_gate};
+use crate::fake::meta_world;
+use crate::fake_google_ads_transparency::{FakeLibrary, FakeLibraryControl, library_gate};
 use crate::linkedin_ads::{PAGE_SIZE, SEARCH_PATH};
 
-/// A running fake; stops when dropped.
-pub struct FakeLinkedinAds {
-    pub addr: SocketAddr,
-    pub control: Arc<Mutex<FakeLibraryControl>>,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
+/// The LinkedIn Ad Library fake.
+pub struct FakeLinkedinAds;
 
 impl FakeLinkedinAds {
-    pub fn spawn() -> FakeLinkedinAds {
-        let control = Arc::new(Mutex::new(FakeLibraryControl::default()));
-        let app = Router::new()
-            .route(SEARCH_PATH, get(search_page))
-            .with_state(control.clone());
-        let (addr, stop) = serve_on_loopback("fake-linkedin-ads", app);
-        FakeLinkedinAds {
-            addr,
-            control,
-            _stop: stop,
-        }
-    }
-
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    pub fn control(&self) -> std::sync::MutexGuard<'_, FakeLibraryControl> {
-        self.control.lock().unwrap_or_else(|p| p.into_inner())
+    pub fn spawn() -> FakeLibrary {
+        FakeLibrary::start("fake-linkedin-ads", |control| {
+            Router::new()
+                .route(SEARCH_PATH, get(search_page))
+                .with_state(control)
+        })
     }
 }
 

@@ -66,6 +66,15 @@ impl AdPlatform {
         }
     }
 
+    /// The kind and source of the batch a scan's advertisers are kept in.
+    fn batch_kind_and_source(self) -> (&'static str, &'static str) {
+        match self {
+            AdPlatform::Google => ("google_ads", "google_ads_transparency"),
+            AdPlatform::Meta => ("meta_ads", "meta_ad_library"),
+            AdPlatform::Linkedin => ("linkedin_ads", "linkedin_ad_library"),
+        }
+    }
+
     fn field(self) -> CompanyField {
         match self {
             AdPlatform::Google => CompanyField::GoogleAds,
@@ -238,16 +247,32 @@ where
     Ok((ads, pages))
 }
 
+/// A scan job's retries and time limit.
+pub(crate) fn with_scan_limits(mut spec: HandlerSpec) -> HandlerSpec {
+    spec.max_attempts = 6;
+    spec.timeout = Duration::from_secs(15 * 60);
+    spec
+}
+
 /// Keeps a scan's active advertisers as source records of the job's batch
-/// and merges their companies into the store; the job's outcome.
+/// (named `name`) and merges their companies into the store; the job's
+/// outcome.
 pub(crate) async fn store_advertisers(
     ctx: &JobContext,
     platform: AdPlatform,
     ads: Vec<Ad>,
     pages: u32,
     threshold: Threshold,
-    meta: BatchMeta,
+    name: String,
 ) -> Result<Outcome, HandlerError> {
+    let (kind, source) = platform.batch_kind_and_source();
+    let meta = BatchMeta {
+        kind: kind.into(),
+        name,
+        source: source.into(),
+        content_hash: String::new(),
+        headers: vec!["advertiser_ads".into()],
+    };
     let now = ctx.clock.now_ms();
     let today = date_of_ms(now);
     let advertisers = active_advertisers(&ads, &today, threshold);
@@ -299,7 +324,7 @@ pub fn meta_ads_spec() -> HandlerSpec {
 /// [`meta_ads_spec`] reading `LEADGEN_META_BASE_URL` and
 /// `LEADGEN_META_API_KEY` (the access token) through `env`.
 pub fn meta_ads_spec_with(env: EnvLookup) -> HandlerSpec {
-    let mut spec = HandlerSpec::new(types::SCRAPE_META_ADS, move |ctx: JobContext| {
+    let spec = HandlerSpec::new(types::SCRAPE_META_ADS, move |ctx: JobContext| {
         let env = env.clone();
         async move {
             let p: MetaAdsPayload = ctx.payload()?;
@@ -325,23 +350,15 @@ pub fn meta_ads_spec_with(env: EnvLookup) -> HandlerSpec {
                 client.search(search, after.as_deref()).await
             })
             .await?;
-            let meta = BatchMeta {
-                kind: "meta_ads".into(),
-                name: format!("meta ads: {} ({})", p.search, p.country),
-                source: "meta_ad_library".into(),
-                content_hash: String::new(),
-                headers: vec!["advertiser_ads".into()],
-            };
+            let name = format!("meta ads: {} ({})", p.search, p.country);
             let threshold = Threshold {
                 min_ads: p.min_ads,
                 days: p.days,
             };
-            store_advertisers(&ctx, AdPlatform::Meta, ads, pages, threshold, meta).await
+            store_advertisers(&ctx, AdPlatform::Meta, ads, pages, threshold, name).await
         }
     });
-    spec.max_attempts = 6;
-    spec.timeout = Duration::from_secs(15 * 60);
-    spec
+    with_scan_limits(spec)
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 //! a website — narrowed by advertiser ids and a region.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use leadgen_core::WorkspaceId;
 use leadgen_core::ads::{Ad, date_of_ms, shift_date};
@@ -15,10 +14,12 @@ use leadgen_integrations::google_ads_transparency::{
     self as gat, CreativeSearch, TransparencyClient, region_number,
 };
 use leadgen_jobs::{HandlerSpec, JobContext, RateLimit};
-use leadgen_store::{BatchMeta, Store};
+use leadgen_store::Store;
 use serde::{Deserialize, Serialize};
 
-use super::ads::{AdPlatform, Threshold, enqueue_scan, read_pages, store_advertisers};
+use super::ads::{
+    AdPlatform, Threshold, enqueue_scan, read_pages, store_advertisers, with_scan_limits,
+};
 use super::{DiscoveryError, EnvLookup, handler_error};
 
 /// Pages of 40 creatives one job reads at most.
@@ -104,7 +105,7 @@ pub fn google_ads_spec() -> HandlerSpec {
 /// [`google_ads_spec`] reading `LEADGEN_GOOGLE_ADS_TRANSPARENCY_BASE_URL`
 /// through `env`.
 pub fn google_ads_spec_with(env: EnvLookup) -> HandlerSpec {
-    let mut spec = HandlerSpec::new(types::SCRAPE_GOOGLE_ADS, move |ctx: JobContext| {
+    let spec = HandlerSpec::new(types::SCRAPE_GOOGLE_ADS, move |ctx: JobContext| {
         let env = env.clone();
         async move {
             let p: GoogleAdsPayload = ctx.payload()?;
@@ -132,23 +133,15 @@ pub fn google_ads_spec_with(env: EnvLookup) -> HandlerSpec {
                 .ok()
                 .filter(|_| p.keyword.contains('.'));
             settle(&mut ads, &today, searched.as_ref());
-            let meta = BatchMeta {
-                kind: "google_ads".into(),
-                name: format!("google ads: {}", p.keyword),
-                source: "google_ads_transparency".into(),
-                content_hash: String::new(),
-                headers: vec!["advertiser_ads".into()],
-            };
+            let name = format!("google ads: {}", p.keyword);
             let threshold = Threshold {
                 min_ads: p.min_ads,
                 days: p.days,
             };
-            store_advertisers(&ctx, AdPlatform::Google, ads, pages, threshold, meta).await
+            store_advertisers(&ctx, AdPlatform::Google, ads, pages, threshold, name).await
         }
     });
-    spec.max_attempts = 6;
-    spec.timeout = Duration::from_secs(15 * 60);
-    spec
+    with_scan_limits(spec)
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! the advertisers' LinkedIn company ids, in the window's date range.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use leadgen_core::WorkspaceId;
 use leadgen_core::ads::{date_of_ms, shift_date};
@@ -12,10 +11,12 @@ use leadgen_core::job::{RunId, types};
 use leadgen_integrations::ServiceConfig;
 use leadgen_integrations::linkedin_ads::{self as li, LinkedinAdSearch, LinkedinAdsClient};
 use leadgen_jobs::{HandlerSpec, JobContext, RateLimit};
-use leadgen_store::{BatchMeta, Store};
+use leadgen_store::Store;
 use serde::{Deserialize, Serialize};
 
-use super::ads::{AdPlatform, Threshold, enqueue_scan, read_pages, store_advertisers};
+use super::ads::{
+    AdPlatform, Threshold, enqueue_scan, read_pages, store_advertisers, with_scan_limits,
+};
 use super::{DiscoveryError, EnvLookup, handler_error};
 
 /// Pages one job reads at most.
@@ -87,7 +88,7 @@ pub fn linkedin_ads_spec() -> HandlerSpec {
 /// [`linkedin_ads_spec`] reading `LEADGEN_LINKEDIN_ADS_BASE_URL` through
 /// `env`.
 pub fn linkedin_ads_spec_with(env: EnvLookup) -> HandlerSpec {
-    let mut spec = HandlerSpec::new(types::SCRAPE_LINKEDIN_ADS, move |ctx: JobContext| {
+    let spec = HandlerSpec::new(types::SCRAPE_LINKEDIN_ADS, move |ctx: JobContext| {
         let env = env.clone();
         async move {
             let p: LinkedinAdsPayload = ctx.payload()?;
@@ -112,24 +113,16 @@ pub fn linkedin_ads_spec_with(env: EnvLookup) -> HandlerSpec {
                 client.search(search, token.as_deref()).await
             })
             .await?;
-            let meta = BatchMeta {
-                kind: "linkedin_ads".into(),
-                name: format!(
-                    "linkedin ads: {}",
-                    p.keyword.as_deref().unwrap_or("companies")
-                ),
-                source: "linkedin_ad_library".into(),
-                content_hash: String::new(),
-                headers: vec!["advertiser_ads".into()],
-            };
+            let name = format!(
+                "linkedin ads: {}",
+                p.keyword.as_deref().unwrap_or("companies")
+            );
             let threshold = Threshold {
                 min_ads: p.min_ads,
                 days: p.days,
             };
-            store_advertisers(&ctx, AdPlatform::Linkedin, ads, pages, threshold, meta).await
+            store_advertisers(&ctx, AdPlatform::Linkedin, ads, pages, threshold, name).await
         }
     });
-    spec.max_attempts = 6;
-    spec.timeout = Duration::from_secs(15 * 60);
-    spec
+    with_scan_limits(spec)
 }
