@@ -13,6 +13,7 @@ pub mod enrich_job;
 pub mod export;
 pub mod import;
 pub mod lead_jobs;
+pub mod intent;
 pub mod queue;
 pub mod rejects;
 pub mod sample;

@@ -8,12 +8,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use leadgen_app::discovery::ads::{MetaAdsPayload, meta_ads_spec_with, start_meta_scan};
+use leadgen_app::discovery::google_ads::{
+    GoogleAdsPayload, google_ads_spec_with, start_google_scan,
+};
+use leadgen_app::discovery::linkedin_ads::{
+    LinkedinAdsPayload, linkedin_ads_spec_with, start_linkedin_scan,
+};
 use leadgen_app::discovery::{
     EnvLookup, MapsVendor, SweepRequest, maps_spec_with, plan_sweep, start_sweep,
 };
 use leadgen_core::job::{JobStatus, RunStatus, types};
 use leadgen_core::zipcodes;
 use leadgen_integrations::fake::{FAKE_KEY, FAKE_META_TOKEN, FakeMaps, world_search};
+use leadgen_integrations::fake_google_ads_transparency::{FakeLibrary, FakeTransparency};
+use leadgen_integrations::fake_linkedin_ads::FakeLinkedinAds;
 use leadgen_integrations::google_places::PlacesFields;
 use leadgen_jobs::{Registry, SystemClock, WorkerOptions, WorkerReport, run_worker};
 use leadgen_store::{CompanyFilter, JobFilter, Store, testing};
@@ -451,6 +459,103 @@ fn a_spent_daily_budget_holds_the_sweep_until_midnight(store: Arc<dyn Store>) {
     );
 }
 
+fn library_env(google: &FakeLibrary, linkedin: &FakeLibrary) -> EnvLookup {
+    let (g, l) = (google.base_url(), linkedin.base_url());
+    Arc::new(move |k: &str| match k {
+        "LEADGEN_GOOGLE_ADS_TRANSPARENCY_BASE_URL" => Some(g.clone()),
+        "LEADGEN_LINKEDIN_ADS_BASE_URL" => Some(l.clone()),
+        _ => None,
+    })
+}
+
+fn google_and_linkedin_scans_find_the_same_advertisers(store: Arc<dyn Store>) {
+    let (google, linkedin) = (FakeTransparency::spawn(), FakeLinkedinAds::spawn());
+    let mut r = Registry::new();
+    r.register(google_ads_spec_with(library_env(&google, &linkedin)));
+    r.register(linkedin_ads_spec_with(library_env(&google, &linkedin)));
+    let r = Arc::new(r);
+    let g = GoogleAdsPayload {
+        keyword: "crm software".into(),
+        advertiser_ids: vec![],
+        region: Some("US".into()),
+        min_ads: 3,
+        days: 30,
+    };
+    let run = start_google_scan(&*store, WS, &g, now()).unwrap();
+    let report = work_until_idle(&store, r.clone(), "google");
+    assert_eq!(report.completed, 1, "{report:?}");
+    assert_eq!(google.control().requests, 6, "210 creatives in pages of 40");
+    // As on Meta: advertisers with at least three ads and a site.
+    let companies = all_companies(&*store);
+    assert_eq!(companies.len(), 15);
+    for c in &companies {
+        let a = c.google_ads.as_ref().expect("google activity");
+        let k: u32 = c.domain.as_ref().unwrap().as_str()["advertiser".len()..]
+            .trim_end_matches("-fake.com")
+            .parse()
+            .unwrap();
+        assert_eq!(a.ad_count, k + 1, "{c:?}");
+        assert_eq!(
+            c.ad_platforms(),
+            ["google"],
+            "shown until yesterday: running"
+        );
+        assert!(
+            c.custom
+                .iter()
+                .any(|(f, v)| f == "google_advertiser_id" && v == &format!("AR10{k:04}"))
+        );
+    }
+    let run = store.get_run(WS, run).unwrap().unwrap();
+    assert_eq!(
+        (run.status, run.companies_found),
+        (RunStatus::Completed, 15)
+    );
+
+    // LinkedIn, for five advertisers by company id: 4 has a site, 5 none.
+    let l = LinkedinAdsPayload {
+        keyword: None,
+        company_ids: (2..=6).map(|k| format!("10{k:04}")).collect(),
+        countries: vec!["US".into()],
+        min_ads: 3,
+        days: 30,
+    };
+    let run = start_linkedin_scan(&*store, WS, &l, now()).unwrap();
+    let report = work_until_idle(&store, r.clone(), "linkedin");
+    assert_eq!(report.completed, 1, "{report:?}");
+    assert_eq!(linkedin.control().requests, 2, "25 ads in pages of 24");
+    let companies = all_companies(&*store);
+    assert_eq!(companies.len(), 15, "the same companies, merged by domain");
+    let on_linkedin: Vec<_> = companies
+        .iter()
+        .filter(|c| c.linkedin_ads.is_some())
+        .collect();
+    assert_eq!(on_linkedin.len(), 4, "advertisers 2, 3, 4 and 6");
+    for c in on_linkedin {
+        assert_eq!(c.ad_platforms(), ["google", "linkedin"]);
+        let li = c.linkedin.as_ref().expect("the company page");
+        assert!(li.as_str().contains("linkedin.com/company/10000"), "{li:?}");
+    }
+    let run = store.get_run(WS, run).unwrap().unwrap();
+    assert_eq!(
+        (run.status, run.companies_found),
+        (RunStatus::Completed, 0),
+        "none new"
+    );
+
+    // Requests the scan could not read are refused before they are queued.
+    let bad = LinkedinAdsPayload {
+        company_ids: vec!["acme".into()],
+        ..l
+    };
+    assert!(start_linkedin_scan(&*store, WS, &bad, now()).is_err());
+    let nothing = GoogleAdsPayload {
+        keyword: " ".into(),
+        ..g
+    };
+    assert!(start_google_scan(&*store, WS, &nothing, now()).is_err());
+}
+
 fn meta_env(fake: &FakeMaps) -> EnvLookup {
     let base = fake.base_url();
     Arc::new(move |k: &str| match k {
@@ -477,4 +582,5 @@ both!(
     a_vendor_that_refuses_the_key_fails_the_job_at_once,
     meta_ads_scan_keeps_active_advertisers_with_a_site,
     a_spent_daily_budget_holds_the_sweep_until_midnight,
+    google_and_linkedin_scans_find_the_same_advertisers,
 );

@@ -6,8 +6,11 @@ use clap::{Args, Subcommand};
 use leadgen_app::companies::{batch_sources, company_json};
 use leadgen_app::config::Config;
 use leadgen_app::discovery::ads::{MetaAdsPayload, start_meta_scan};
+use leadgen_app::discovery::google_ads::{GoogleAdsPayload, start_google_scan};
+use leadgen_app::discovery::linkedin_ads::{LinkedinAdsPayload, start_linkedin_scan};
 use leadgen_app::discovery::{MapsVendor, SweepRequest, plan_sweep, start_sweep};
 use leadgen_core::DEFAULT_WORKSPACE;
+use leadgen_core::job::RunId;
 use leadgen_integrations::google_places::PlacesFields;
 use leadgen_store::CompanyFilter;
 
@@ -19,6 +22,53 @@ pub enum ScrapeCommand {
     GoogleMaps(MapsArgs),
     /// Companies running ads that match a search, from Meta's Ad Library.
     MetaAds(MetaAdsArgs),
+    /// Companies running Google ads, from the Ads Transparency Center.
+    GoogleAds(GoogleAdsArgs),
+    /// Companies running LinkedIn ads, from LinkedIn's Ad Library.
+    LinkedinAds(LinkedinAdsArgs),
+}
+
+/// The activity threshold and output every ad-library scan takes.
+#[derive(Args)]
+pub struct ScanArgs {
+    /// Keep advertisers with at least this many ads in the window.
+    #[arg(long, default_value_t = 5)]
+    min_ads: u32,
+    /// The window, in days before today.
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct GoogleAdsArgs {
+    /// An advertiser name or website, as the Transparency Center's search takes it.
+    #[arg(long, default_value = "")]
+    keyword: String,
+    /// Transparency Center advertiser ids (AR…), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    advertiser_ids: Vec<String>,
+    /// ISO code of the region the ads were shown in; `anywhere` for all.
+    #[arg(long, default_value = "US")]
+    region: String,
+    #[command(flatten)]
+    scan: ScanArgs,
+}
+
+#[derive(Args)]
+pub struct LinkedinAdsArgs {
+    /// Words the ads contain.
+    #[arg(long)]
+    keyword: Option<String>,
+    /// LinkedIn company ids of the advertisers, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    company_ids: Vec<String>,
+    /// ISO codes of the countries the ads ran in, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    countries: Vec<String>,
+    #[command(flatten)]
+    scan: ScanArgs,
 }
 
 #[derive(Args)]
@@ -29,14 +79,8 @@ pub struct MetaAdsArgs {
     /// ISO code of the country the ads reached.
     #[arg(long, default_value = "US")]
     country: String,
-    /// Keep advertisers with at least this many ads in the window.
-    #[arg(long, default_value_t = 5)]
-    min_ads: u32,
-    /// The window, in days before today.
-    #[arg(long, default_value_t = 30)]
-    days: u32,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    scan: ScanArgs,
 }
 
 #[derive(Args)]
@@ -101,6 +145,8 @@ pub fn scrape(config: &Config, cmd: ScrapeCommand) -> Result<()> {
     let a = match cmd {
         ScrapeCommand::GoogleMaps(a) => a,
         ScrapeCommand::MetaAds(a) => return meta_ads(config, a),
+        ScrapeCommand::GoogleAds(a) => return google_ads(config, a),
+        ScrapeCommand::LinkedinAds(a) => return linkedin_ads(config, a),
     };
     let Some(vendor) = MapsVendor::parse(&a.provider) else {
         bail!("--provider {:?}: use places or serpapi", a.provider);
@@ -161,19 +207,52 @@ fn meta_ads(config: &Config, a: MetaAdsArgs) -> Result<()> {
     let payload = MetaAdsPayload {
         search: a.search,
         country: a.country.to_ascii_uppercase(),
-        min_ads: a.min_ads,
-        days: a.days,
+        min_ads: a.scan.min_ads,
+        days: a.scan.days,
     };
     let store = open_store(config)?;
     let run = start_meta_scan(&*store, DEFAULT_WORKSPACE, &payload, now_ms())?;
-    if a.json {
+    print_queued(run, a.scan.json);
+    Ok(())
+}
+
+fn google_ads(config: &Config, a: GoogleAdsArgs) -> Result<()> {
+    let region = a.region.trim().to_ascii_uppercase();
+    let payload = GoogleAdsPayload {
+        keyword: a.keyword,
+        advertiser_ids: a.advertiser_ids,
+        region: (region != "ANYWHERE" && !region.is_empty()).then_some(region),
+        min_ads: a.scan.min_ads,
+        days: a.scan.days,
+    };
+    let store = open_store(config)?;
+    let run = start_google_scan(&*store, DEFAULT_WORKSPACE, &payload, now_ms())?;
+    print_queued(run, a.scan.json);
+    Ok(())
+}
+
+fn linkedin_ads(config: &Config, a: LinkedinAdsArgs) -> Result<()> {
+    let payload = LinkedinAdsPayload {
+        keyword: a.keyword,
+        company_ids: a.company_ids,
+        countries: a.countries.iter().map(|c| c.to_ascii_uppercase()).collect(),
+        min_ads: a.scan.min_ads,
+        days: a.scan.days,
+    };
+    let store = open_store(config)?;
+    let run = start_linkedin_scan(&*store, DEFAULT_WORKSPACE, &payload, now_ms())?;
+    print_queued(run, a.scan.json);
+    Ok(())
+}
+
+fn print_queued(run: RunId, json: bool) {
+    if json {
         println!("{}", serde_json::json!({ "run": run }));
     } else {
         println!(
             "run {run} queued: `leadgen worker --until-idle` processes it, `leadgen runs show {run}` follows it"
         );
     }
-    Ok(())
 }
 
 pub fn companies(config: &Config, cmd: CompaniesCommand) -> Result<()> {

@@ -6,6 +6,7 @@ mod consent_cmd;
 mod deliver_cmd;
 mod discover_cmd;
 mod enrich_cmd;
+mod intent_cmd;
 mod jobs_cmd;
 mod serve_cmd;
 mod verify_cmd;
@@ -124,6 +125,9 @@ enum Command {
     Campaigns(campaigns_cmd::CampaignsCommand),
     /// Enrich a company now, enqueue enrichment for a segment, or explain a lead's.
     Enrich(enrich_cmd::EnrichArgs),
+    /// Intent data: active queries, provider runs, imports, trends, ready leads.
+    #[command(subcommand)]
+    Intent(intent_cmd::IntentCommand),
 }
 
 #[derive(Subcommand)]
@@ -399,6 +403,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Deliver(cmd) => deliver_cmd::deliver(&config, cmd),
         Command::Campaigns(cmd) => campaigns_cmd::campaigns(&config, cmd),
         Command::Enrich(args) => enrich_cmd::enrich(&config, args),
+        Command::Intent(cmd) => intent_cmd::intent(&config, cmd),
         Command::Stats { json } => {
             let store = open_store(&config)?;
             let s = store.stats(DEFAULT_WORKSPACE)?;

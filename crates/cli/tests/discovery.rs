@@ -4,11 +4,15 @@
 use std::process::{Command, Output};
 
 use leadgen_integrations::fake::{FAKE_KEY, FakeMaps};
+use leadgen_integrations::fake_google_ads_transparency::{FakeLibrary, FakeTransparency};
+use leadgen_integrations::fake_linkedin_ads::FakeLinkedinAds;
 use serde_json::Value;
 
 struct Env {
     dir: tempfile::TempDir,
     fake: FakeMaps,
+    google: FakeLibrary,
+    linkedin: FakeLibrary,
 }
 
 impl Env {
@@ -22,6 +26,8 @@ impl Env {
         Env {
             dir,
             fake: FakeMaps::spawn(),
+            google: FakeTransparency::spawn(),
+            linkedin: FakeLinkedinAds::spawn(),
         }
     }
 
@@ -36,6 +42,11 @@ impl Env {
             .env("LEADGEN_GOOGLE_PLACES_API_KEY", FAKE_KEY)
             .env("LEADGEN_SERPAPI_BASE_URL", self.fake.base_url())
             .env("LEADGEN_SERPAPI_API_KEY", FAKE_KEY)
+            .env(
+                "LEADGEN_GOOGLE_ADS_TRANSPARENCY_BASE_URL",
+                self.google.base_url(),
+            )
+            .env("LEADGEN_LINKEDIN_ADS_BASE_URL", self.linkedin.base_url())
             .output()
             .unwrap()
     }
@@ -172,6 +183,83 @@ fn bad_sweeps_say_what_to_fix() {
         ),
     ] {
         let mut all = vec!["scrape", "google-maps", "--query", "dentist"];
+        all.extend(args);
+        let out = env.run(&all);
+        assert!(!out.status.success(), "{all:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{all:?}: {err}");
+    }
+}
+
+#[test]
+fn ad_library_scans_run_as_jobs_and_list_ad_activity() {
+    let env = Env::new();
+    let queued: Value = serde_json::from_str(&env.ok(&[
+        "scrape",
+        "google-ads",
+        "--keyword",
+        "crm software",
+        "--min-ads",
+        "3",
+        "--days",
+        "30",
+        "--json",
+    ]))
+    .unwrap();
+    let run = queued["run"].as_i64().unwrap();
+    env.ok(&["worker", "--until-idle"]);
+    env.ok(&[
+        "scrape",
+        "linkedin-ads",
+        "--company-ids",
+        "100002,100003",
+        "--min-ads",
+        "3",
+    ]);
+    env.ok(&["worker", "--until-idle"]);
+    let shown: Value =
+        serde_json::from_str(&env.ok(&["runs", "show", &run.to_string(), "--json"])).unwrap();
+    assert_eq!(shown["status"], "completed", "{shown}");
+    assert_eq!(shown["companies_found"], 15, "{shown}");
+    let companies: Vec<Value> = env
+        .ok(&["companies", "list", "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(companies.len(), 15);
+    assert!(companies.iter().all(|c| c["running_ads"] == true));
+    let both: Vec<&Value> = companies
+        .iter()
+        .filter(|c| c["ad_platforms"] == serde_json::json!(["google", "linkedin"]))
+        .collect();
+    assert_eq!(both.len(), 2, "advertisers 2 and 3 on LinkedIn too");
+    for c in both {
+        assert_eq!(
+            c["linkedin_ads"]["ad_count"], c["google_ads"]["ad_count"],
+            "{c}"
+        );
+        assert!(c["sources"].as_array().unwrap().len() == 2, "{c}");
+    }
+}
+
+#[test]
+fn bad_ad_library_scans_say_what_to_fix() {
+    let env = Env::new();
+    for (args, says) in [
+        (vec!["google-ads"], "--keyword"),
+        (
+            vec!["google-ads", "--keyword", "crm", "--region", "XX"],
+            "--region",
+        ),
+        (vec!["google-ads", "--advertiser-ids", "123"], "AR"),
+        (vec!["linkedin-ads"], "--company-ids"),
+        (vec!["linkedin-ads", "--company-ids", "acme"], "digits"),
+        (
+            vec!["linkedin-ads", "--keyword", "crm", "--days", "0"],
+            "--days",
+        ),
+    ] {
+        let mut all = vec!["scrape"];
         all.extend(args);
         let out = env.run(&all);
         assert!(!out.status.success(), "{all:?}");

@@ -70,39 +70,16 @@ impl FakeMaps {
     /// synchronous tests and async ones alike.
     pub fn spawn() -> FakeMaps {
         let control = Arc::new(Mutex::new(FakeControl::default()));
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let state = control.clone();
-        std::thread::Builder::new()
-            .name("fake-maps".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("fake runtime");
-                rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                        .await
-                        .expect("binding the fake");
-                    let _ = addr_tx.send(listener.local_addr().expect("fake address"));
-                    let app = Router::new()
-                        .route("/v1/places:searchText", post(places))
-                        .route("/search.json", get(serpapi))
-                        .route("/{version}/ads_archive", get(meta_ads))
-                        .with_state(state);
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async {
-                            let _ = stop_rx.await;
-                        })
-                        .await;
-                });
-            })
-            .expect("spawning the fake");
-        let addr = addr_rx.recv().expect("the fake started");
+        let app = Router::new()
+            .route("/v1/places:searchText", post(places))
+            .route("/search.json", get(serpapi))
+            .route("/{version}/ads_archive", get(meta_ads))
+            .with_state(control.clone());
+        let (addr, stop) = serve_on_loopback("fake-maps", app);
         FakeMaps {
             addr,
             control,
-            _stop: stop_tx,
+            _stop: stop,
         }
     }
 
@@ -113,6 +90,39 @@ impl FakeMaps {
     pub fn control(&self) -> std::sync::MutexGuard<'_, FakeControl> {
         self.control.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Serves `app` on 127.0.0.1 in a thread of its own, so a fake serves
+/// synchronous tests and async ones alike; it stops when the returned
+/// sender is dropped.
+pub(crate) fn serve_on_loopback(
+    name: &str,
+    app: Router,
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("fake runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("binding the fake");
+                let _ = addr_tx.send(listener.local_addr().expect("fake address"));
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await;
+            });
+        })
+        .expect("spawning the fake");
+    let addr = addr_rx.recv().expect("the fake started");
+    (addr, stop_tx)
 }
 
 /// One business of the fake world.

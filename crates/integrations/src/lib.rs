@@ -10,12 +10,16 @@
 
 use std::time::Duration;
 
+pub mod ad_library;
 pub mod anthropic;
+pub mod google_ads_transparency;
 pub mod google_places;
 pub mod http;
 pub mod hubspot;
 pub mod hunter;
 pub mod instantly;
+pub mod intent;
+pub mod linkedin_ads;
 pub mod llm;
 pub mod maps;
 pub mod meta_ads;
@@ -32,11 +36,17 @@ pub mod fake;
 #[cfg(feature = "testkit")]
 pub mod fake_anthropic;
 #[cfg(feature = "testkit")]
+pub mod fake_google_ads_transparency;
+#[cfg(feature = "testkit")]
 pub mod fake_hubspot;
 #[cfg(feature = "testkit")]
 pub mod fake_hunter;
 #[cfg(feature = "testkit")]
 pub mod fake_instantly;
+#[cfg(feature = "testkit")]
+pub mod fake_intent;
+#[cfg(feature = "testkit")]
+pub mod fake_linkedin_ads;
 #[cfg(feature = "testkit")]
 pub mod fake_novacrm;
 #[cfg(feature = "testkit")]

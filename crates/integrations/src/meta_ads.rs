@@ -35,12 +35,7 @@ pub struct AdSearch {
     pub active_only: bool,
 }
 
-/// One page of ads.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AdPage {
-    pub ads: Vec<Ad>,
-    pub next: Option<String>,
-}
+pub use crate::ad_library::AdPage;
 
 #[derive(Debug, Clone)]
 pub struct MetaAdsClient {

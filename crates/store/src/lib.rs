@@ -10,6 +10,7 @@ mod codec;
 pub mod companies;
 pub mod deliveries;
 pub mod enrichments;
+pub mod intent;
 pub mod jobs;
 pub mod lead_edits;
 mod pg_auth;
@@ -37,6 +38,7 @@ pub use codec::{RecordChunk, RecordChunkWriter, SqlValue};
 pub use companies::{CompanyFilter, CompanyStore, Upserted};
 pub use deliveries::{Delivery, DeliveryStatus, DeliveryStore, NewDelivery, PlatformUpload};
 pub use enrichments::{Enrichment, EnrichmentStore, EnrichmentTotals, NewEnrichment};
+pub use intent::IntentStore;
 pub use jobs::{ClaimRequest, JobFilter, JobQueue, JobWakeup, QueueStats};
 pub use lead_edits::{LeadEdit, LeadEdits};
 pub use query::{Cursor, LeadFilter, LeadPage, LeadQuery, SortOrder};
@@ -144,6 +146,7 @@ pub trait Store:
     + webhooks::WebhookStore
     + deliveries::DeliveryStore
     + enrichments::EnrichmentStore
+    + intent::IntentStore
     + Send
     + Sync
 {

@@ -76,6 +76,7 @@ fn migrations() -> Vec<String> {
     all.push(crate::webhooks::webhooks_ddl("INTEGER PRIMARY KEY"));
     all.push(crate::deliveries::deliveries_ddl("INTEGER PRIMARY KEY"));
     all.push(crate::enrichments::enrichments_ddl("INTEGER PRIMARY KEY"));
+    all.push(crate::intent::intent_ddl("INTEGER PRIMARY KEY"));
     all
 }
 

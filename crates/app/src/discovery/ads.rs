@@ -1,10 +1,13 @@
-//! Companies running ads, from Meta's Ad Library (the official
-//! `ads_archive` API): a search's ads are grouped by advertiser, advertisers
-//! at or above the activity threshold (`min_ads` ads in the last `days`)
-//! become companies with their `meta_ads` activity, found again by the
-//! site their ads link to.
+//! Companies running ads. Three libraries feed the same path: Meta's Ad
+//! Library (the official `ads_archive` API, here), Google's Ads
+//! Transparency Center ([`super::google_ads`]) and LinkedIn's Ad Library
+//! ([`super::linkedin_ads`]), both scraped. A scan's ads are grouped by
+//! advertiser; advertisers at or above the activity threshold (`min_ads`
+//! ads in the last `days`) become companies with the platform's activity,
+//! found again by the site their ads link to.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,14 +17,14 @@ use leadgen_core::company::{Company, CompanyField, CompanyName};
 use leadgen_core::domain::Domain;
 use leadgen_core::geo::Country;
 use leadgen_core::job::{NewJob, RunId, types};
-use leadgen_integrations::ServiceConfig;
+use leadgen_core::linkedin::LinkedinUrl;
 use leadgen_integrations::meta_ads::{self, AdSearch, MetaAdsClient};
-use leadgen_jobs::{HandlerSpec, JobContext, RateLimit};
+use leadgen_integrations::{IntegrationError, ServiceConfig};
+use leadgen_jobs::{HandlerError, HandlerSpec, JobContext, Outcome, RateLimit};
 use leadgen_store::{BatchMeta, Store};
 use serde::{Deserialize, Serialize};
 
 use super::{DiscoveryError, EnvLookup, handler_error, store_discovered};
-
 /// Pages of 100 ads one job reads at most.
 const MAX_PAGES: u32 = 50;
 
@@ -34,6 +37,96 @@ pub struct MetaAdsPayload {
     /// Advertisers with fewer ads in the window are left out.
     pub min_ads: u32,
     pub days: u32,
+}
+
+/// The ad libraries leadgen reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdPlatform {
+    Google,
+    Meta,
+    Linkedin,
+}
+
+impl AdPlatform {
+    /// As `Company::ad_platforms` names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            AdPlatform::Google => "google",
+            AdPlatform::Meta => "meta",
+            AdPlatform::Linkedin => "linkedin",
+        }
+    }
+
+    /// The custom field that keeps the advertiser's id in the library.
+    fn id_field(self) -> &'static str {
+        match self {
+            AdPlatform::Google => "google_advertiser_id",
+            AdPlatform::Meta => "meta_page_id",
+            AdPlatform::Linkedin => "linkedin_company_id",
+        }
+    }
+
+    /// The kind and source of the batch a scan's advertisers are kept in.
+    fn batch_kind_and_source(self) -> (&'static str, &'static str) {
+        match self {
+            AdPlatform::Google => ("google_ads", "google_ads_transparency"),
+            AdPlatform::Meta => ("meta_ads", "meta_ad_library"),
+            AdPlatform::Linkedin => ("linkedin_ads", "linkedin_ad_library"),
+        }
+    }
+
+    fn field(self) -> CompanyField {
+        match self {
+            AdPlatform::Google => CompanyField::GoogleAds,
+            AdPlatform::Meta => CompanyField::MetaAds,
+            AdPlatform::Linkedin => CompanyField::LinkedinAds,
+        }
+    }
+
+    fn activity_mut(self, c: &mut Company) -> &mut Option<AdActivity> {
+        match self {
+            AdPlatform::Google => &mut c.google_ads,
+            AdPlatform::Meta => &mut c.meta_ads,
+            AdPlatform::Linkedin => &mut c.linkedin_ads,
+        }
+    }
+}
+
+/// The activity threshold every scan has: `min_ads` ads in the last `days`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Threshold {
+    pub min_ads: u32,
+    pub days: u32,
+}
+
+impl Threshold {
+    pub(crate) fn check(self) -> Result<(), DiscoveryError> {
+        if !(1..=365).contains(&self.days) {
+            return Err(DiscoveryError::Invalid(format!(
+                "--days {} is out of range (1–365)",
+                self.days
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Queues a scan as a run of one job of `job_type`.
+pub(crate) fn enqueue_scan(
+    store: &dyn Store,
+    ws: WorkspaceId,
+    job_type: &str,
+    name: &str,
+    payload: &impl Serialize,
+    now: i64,
+) -> Result<RunId, DiscoveryError> {
+    let run = store.create_run(ws, job_type, name, now)?;
+    let payload = serde_json::to_string(payload).expect("payload serializes");
+    let mut j = NewJob::new(ws, job_type, &payload);
+    j.run = Some(run);
+    j.unique_key = Some(format!("{job_type}:{run}"));
+    store.enqueue(&[j], now)?;
+    Ok(run)
 }
 
 /// Checks the request and queues it as a run of one job.
@@ -54,20 +147,13 @@ pub fn start_meta_scan(
             p.country
         )));
     }
-    if !(1..=365).contains(&p.days) {
-        return Err(DiscoveryError::Invalid(format!(
-            "--days {} is out of range (1–365)",
-            p.days
-        )));
+    Threshold {
+        min_ads: p.min_ads,
+        days: p.days,
     }
+    .check()?;
     let name = format!("meta ads: {} ({})", p.search.trim(), p.country);
-    let run = store.create_run(ws, types::SCRAPE_META_ADS, &name, now)?;
-    let payload = serde_json::to_string(p).expect("payload serializes");
-    let mut j = NewJob::new(ws, types::SCRAPE_META_ADS, &payload);
-    j.run = Some(run);
-    j.unique_key = Some(format!("meta_ads:{run}"));
-    store.enqueue(&[j], now)?;
-    Ok(run)
+    enqueue_scan(store, ws, types::SCRAPE_META_ADS, &name, p, now)
 }
 
 /// One advertiser's ads and what they add up to.
@@ -78,22 +164,26 @@ struct Advertiser<'a> {
 
 /// Groups ads by advertiser; keeps those with at least `min_ads` in the
 /// window, in advertiser-id order.
-fn active_advertisers<'a>(ads: &'a [Ad], today: &str, p: &MetaAdsPayload) -> Vec<Advertiser<'a>> {
+fn active_advertisers<'a>(ads: &'a [Ad], today: &str, t: Threshold) -> Vec<Advertiser<'a>> {
     let mut by: BTreeMap<&str, Vec<&Ad>> = BTreeMap::new();
     for a in ads.iter().filter(|a| !a.advertiser_id.is_empty()) {
         by.entry(a.advertiser_id.as_str()).or_default().push(a);
     }
     by.into_values()
         .filter_map(|ads| {
-            let activity = AdActivity::of(&ads, today, p.days)?;
-            (activity.ad_count >= p.min_ads).then_some(Advertiser { ads, activity })
+            let activity = AdActivity::of(&ads, today, t.days)?;
+            (activity.ad_count >= t.min_ads).then_some(Advertiser { ads, activity })
         })
         .collect()
 }
 
-/// The company behind an advertiser: its page name and the site its ads
-/// link to. Without a site there is nothing to match it to, and `None`.
-fn advertiser_company(a: &Advertiser<'_>, origin: leadgen_core::SourceRef) -> Option<Company> {
+/// The company behind an advertiser: its name and the site its ads link
+/// to. Without a site there is nothing to match it to, and `None`.
+fn advertiser_company(
+    a: &Advertiser<'_>,
+    origin: leadgen_core::SourceRef,
+    platform: AdPlatform,
+) -> Option<Company> {
     let first = a.ads.first()?;
     let domain = a
         .ads
@@ -101,24 +191,129 @@ fn advertiser_company(a: &Advertiser<'_>, origin: leadgen_core::SourceRef) -> Op
         .filter_map(|ad| ad.link.as_deref())
         .find_map(|l| Domain::parse(l).ok())?;
     let mut c = Company::new(origin);
-    c.name = first
-        .advertiser_name
-        .as_deref()
-        .and_then(CompanyName::parse);
+    c.name = a
+        .ads
+        .iter()
+        .find_map(|ad| ad.advertiser_name.as_deref().and_then(CompanyName::parse));
     c.domain = Some(domain);
-    c.meta_ads = Some(a.activity.clone());
+    *platform.activity_mut(&mut c) = Some(a.activity.clone());
     c.custom
-        .push(("meta_page_id".into(), first.advertiser_id.clone()));
+        .push((platform.id_field().into(), first.advertiser_id.clone()));
+    if platform == AdPlatform::Linkedin && !first.advertiser_id.starts_with("name:") {
+        c.linkedin = LinkedinUrl::parse(&format!(
+            "https://www.linkedin.com/company/{}",
+            first.advertiser_id
+        ))
+        .ok();
+    }
     for (field, set) in [
         (CompanyField::Name, c.name.is_some()),
         (CompanyField::Domain, true),
-        (CompanyField::MetaAds, true),
+        (CompanyField::Linkedin, c.linkedin.is_some()),
+        (platform.field(), true),
     ] {
         if set {
             c.provenance.set(field, origin);
         }
     }
     Some(c)
+}
+
+/// Reads pages until the library has no more or `max_pages` are read,
+/// taking a token of `rate` before each request.
+pub(crate) async fn read_pages<F, Fut>(
+    ctx: &JobContext,
+    rate: &RateLimit,
+    max_pages: u32,
+    mut fetch: F,
+) -> Result<(Vec<Ad>, u32), HandlerError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<leadgen_integrations::ad_library::AdPage, IntegrationError>>,
+{
+    let mut ads: Vec<Ad> = Vec::new();
+    let mut token: Option<String> = None;
+    let mut pages = 0u32;
+    loop {
+        ctx.rate_limit(rate).await?;
+        let page = fetch(token.take()).await.map_err(handler_error)?;
+        pages += 1;
+        ads.extend(page.ads);
+        match page.next {
+            Some(n) if pages < max_pages => token = Some(n),
+            _ => break,
+        }
+    }
+    Ok((ads, pages))
+}
+
+/// A scan job's retries and time limit.
+pub(crate) fn with_scan_limits(mut spec: HandlerSpec) -> HandlerSpec {
+    spec.max_attempts = 6;
+    spec.timeout = Duration::from_secs(15 * 60);
+    spec
+}
+
+/// Keeps a scan's active advertisers as source records of the job's batch
+/// (named `name`) and merges their companies into the store; the job's
+/// outcome.
+pub(crate) async fn store_advertisers(
+    ctx: &JobContext,
+    platform: AdPlatform,
+    ads: Vec<Ad>,
+    pages: u32,
+    threshold: Threshold,
+    name: String,
+) -> Result<Outcome, HandlerError> {
+    let (kind, source) = platform.batch_kind_and_source();
+    let meta = BatchMeta {
+        kind: kind.into(),
+        name,
+        source: source.into(),
+        content_hash: String::new(),
+        headers: vec!["advertiser_ads".into()],
+    };
+    let now = ctx.clock.now_ms();
+    let today = date_of_ms(now);
+    let advertisers = active_advertisers(&ads, &today, threshold);
+    let raws: Vec<String> = advertisers
+        .iter()
+        .map(|a| serde_json::to_string(&a.ads).expect("ads serialize"))
+        .collect();
+    // Companies are built inside the store call, where the batch's record
+    // ids are known.
+    let owned: Vec<(Vec<Ad>, AdActivity)> = advertisers
+        .iter()
+        .map(|a| {
+            (
+                a.ads.iter().map(|x| (*x).clone()).collect(),
+                a.activity.clone(),
+            )
+        })
+        .collect();
+    let stored = store_discovered(
+        ctx.store.clone(),
+        ctx.job.workspace,
+        ctx.job.id,
+        meta,
+        raws,
+        now,
+        move |i, origin| {
+            let (ads, activity) = &owned[i];
+            let a = Advertiser {
+                ads: ads.iter().collect(),
+                activity: activity.clone(),
+            };
+            advertiser_company(&a, origin, platform)
+        },
+    )
+    .await?;
+    let result = serde_json::json!({
+        "ads": ads.len(),
+        "pages": pages,
+        "advertisers_active": advertisers.len(),
+    });
+    Ok(stored.outcome(result, ctx.job.workspace, 0))
 }
 
 /// The `scrape_meta_ads` handler.
@@ -129,7 +324,7 @@ pub fn meta_ads_spec() -> HandlerSpec {
 /// [`meta_ads_spec`] reading `LEADGEN_META_BASE_URL` and
 /// `LEADGEN_META_API_KEY` (the access token) through `env`.
 pub fn meta_ads_spec_with(env: EnvLookup) -> HandlerSpec {
-    let mut spec = HandlerSpec::new(types::SCRAPE_META_ADS, move |ctx: JobContext| {
+    let spec = HandlerSpec::new(types::SCRAPE_META_ADS, move |ctx: JobContext| {
         let env = env.clone();
         async move {
             let p: MetaAdsPayload = ctx.payload()?;
@@ -138,8 +333,7 @@ pub fn meta_ads_spec_with(env: EnvLookup) -> HandlerSpec {
                     env(k)
                 });
             let client = MetaAdsClient::new(config).map_err(handler_error)?;
-            let now = ctx.clock.now_ms();
-            let today = date_of_ms(now);
+            let today = date_of_ms(ctx.clock.now_ms());
             let search = AdSearch {
                 search_terms: p.search.clone(),
                 countries: vec![p.country.to_ascii_uppercase()],
@@ -151,73 +345,20 @@ pub fn meta_ads_spec_with(env: EnvLookup) -> HandlerSpec {
                 per_second: 1.0,
                 burst: 3.0,
             };
-            let mut ads: Vec<Ad> = Vec::new();
-            let mut after: Option<String> = None;
-            let mut pages = 0u32;
-            loop {
-                ctx.rate_limit(&rate).await?;
-                let page = client
-                    .search(&search, after.as_deref())
-                    .await
-                    .map_err(handler_error)?;
-                pages += 1;
-                ads.extend(page.ads);
-                match page.next {
-                    Some(n) if pages < MAX_PAGES => after = Some(n),
-                    _ => break,
-                }
-            }
-            let advertisers = active_advertisers(&ads, &today, &p);
-            let raws: Vec<String> = advertisers
-                .iter()
-                .map(|a| serde_json::to_string(&a.ads).expect("ads serialize"))
-                .collect();
-            // Companies are built inside the store call, where the batch's
-            // record ids are known.
-            let owned: Vec<(Vec<Ad>, AdActivity)> = advertisers
-                .iter()
-                .map(|a| {
-                    (
-                        a.ads.iter().map(|x| (*x).clone()).collect(),
-                        a.activity.clone(),
-                    )
-                })
-                .collect();
-            let meta = BatchMeta {
-                kind: "meta_ads".into(),
-                name: format!("meta ads: {} ({})", p.search, p.country),
-                source: "meta_ad_library".into(),
-                content_hash: String::new(),
-                headers: vec!["advertiser_ads".into()],
-            };
-            let stored = store_discovered(
-                ctx.store.clone(),
-                ctx.job.workspace,
-                ctx.job.id,
-                meta,
-                raws,
-                now,
-                move |i, origin| {
-                    let (ads, activity) = &owned[i];
-                    let a = Advertiser {
-                        ads: ads.iter().collect(),
-                        activity: activity.clone(),
-                    };
-                    advertiser_company(&a, origin)
-                },
-            )
+            let (client, search) = (&client, &search);
+            let (ads, pages) = read_pages(&ctx, &rate, MAX_PAGES, move |after| async move {
+                client.search(search, after.as_deref()).await
+            })
             .await?;
-            let result = serde_json::json!({
-                "ads": ads.len(),
-                "pages": pages,
-                "advertisers_active": advertisers.len(),
-            });
-            Ok(stored.outcome(result, ctx.job.workspace, 0))
+            let name = format!("meta ads: {} ({})", p.search, p.country);
+            let threshold = Threshold {
+                min_ads: p.min_ads,
+                days: p.days,
+            };
+            store_advertisers(&ctx, AdPlatform::Meta, ads, pages, threshold, name).await
         }
     });
-    spec.max_attempts = 6;
-    spec.timeout = Duration::from_secs(15 * 60);
-    spec
+    with_scan_limits(spec)
 }
 
 #[cfg(test)]
@@ -248,24 +389,22 @@ mod tests {
             ad("c", "2026-11-02", None),
             ad("c", "2026-11-03", None),
         ];
-        let p = MetaAdsPayload {
-            search: "dental".into(),
-            country: "US".into(),
+        let t = Threshold {
             min_ads: 2,
             days: 30,
         };
-        let active = active_advertisers(&ads, "2026-11-30", &p);
+        let active = active_advertisers(&ads, "2026-11-30", t);
         assert_eq!(active.len(), 2, "b has one ad");
         let origin = SourceRef {
             at: 0,
             record: RecordId::new(1, 1),
         };
-        let a = advertiser_company(&active[0], origin).unwrap();
+        let a = advertiser_company(&active[0], origin, AdPlatform::Meta).unwrap();
         assert_eq!(a.domain.as_ref().unwrap().as_str(), "a-dental.com");
         assert_eq!(a.meta_ads.as_ref().unwrap().ad_count, 3);
         assert_eq!(a.ad_platforms(), ["meta"]);
         assert!(
-            advertiser_company(&active[1], origin).is_none(),
+            advertiser_company(&active[1], origin, AdPlatform::Meta).is_none(),
             "c links nowhere"
         );
     }

@@ -16,6 +16,8 @@ use leadgen_jobs::{HandlerError, JobContext, Outcome};
 use leadgen_store::{BatchCounts, BatchMeta, RecordChunkWriter, Store, StoreError, Upserted};
 
 pub mod ads;
+pub mod google_ads;
+pub mod linkedin_ads;
 pub mod maps;
 
 pub use maps::{
