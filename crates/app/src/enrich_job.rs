@@ -30,6 +30,7 @@ use serde_json::{Value, json};
 
 use crate::config::{Config, ConfigError};
 use crate::discovery::EnvLookup;
+use leadgen_jobs::now_ms;
 
 /// `[enrich]` as written in the file.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -202,13 +203,6 @@ pub struct StoreLedger {
     pub ws: WorkspaceId,
     pub lead_id: Option<i64>,
     pub company_id: Option<i64>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl Ledger for StoreLedger {

@@ -34,8 +34,12 @@ pub fn registry() -> Registry {
     for spec in crate::enrich_job::specs().into_iter().flatten() {
         r.register(spec);
     }
-    r.register(with_run_notice(crate::discovery::google_ads::google_ads_spec()));
-    r.register(with_run_notice(crate::discovery::linkedin_ads::linkedin_ads_spec()));
+    r.register(with_run_notice(
+        crate::discovery::google_ads::google_ads_spec(),
+    ));
+    r.register(with_run_notice(
+        crate::discovery::linkedin_ads::linkedin_ads_spec(),
+    ));
     r
 }
 

@@ -142,26 +142,43 @@ fn apply(
     }
 }
 
-/// Processes a stored event again (after a failure, or a fix).
-pub fn replay(
-    store: &dyn Store,
-    ws: WorkspaceId,
-    src: &WebhookSource,
-    id: i64,
-    now: i64,
-) -> Result<Result<Value, String>, StoreError> {
+/// Every source leadgen takes webhooks from.
+pub const SOURCES: [WebhookSource; 1] = [INSTANTLY];
+
+/// What a replay did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Replay {
+    /// No such event in the workspace.
+    NotFound,
+    /// Refused and malformed deliveries are kept for the record only.
+    NotAnEvent(String),
+    /// Processed again: its effects, or why it failed (stored on the event).
+    Done(Result<Value, String>),
+}
+
+/// Processes a stored event again (after a failure, or a fix), with its
+/// source's rules. Effects are the source's own: Instantly's events are
+/// idempotent per lead and campaign, so a replay of a processed event
+/// changes nothing it already did.
+pub fn replay(store: &dyn Store, ws: WorkspaceId, id: i64, now: i64) -> Result<Replay, StoreError> {
     let Some(e) = store.get_webhook(ws, id)? else {
-        return Ok(Err(format!("no webhook event {id}")));
+        return Ok(Replay::NotFound);
     };
-    if e.source != src.name || e.dedupe_key.is_none() {
-        return Ok(Err(format!(
-            "event {id} is not an accepted {} event",
-            src.name
+    let Some(src) = SOURCES.iter().find(|s| s.name == e.source) else {
+        return Ok(Replay::NotAnEvent(format!(
+            "event {id} comes from {}, which leadgen no longer reads",
+            e.source
+        )));
+    };
+    if e.dedupe_key.is_none() {
+        return Ok(Replay::NotAnEvent(format!(
+            "event {id} was {} when received, not an event to process",
+            e.status
         )));
     }
     let value: Value = match serde_json::from_str(&e.body) {
         Ok(v) => v,
-        Err(x) => return Ok(Err(x.to_string())),
+        Err(x) => return Ok(Replay::NotAnEvent(x.to_string())),
     };
-    Ok(apply(store, ws, src, id, &value, now))
+    Ok(Replay::Done(apply(store, ws, src, id, &value, now)))
 }

@@ -265,10 +265,7 @@ struct ListArgs {
 }
 
 /// Wall-clock milliseconds, as the store records times.
-pub(crate) fn now_ms() -> i64 {
-    use leadgen_jobs::Clock;
-    leadgen_jobs::SystemClock.now_ms()
-}
+pub(crate) use leadgen_jobs::now_ms;
 
 fn main() {
     let wanted = std::env::var("LEADGEN_LOG")
@@ -633,7 +630,6 @@ fn build_filter(f: &FilterArgs) -> Result<LeadFilter> {
                     .with_context(|| format!("--company-domain '{d}' is not a domain"))
             })
             .transpose()?,
-        segment: None,
         segment: f
             .segment
             .as_deref()

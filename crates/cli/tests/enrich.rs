@@ -188,11 +188,14 @@ fn status_enqueues_enrich_lead_jobs_once() {
     .unwrap();
     env.ok(&["import", "leads.csv"]);
     let first = env.run(&["enrich", "--status", "raw", "--limit", "5000"]);
-    assert!(String::from_utf8_lossy(&first.stderr).contains("enqueued 2 enrich_lead jobs"));
+    assert!(
+        String::from_utf8_lossy(&first.stderr)
+            .contains("enqueued 2 enrich_lead jobs (0 already queued")
+    );
     let second = env.run(&["enrich", "--status", "raw", "--limit", "5000"]);
     assert!(
         String::from_utf8_lossy(&second.stderr)
-            .contains("enqueued 0 enrich_lead jobs (2 already queued)"),
+            .contains("enqueued 0 enrich_lead jobs (2 already queued, 0 skipped"),
         "{}",
         String::from_utf8_lossy(&second.stderr)
     );

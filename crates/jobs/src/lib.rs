@@ -11,7 +11,7 @@ pub mod handler;
 pub mod noop;
 pub mod worker;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, now_ms};
 pub use handler::{HandlerError, HandlerSpec, JobContext, Outcome, RateLimit, Registry};
 pub use worker::{WorkerOptions, WorkerReport, run_worker};
 

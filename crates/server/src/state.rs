@@ -10,6 +10,7 @@ use leadgen_store::Store;
 
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
+pub use leadgen_jobs::now_ms;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -121,13 +122,6 @@ impl AppState {
             .await
             .map_err(ApiError::internal)?
     }
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// A token bucket per API key, in memory: each server process limits the

@@ -18,8 +18,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::api::{
-    ApiPath, CompanyListParams, LeadListParams, company_filter, company_with_leads, lead_detail,
-    lead_query, lead_selection, run_value,
+    ApiPath, CompanyListParams, LeadListParams, WebhookListParams, company_filter,
+    company_with_leads, lead_detail, lead_query, lead_selection, replay_stored_webhook, run_value,
+    webhook_json, webhook_listing,
 };
 use crate::auth::{CSRF_FIELD, Principal, SESSION_COOKIE};
 use crate::credentials;
@@ -45,6 +46,7 @@ pub fn pages() -> Router<AppState> {
         .route("/leads", get(leads_page))
         .route("/leads/{id}", get(lead_page))
         .route("/leads/verify", post(verify_form))
+        .route("/leads/enrich", post(enrich_form))
         .route("/companies", get(companies_page))
         .route("/companies/{id}", get(company_page))
         .route("/upload", get(upload_page))
@@ -53,6 +55,8 @@ pub fn pages() -> Router<AppState> {
         .route("/runs/{id}/{action}", post(run_form_action))
         .route("/jobs/{id}/{action}", post(job_form_action))
         .route("/settings", get(settings_page))
+        .route("/webhooks", get(webhooks_page))
+        .route("/webhooks/{id}/replay", post(replay_webhook_form))
         .route("/settings/api-keys", post(create_key_form))
         .route("/settings/api-keys/{id}/revoke", post(revoke_key_form))
         .route("/settings/users", post(create_user_form))
@@ -415,10 +419,12 @@ async fn leads_page(
             button type="submit" { "Filter" }
         }
         @if p.role >= Role::Member && !page_data.leads.is_empty() {
-            form.actions method="post" action="/leads/verify" {
-                (csrf_field(&p))
-                @for (k, val) in &filters { input type="hidden" name=(k) value=(val); }
-                button type="submit" { "Verify the matching leads" }
+            @for (action, label) in [("verify", "Verify the matching leads"), ("enrich", "Enrich the matching leads")] {
+                form.actions method="post" action=(format!("/leads/{action}")) {
+                    (csrf_field(&p))
+                    @for (k, val) in &filters { input type="hidden" name=(k) value=(val); }
+                    button type="submit" { (label) }
+                }
             }
         }
         (leads_table(&page_data.leads))
@@ -457,6 +463,25 @@ async fn verify_form(
     Extension(p): Extension<Principal>,
     Form(params): Form<LeadListParams>,
 ) -> Response {
+    lead_jobs_form(st, p, params, leadgen_app::lead_jobs::enqueue_verifications).await
+}
+
+/// "Enrich the matching leads": one enrich_lead job per lead the waterfall
+/// can work on among the first 10,000 that match, then the runs page.
+async fn enrich_form(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Form(params): Form<LeadListParams>,
+) -> Response {
+    lead_jobs_form(st, p, params, leadgen_app::lead_jobs::enqueue_enrichments).await
+}
+
+async fn lead_jobs_form(
+    st: AppState,
+    p: Principal,
+    params: LeadListParams,
+    enqueue: leadgen_app::lead_jobs::EnqueueFn,
+) -> Response {
     if let Err(e) = p.require(Role::Member) {
         return error_page(&p, e);
     }
@@ -466,14 +491,7 @@ async fn verify_form(
     };
     let ws = p.workspace;
     match st
-        .blocking(move |s| {
-            Ok(leadgen_app::lead_jobs::enqueue_verifications(
-                s,
-                ws,
-                &selection,
-                now_ms(),
-            )?)
-        })
+        .blocking(move |s| Ok(enqueue(s, ws, &selection, now_ms())?))
         .await
     {
         Ok(_) => Redirect::to("/runs").into_response(),
@@ -1061,6 +1079,11 @@ fn settings_markup(
                 button type="submit" { "Add user" }
             }
         }
+        section {
+            h2 { "Inbound webhooks" }
+            p { "Every delivery is stored before it is answered. "
+                a href="/webhooks" { "See the deliveries and replay an event" } "." }
+        }
     }
 }
 
@@ -1155,6 +1178,69 @@ async fn create_user_form(
         .await
     {
         Ok(_) => Redirect::to("/settings").into_response(),
+        Err(e) => error_page(&p, e),
+    }
+}
+
+// ------------------------------------------------------------- webhooks
+
+/// Inbound deliveries, newest first, with a Replay button on each event.
+async fn webhooks_page(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<WebhookListParams>,
+) -> Response {
+    if let Err(e) = p.require(Role::Admin) {
+        return error_page(&p, e);
+    }
+    let (source, limit) = match webhook_listing(&q) {
+        Ok(l) => l,
+        Err(e) => return error_page(&p, e),
+    };
+    let ws = p.workspace;
+    let events = match st
+        .blocking(move |s| Ok(s.list_webhooks(ws, source, limit)?))
+        .await
+    {
+        Ok(ev) => ev,
+        Err(e) => return error_page(&p, e),
+    };
+    let body = html! {
+        h1 { "Inbound webhooks: " (source) }
+        p.muted { "Every delivery is kept, refused and malformed ones too. Replay processes a stored event again with today's rules; an event's effects happen once." }
+        div.table-wrap { table {
+            thead { tr { th { "#" } th { "Received" } th { "Event" } th { "Status" } th { "Error" } th { "Body" } th {} } }
+            tbody {
+                @for e in &events {
+                    @let v = webhook_json(e);
+                    tr {
+                        td.num { (e.id) }
+                        td { (fmt_time(e.received_at)) }
+                        td { (e.event_type.as_deref().unwrap_or("")) }
+                        td { (e.status) }
+                        td { (e.error.as_deref().unwrap_or("")) }
+                        td { details { summary { "body" } pre { (serde_json::to_string_pretty(&v["body"]).unwrap_or_default()) } } }
+                        td { @if e.dedupe_key.is_some() { (action_form(&p, &format!("/webhooks/{}/replay", e.id), "Replay")) } }
+                    }
+                }
+            }
+        } }
+        @if events.is_empty() { p.muted { "No delivery yet." } }
+    };
+    page("Inbound webhooks", &p, body)
+}
+
+async fn replay_webhook_form(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+    Form(_f): Form<CsrfOnly>,
+) -> Response {
+    if let Err(e) = p.require(Role::Admin) {
+        return error_page(&p, e);
+    }
+    match replay_stored_webhook(&st, p.workspace, id).await {
+        Ok(_) => Redirect::to("/webhooks").into_response(),
         Err(e) => error_page(&p, e),
     }
 }
