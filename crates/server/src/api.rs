@@ -1159,7 +1159,7 @@ async fn create_user(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookListParams {
-    /// The source (default `instantly`).
+    /// The source: `instantly` (default) or `intent:<vendor>`.
     pub source: Option<String>,
     /// Newest first; 1 to 500 (default 50).
     pub limit: Option<u32>,
@@ -1182,20 +1182,19 @@ pub fn webhook_json(e: &leadgen_store::WebhookEvent) -> Value {
 }
 
 /// The source and limit a webhook listing asks for.
-pub fn webhook_listing(q: &WebhookListParams) -> ApiResult<(&'static str, usize)> {
-    let name = q.source.as_deref().unwrap_or("instantly").trim();
-    let src = leadgen_app::webhook_intake::SOURCES
-        .iter()
-        .find(|s| s.name == name)
-        .ok_or_else(|| {
-            ApiError::bad_request(format!("unknown webhook source '{name}'"))
-                .with_details(field("source"))
-        })?;
+pub fn webhook_listing(q: &WebhookListParams) -> ApiResult<(String, usize)> {
+    let name = q.source.as_deref().unwrap_or("instantly").trim().to_owned();
+    if leadgen_app::webhook_intake::source_of(&name).is_none() {
+        return Err(ApiError::bad_request(format!(
+            "unknown webhook source '{name}'; use instantly or intent:<vendor>"
+        ))
+        .with_details(field("source")));
+    }
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::bad_request("limit must be 1 to 500").with_details(field("limit")));
     }
-    Ok((src.name, limit as usize))
+    Ok((name, limit as usize))
 }
 
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "settings", params(WebhookListParams),
@@ -1210,7 +1209,7 @@ async fn list_webhooks(
     let (source, limit) = webhook_listing(&q)?;
     let ws = p.workspace;
     let events = st
-        .blocking(move |s| Ok(s.list_webhooks(ws, source, limit)?))
+        .blocking(move |s| Ok(s.list_webhooks(ws, &source, limit)?))
         .await?;
     let events: Vec<Value> = events.iter().map(webhook_json).collect();
     Ok(Json(json!({ "events": events })))

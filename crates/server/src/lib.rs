@@ -57,6 +57,10 @@ pub fn router(state: AppState) -> Router {
             "/integrations/instantly/webhook",
             axum::routing::post(webhooks::instantly),
         )
+        .route(
+            "/integrations/intent/{vendor}/webhook",
+            axum::routing::post(webhooks::intent),
+        )
         .merge(ui::public_pages());
     if state.opts().public_metrics {
         open = open.route("/metrics", get(metrics_text));

@@ -43,6 +43,9 @@ pub struct ServerOptions {
     /// `LEADGEN_INSTANTLY_WEBHOOK_SECRET`: Instantly's deliveries must carry
     /// it in `X-Leadgen-Webhook-Secret`; unset, all are refused.
     pub instantly_webhook_secret: Option<String>,
+    /// `LEADGEN_INTENT_WEBHOOK_SECRET`: intent vendors' deliveries must carry
+    /// it in `X-Leadgen-Webhook-Secret`; unset, all are refused.
+    pub intent_webhook_secret: Option<String>,
 }
 
 impl Default for ServerOptions {
@@ -63,6 +66,7 @@ impl Default for ServerOptions {
             capture_origins: Vec::new(),
             capture_honeypot: "website_url".to_owned(),
             instantly_webhook_secret: None,
+            intent_webhook_secret: None,
         }
     }
 }

@@ -1198,15 +1198,16 @@ async fn webhooks_page(
         Err(e) => return error_page(&p, e),
     };
     let ws = p.workspace;
+    let title = source.clone();
     let events = match st
-        .blocking(move |s| Ok(s.list_webhooks(ws, source, limit)?))
+        .blocking(move |s| Ok(s.list_webhooks(ws, &source, limit)?))
         .await
     {
         Ok(ev) => ev,
         Err(e) => return error_page(&p, e),
     };
     let body = html! {
-        h1 { "Inbound webhooks: " (source) }
+        h1 { "Inbound webhooks: " (title) }
         p.muted { "Every delivery is kept, refused and malformed ones too. Replay processes a stored event again with today's rules; an event's effects happen once." }
         div.table-wrap { table {
             thead { tr { th { "#" } th { "Received" } th { "Event" } th { "Status" } th { "Error" } th { "Body" } th {} } }

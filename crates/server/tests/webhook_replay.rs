@@ -19,23 +19,42 @@ fn postgres() {
     with_app_opts(Backend::Postgres, opts(), scenario);
 }
 
+#[test]
+fn intent_sqlite() {
+    with_app_opts(Backend::Sqlite, opts(), intent_signals);
+}
+
+#[test]
+fn intent_postgres() {
+    with_app_opts(Backend::Postgres, opts(), intent_signals);
+}
+
 fn opts() -> leadgen_server::ServerOptions {
     leadgen_server::ServerOptions {
         instantly_webhook_secret: Some(SECRET.into()),
+        intent_webhook_secret: Some(SECRET.into()),
         ..common::test_opts()
     }
 }
 
 async fn deliver(app: &App, secret: Option<&str>, body: &str) -> u16 {
+    post_to(app, "/integrations/instantly/webhook", secret, body)
+        .await
+        .0
+}
+
+async fn post_to(app: &App, path: &str, secret: Option<&str>, body: &str) -> (u16, Value) {
     let mut r = app
         .http
-        .post(app.url("/integrations/instantly/webhook"))
+        .post(app.url(path))
         .header("content-type", "application/json")
         .body(body.to_owned());
     if let Some(s) = secret {
         r = r.header("X-Leadgen-Webhook-Secret", s);
     }
-    r.send().await.unwrap().status().as_u16()
+    let resp = r.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or_default())
 }
 
 async fn scenario(app: App) {
@@ -153,4 +172,64 @@ async fn scenario(app: App) {
     assert_eq!(r.status(), 403, "no CSRF token, no replay");
     let stored: Value = app.get("/api/v1/webhooks", &app.a_admin).json_value().await;
     assert_eq!(stored["events"][2]["status"], "processed");
+}
+
+/// An intent vendor's signals by webhook: stored raw, once per body, the
+/// signals deduplicated again by the store, listed and replayable.
+async fn intent_signals(app: App) {
+    app.import(
+        &app.a_admin,
+        "email,company_domain\nann@acme.com,acme.com\n",
+    )
+    .await;
+    let path = "/integrations/intent/bombora/webhook";
+    let signals = json!({"signals": [
+        {"domain": "acme.com", "topic": "crm software", "score": 91, "detected_at": "2026-11-29"},
+        {"domain": "acme.com", "topic": "sales automation", "score": 88, "detected_at": "2026-11-28"},
+        {"domain": "acme.com", "topic": "", "score": 80, "detected_at": "2026-11-28"},
+    ]})
+    .to_string();
+    let (status, v) = post_to(&app, path, Some(SECRET), &signals).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["processed"], true, "{v}");
+    let (status, v) = post_to(&app, path, Some(SECRET), &signals).await;
+    assert_eq!((status, &v["duplicate"]), (200, &json!(true)), "{v}");
+    let (status, _) = post_to(&app, path, Some(SECRET), r#"{"hello": "world"}"#).await;
+    assert_eq!(status, 400, "not signals");
+    let (status, _) = post_to(&app, path, None, &signals).await;
+    assert_eq!(status, 401);
+    let (status, _) = post_to(
+        &app,
+        "/integrations/intent/bad%20name/webhook",
+        Some(SECRET),
+        &signals,
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    let list = app
+        .get("/api/v1/webhooks?source=intent:bombora", &app.a_admin)
+        .json_value()
+        .await;
+    let events = list["events"].as_array().expect("events");
+    let statuses: Vec<&str> = events
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["rejected", "malformed", "processed"], "{list}");
+    let id = events[2]["id"].as_i64().unwrap();
+    let r = app
+        .post(&format!("/api/v1/webhooks/{id}/replay"), &app.a_admin)
+        .json_value()
+        .await;
+    assert_eq!(r["processed"], true, "{r}");
+    assert_eq!(
+        (
+            &r["effects"]["received"],
+            &r["effects"]["added"],
+            &r["effects"]["rejected"]
+        ),
+        (&json!(3), &json!(0), &json!(1)),
+        "the two good signals are stored already: {r}"
+    );
 }
