@@ -17,6 +17,7 @@ pub mod lead_jobs;
 pub mod queue;
 pub mod rejects;
 pub mod sample;
+pub mod settings;
 pub mod verify_job;
 
 pub mod webhook_intake;

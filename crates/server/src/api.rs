@@ -95,6 +95,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_api_keys, create_api_key))
         .routes(routes!(revoke_api_key))
         .routes(routes!(list_users, create_user))
+        .routes(routes!(get_settings))
         .routes(routes!(list_webhooks))
         .routes(routes!(replay_webhook))
         .routes(routes!(openapi_json))
@@ -957,8 +958,10 @@ async fn resume_run(
     responses((status = 200, description = "Lead counts by status, tier and source", body = Object)))]
 async fn stats(State(st): State<AppState>, Extension(p): Caller) -> ApiResult<Json<Value>> {
     let ws = p.workspace;
-    let s = st.blocking(move |s| Ok(s.stats(ws)?)).await?;
-    Ok(Json(json!(s)))
+    let v = st
+        .blocking(move |s| Ok(leadgen_app::enrich_job::stats_json(s, ws)?))
+        .await?;
+    Ok(Json(v))
 }
 
 // -------------------------------------------------------------- imports
@@ -1240,4 +1243,28 @@ async fn replay_webhook(
 ) -> ApiResult<Json<Value>> {
     p.require(Role::Admin)?;
     Ok(Json(replay_stored_webhook(&st, p.workspace, id).await?))
+}
+
+/// The settings document from the server's environment and config.
+pub async fn settings_value(st: &AppState, ws: WorkspaceId) -> ApiResult<Value> {
+    let config = st.config().clone();
+    st.blocking(move |s| {
+        let env = |k: &str| std::env::var(k).ok();
+        Ok(leadgen_app::settings::settings_json(
+            s,
+            ws,
+            &config,
+            &env,
+            now_ms(),
+        )?)
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/v1/settings", tag = "settings",
+    responses((status = 200, description = "`{services: [{name, env_prefix, used_for, key_set, base_url, custom_base_url, daily_budget_usd}], secrets: [{variable, for, set}], spend: {day, today: [{provider, usd}], enrich_this_month_usd, enrich_monthly_budget_usd, per_lead_ceiling_usd, per_run_ceiling_usd}, scoring, waterfall}` — whether each key is set, never a key", body = Object),
+        (status = 403, body = ErrorBody)))]
+async fn get_settings(State(st): State<AppState>, Extension(p): Caller) -> ApiResult<Json<Value>> {
+    p.require(Role::Admin)?;
+    Ok(Json(settings_value(&st, p.workspace).await?))
 }

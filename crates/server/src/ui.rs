@@ -1003,15 +1003,32 @@ async fn settings_page(State(st): State<AppState>, Extension(p): Extension<Princ
     if let Err(e) = p.require(Role::Admin) {
         return error_page(&p, e);
     }
+    settings_response(&st, &p, None).await
+}
+
+/// The settings page; `new_key` (name, key) is shown once after it is made.
+async fn settings_response(
+    st: &AppState,
+    p: &Principal,
+    new_key: Option<(&str, &str)>,
+) -> Response {
     let ws = p.workspace;
     let data = st
         .blocking(move |s| Ok((s.list_api_keys(ws)?, s.list_users(ws)?)))
         .await;
     let (keys, users) = match data {
         Ok(d) => d,
-        Err(e) => return error_page(&p, e),
+        Err(e) => return error_page(p, e),
     };
-    page("Settings", &p, settings_markup(&p, &keys, &users, None))
+    let settings = match crate::api::settings_value(st, ws).await {
+        Ok(v) => v,
+        Err(e) => return error_page(p, e),
+    };
+    page(
+        "Settings",
+        p,
+        settings_markup(p, &keys, &users, new_key, &settings),
+    )
 }
 
 /// Roles to pick from; keys may also be capture keys for web forms.
@@ -1031,7 +1048,14 @@ fn settings_markup(
     keys: &[leadgen_store::ApiKey],
     users: &[leadgen_store::User],
     new_key: Option<(&str, &str)>,
+    settings: &Value,
 ) -> Markup {
+    let arr = |k: &str| settings[k].as_array().cloned().unwrap_or_default();
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
     html! {
         h1 { "Settings" }
         @if let Some((name, key)) = new_key {
@@ -1080,6 +1104,56 @@ fn settings_markup(
             }
         }
         section {
+            h2 { "Integrations" }
+            p.muted { "Keys and URLs come from the environment of the server and the workers ("
+                code { "LEADGEN_<PREFIX>_API_KEY" } ", " code { "_BASE_URL" } ", " code { "_DAILY_BUDGET_USD" }
+                "); a key is only ever shown as set or not set. "
+                code { "leadgen deliver test <target>" } " tests a connection." }
+            div.table-wrap { table {
+                thead { tr { th { "Service" } th { "Prefix" } th { "Used for" } th { "Key" } th { "Base URL" } th { "Daily budget" } } }
+                tbody {
+                    @for sv in arr("services") {
+                        tr {
+                            td { (text(&sv["name"])) }
+                            td { code { (text(&sv["env_prefix"])) } }
+                            td { (text(&sv["used_for"])) }
+                            td { @if sv["key_set"] == Value::Bool(true) { "set" } @else { span.muted { "not set" } } }
+                            td { code { (text(&sv["base_url"])) } }
+                            td { @let b = text(&sv["daily_budget_usd"]); @if b.is_empty() { span.muted { "none" } } @else { "$" (b) } }
+                        }
+                    }
+                }
+            } }
+            h3 { "Secrets and channels" }
+            ul {
+                @for sec in arr("secrets") {
+                    li { code { (text(&sec["variable"])) } " (" (text(&sec["for"])) "): "
+                        @if sec["set"] == Value::Bool(true) { "set" } @else { span.muted { "not set" } } }
+                }
+            }
+        }
+        section {
+            h2 { "Budgets and spend" }
+            @let sp = &settings["spend"];
+            p { "Enrichment this month (" (text(&sp["month"])) "): $" (format!("{:.4}", sp["enrich_this_month_usd"].as_f64().unwrap_or(0.0)))
+                " of " @if sp["enrich_monthly_budget_usd"].is_null() { "no monthly budget" } @else { "$" (text(&sp["enrich_monthly_budget_usd"])) }
+                "; per lead at most $" (text(&sp["per_lead_ceiling_usd"])) ", per run $" (text(&sp["per_run_ceiling_usd"])) "." }
+            @let today = sp["today"].as_array().cloned().unwrap_or_default();
+            @if today.is_empty() { p.muted { "No provider spend today (" (text(&sp["day"])) ", UTC)." } }
+            @else {
+                div.table-wrap { table {
+                    thead { tr { th { "Provider" } th { "Spent today (UTC)" } } }
+                    tbody { @for row in &today { tr { td { (text(&row["provider"])) } td.num { "$" (format!("{:.4}", row["usd"].as_f64().unwrap_or(0.0))) } } } }
+                } }
+            }
+        }
+        section {
+            h2 { "Scoring rules and the enrichment waterfall" }
+            p.muted { "In force from " code { "leadgen.toml" } " (" code { "[scoring]" } ", " code { "[enrich.waterfall]" } "); a change applies to leads scored after it." }
+            details { summary { "Scoring rules" } pre { (serde_json::to_string_pretty(&settings["scoring"]).unwrap_or_default()) } }
+            details { summary { "Waterfall" } pre { (serde_json::to_string_pretty(&settings["waterfall"]).unwrap_or_default()) } }
+        }
+        section {
             h2 { "Inbound webhooks" }
             p { "Every delivery is stored before it is answered. "
                 a href="/webhooks" { "See the deliveries and replay an event" } "." }
@@ -1112,17 +1186,10 @@ async fn create_key_form(
     let ws = p.workspace;
     let name = f.name.clone();
     let r = st
-        .blocking(move |s| {
-            let issued = credentials::issue_api_key(s, ws, &name, role, now_ms())?;
-            Ok((issued, s.list_api_keys(ws)?, s.list_users(ws)?))
-        })
+        .blocking(move |s| Ok(credentials::issue_api_key(s, ws, &name, role, now_ms())?))
         .await;
     match r {
-        Ok((issued, keys, users)) => page(
-            "Settings",
-            &p,
-            settings_markup(&p, &keys, &users, Some((&f.name, &issued.key))),
-        ),
+        Ok(issued) => settings_response(&st, &p, Some((&f.name, &issued.key))).await,
         Err(e) => error_page(&p, e),
     }
 }

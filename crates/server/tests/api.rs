@@ -22,6 +22,7 @@ both_backends! {
     companies_list_by_state_page_and_show_their_leads,
     verify_trigger_enqueues_a_job_per_lead_with_an_email,
     enrich_trigger_enqueues_a_job_per_lead_it_can_enrich_once,
+    settings_show_services_budgets_and_rules_to_admins,
 }
 
 /// Every operation in the document, as (method, path with ids filled in).
@@ -969,4 +970,29 @@ async fn enrich_trigger_enqueues_a_job_per_lead_it_can_enrich_once(app: App) {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+}
+
+async fn settings_show_services_budgets_and_rules_to_admins(app: App) {
+    let v = app.get("/api/v1/settings", &app.a_admin).json_value().await;
+    let services = v["services"].as_array().expect("services");
+    assert_eq!(services.len(), leadgen_integrations::SERVICES.len(), "{v}");
+    for s in services {
+        assert!(s["key_set"].is_boolean(), "{s}");
+        assert!(s["base_url"].as_str().unwrap().starts_with("http"), "{s}");
+    }
+    assert!(
+        v["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["set"].is_boolean()),
+        "{v}"
+    );
+    assert!(v["scoring"].is_object(), "the rules in force: {v}");
+    assert!(v["waterfall"]["contacts"].is_array(), "{v}");
+    assert!(v["spend"]["today"].is_array(), "{v}");
+    for key in [&app.a_member, &app.a_viewer] {
+        let r = app.get("/api/v1/settings", key).send().await.unwrap();
+        assert_eq!(r.status(), 403);
+    }
 }

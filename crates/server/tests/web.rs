@@ -191,6 +191,10 @@ async fn dashboard_pages_render_for_a_session(app: App) {
         ("/upload", "Drop a CSV file here"),
         ("/runs", "seeded run"),
         ("/settings", "API keys"),
+        ("/settings", "LEADGEN_INSTANTLY_WEBHOOK_SECRET"),
+        ("/settings", "Scoring rules"),
+        ("/settings", "Budgets and spend"),
+        ("/webhooks", "No delivery yet"),
     ] {
         let r = app
             .http
