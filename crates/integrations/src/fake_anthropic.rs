@@ -68,37 +68,6 @@ pub(crate) fn lock(c: &Control) -> std::sync::MutexGuard<'_, LlmFakeControl> {
     c.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Serves `app` on 127.0.0.1 in a thread of its own; stops when the
-/// sender is dropped.
-pub(crate) fn spawn_loopback(
-    name: &str,
-    app: Router,
-) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("fake runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("binding the fake");
-                let _ = addr_tx.send(listener.local_addr().expect("fake address"));
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stop_rx.await;
-                    })
-                    .await;
-            });
-        })
-        .expect("spawning the fake");
-    (addr_rx.recv().expect("the fake started"), stop_tx)
-}
-
 /// A failure the control asks for, as (status, retry-after).
 pub(crate) async fn injected(control: &Control) -> Option<(StatusCode, Option<u64>, &'static str)> {
     let (latency, verdict) = {
@@ -156,7 +125,7 @@ impl LlmFake {
     /// Serves the router `app` builds around a fresh control.
     pub(crate) fn start(name: &str, app: impl FnOnce(Control) -> Router) -> LlmFake {
         let control: Control = Arc::new(Mutex::new(LlmFakeControl::default()));
-        let (addr, stop) = spawn_loopback(name, app(control.clone()));
+        let (addr, stop) = crate::fake::serve_on_loopback(name, app(control.clone()));
         LlmFake {
             addr,
             control,

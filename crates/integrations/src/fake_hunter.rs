@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use crate::fake_anthropic::spawn_loopback;
+use crate::fake::serve_on_loopback;
 
 pub const FAKE_KEY: &str = "fake-hunter-key";
 
@@ -62,7 +62,7 @@ impl FakeHunter {
             .route("/v2/email-finder", get(email_finder))
             .route("/v2/email-verifier", get(email_verifier))
             .with_state(control.clone());
-        let (addr, stop) = spawn_loopback("fake-hunter", app);
+        let (addr, stop) = serve_on_loopback("fake-hunter", app);
         FakeHunter {
             addr,
             control,

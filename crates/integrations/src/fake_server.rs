@@ -21,33 +21,8 @@ impl FakeServer {
     /// Serves `app` on 127.0.0.1 from a thread of its own, so synchronous
     /// and async tests alike can use it.
     pub fn spawn(name: &str, app: Router) -> FakeServer {
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name(format!("fake-{name}"))
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("fake runtime");
-                rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                        .await
-                        .expect("binding the fake");
-                    let _ = addr_tx.send(listener.local_addr().expect("fake address"));
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async {
-                            let _ = stop_rx.await;
-                        })
-                        .await;
-                });
-            })
-            .expect("spawning the fake");
-        let addr = addr_rx.recv().expect("the fake started");
-        FakeServer {
-            addr,
-            _stop: stop_tx,
-        }
+        let (addr, stop) = crate::fake::serve_on_loopback(&format!("fake-{name}"), app);
+        FakeServer { addr, _stop: stop }
     }
 
     pub fn base_url(&self) -> String {
