@@ -98,21 +98,13 @@ pub enum TopicsCommand {
 }
 
 fn parse_maps(maps: &[String]) -> Result<Vec<(IntentColumn, String)>> {
-    maps.iter()
-        .map(|m| {
-            let (field, column) = m.split_once('=').with_context(|| {
-                format!("--map '{m}': write FIELD=COLUMN, e.g. --map topic=\"Intent Topic\"")
-            })?;
-            let f = IntentColumn::from_name(field.trim()).with_context(|| {
-                let names: Vec<&str> = IntentColumn::ALL.iter().map(|c| c.name()).collect();
-                format!(
-                    "--map '{m}': unknown field '{field}'; fields are {}",
-                    names.join(", ")
-                )
-            })?;
-            Ok((f, column.trim().trim_matches('"').to_owned()))
-        })
-        .collect()
+    let names: Vec<&str> = IntentColumn::ALL.iter().map(|c| c.name()).collect();
+    crate::parse_field_maps(
+        maps,
+        "topic=\"Intent Topic\"",
+        IntentColumn::from_name,
+        &names,
+    )
 }
 
 pub fn intent(config: &Config, cmd: IntentCommand) -> Result<()> {

@@ -524,13 +524,24 @@ fn bench(config: &Config, cmd: BenchCommand) -> Result<()> {
 }
 
 fn parse_maps(maps: &[String]) -> Result<Vec<(Field, String)>> {
+    let names: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
+    parse_field_maps(maps, "email=\"Work Email\"", Field::from_name, &names)
+}
+
+/// `--map FIELD=COLUMN` flags as (field, column) pairs; the fields are
+/// those `from_name` knows (`names` lists them in the error).
+pub(crate) fn parse_field_maps<F>(
+    maps: &[String],
+    example: &str,
+    from_name: impl Fn(&str) -> Option<F>,
+    names: &[&str],
+) -> Result<Vec<(F, String)>> {
     maps.iter()
         .map(|m| {
             let (field, column) = m.split_once('=').with_context(|| {
-                format!("--map '{m}': write FIELD=COLUMN, e.g. --map email=\"Work Email\"")
+                format!("--map '{m}': write FIELD=COLUMN, e.g. --map {example}")
             })?;
-            let f = Field::from_name(field.trim()).with_context(|| {
-                let names: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
+            let f = from_name(field.trim()).with_context(|| {
                 format!(
                     "--map '{m}': unknown field '{field}'; fields are {}",
                     names.join(", ")
