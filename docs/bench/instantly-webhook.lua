@@ -1,6 +1,6 @@
 -- wrk script for the webhook intake figure: every request is a distinct
--- Instantly event (thread id and counter in the timestamp and email id),
--- so none is dropped as a duplicate, for one of 1,000 known leads.
+-- Instantly event (start time, thread id and counter in the timestamp and
+-- email id), so none is dropped as a duplicate, for one of 1,000 leads.
 --   LEADGEN_INSTANTLY_WEBHOOK_SECRET=s3cret leadgen serve --workers 0 &
 --   wrk -t2 -c16 -d20s -s docs/bench/instantly-webhook.lua http://127.0.0.1:8080
 local threads = 0
@@ -11,15 +11,16 @@ end
 
 function init(args)
   counter = 0
+  nonce = os.time()
 end
 
 function request()
   counter = counter + 1
   local body = string.format(
-    '{"timestamp":"2026-12-01T10:00:00.%d-%d","event_type":"email_opened","workspace":"ws",' ..
+    '{"timestamp":"2026-12-01T10:00:00.%d-%d-%d","event_type":"email_opened","workspace":"ws",' ..
     '"campaign_id":"cmp-figure","campaign_name":"Figure","lead_email":"p%d@x%d.example",' ..
     '"step":1,"email_id":"t%d-%d"}',
-    tid, counter, counter % 1000, counter % 1000, tid, counter)
+    nonce, tid, counter, counter % 1000, counter % 1000, tid, counter)
   return wrk.format("POST", "/integrations/instantly/webhook",
     { ["Content-Type"] = "application/json", ["X-Leadgen-Webhook-Secret"] = "s3cret" }, body)
 end
