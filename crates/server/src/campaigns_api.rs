@@ -178,9 +178,22 @@ pub(crate) async fn create(
     }
     parse_where(Some(&req.segment))?
         .ok_or_else(|| ApiError::bad_request("give a segment").with_details(field("where")))?;
+    member_write(st, p, move |s, ws, now| {
+        campaigns::create(s, ws, &name, &req.segment, now)
+    })
+    .await
+}
+
+/// A write through `leadgen_app::campaigns` in the caller's workspace, on
+/// the blocking pool; the caller must be a member (checked first).
+async fn member_write<T: Send + 'static>(
+    st: &AppState,
+    p: &Principal,
+    f: impl FnOnce(&dyn Store, i64, i64) -> Result<T, CampaignError> + Send + 'static,
+) -> ApiResult<T> {
+    p.require(Role::Member)?;
     let ws = p.workspace;
-    st.blocking(move |s| Ok(campaigns::create(s, ws, &name, &req.segment, now_ms())?))
-        .await
+    st.blocking(move |s| Ok(f(s, ws, now_ms())?)).await
 }
 
 #[utoipa::path(post, path = "/api/v1/campaigns", tag = "campaigns", request_body = NewCampaign,
@@ -231,9 +244,10 @@ pub(crate) async fn push(st: &AppState, p: &Principal, id: i64, batch: usize) ->
             ApiError::bad_request("batch_size must be 1 to 1000").with_details(field("batch_size"))
         );
     }
-    let ws = p.workspace;
-    st.blocking(move |s| Ok(campaigns::enqueue_push(s, ws, id, batch, now_ms())?))
-        .await
+    member_write(st, p, move |s, ws, now| {
+        campaigns::enqueue_push(s, ws, id, batch, now)
+    })
+    .await
 }
 
 #[utoipa::path(post, path = "/api/v1/campaigns/{id}/push", tag = "campaigns",
@@ -258,10 +272,7 @@ async fn push_campaign(
 
 /// Pauses a campaign; shared with the dashboard.
 pub(crate) async fn pause(st: &AppState, p: &Principal, id: i64) -> ApiResult<Campaign> {
-    p.require(Role::Member)?;
-    let ws = p.workspace;
-    st.blocking(move |s| Ok(campaigns::pause(s, ws, id, now_ms())?))
-        .await
+    member_write(st, p, move |s, ws, now| campaigns::pause(s, ws, id, now)).await
 }
 
 #[utoipa::path(post, path = "/api/v1/campaigns/{id}/pause", tag = "campaigns",
