@@ -27,6 +27,9 @@ use serde_json::{Value, json};
 
 use crate::discovery::{EnvLookup, handler_error, store_error};
 
+/// Leads per Instantly request, at most (the vendor's limit).
+pub use leadgen_integrations::instantly::MAX_BATCH as MAX_PUSH_BATCH;
+
 /// Why a campaign operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CampaignError {
@@ -34,6 +37,9 @@ pub enum CampaignError {
     Segment(#[from] leadgen_core::segment::ParseError),
     #[error("no campaign {0}")]
     NotFound(i64),
+    /// The campaign's status does not allow the action.
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -105,13 +111,106 @@ pub fn show(store: &dyn Store, ws: WorkspaceId, id: i64) -> Result<Value, Campai
             .collect(),
         None => serde_json::Map::new(),
     };
-    let metrics: Value = serde_json::from_str(&c.metrics).unwrap_or_else(|_| json!({}));
+    let analytics: Value = serde_json::from_str(&c.metrics).unwrap_or_else(|_| json!({}));
+    let summary = metrics(&counts, &events, &analytics);
     Ok(json!({
         "campaign": c,
         "counts": counts,
         "events": events,
-        "instantly_analytics": metrics,
+        "instantly_analytics": analytics,
+        "metrics": summary,
     }))
+}
+
+/// The figures a campaign is judged by. Sent, opened, replied and bounced
+/// come from two sources that each can lag: Instantly's webhook events
+/// (counted as they arrive; a delivery can be lost) and its analytics
+/// (pulled on a schedule); each figure is the larger of the two.
+pub fn metrics(
+    counts: &leadgen_store::CampaignCounts,
+    events: &serde_json::Map<String, Value>,
+    analytics: &Value,
+) -> Value {
+    let both = |event: &str, counter: &str| {
+        let e = events.get(event).and_then(Value::as_u64).unwrap_or(0);
+        let a = analytics.get(counter).and_then(Value::as_u64).unwrap_or(0);
+        e.max(a)
+    };
+    json!({
+        "leads": counts.leads,
+        "pushed": counts.pushed,
+        "sent": both("email_sent", "emails_sent_count"),
+        "opened": both("email_opened", "open_count"),
+        "replied": both("reply_received", "reply_count"),
+        "bounced": both("email_bounced", "bounced_count"),
+        "positive_replies": counts.positive_replies,
+        "pushed_to_crm": counts.pushed_to_crm,
+    })
+}
+
+/// Campaign statuses.
+pub mod status {
+    pub const DRAFT: &str = "draft";
+    pub const LOADING: &str = "loading";
+    pub const ACTIVE: &str = "active";
+    pub const PAUSED: &str = "paused";
+    pub const COMPLETED: &str = "completed";
+}
+
+/// The campaign, unless it is missing or completed (it cannot be `done`).
+fn not_completed(
+    store: &dyn Store,
+    ws: WorkspaceId,
+    id: i64,
+    done: &str,
+) -> Result<Campaign, CampaignError> {
+    let c = store
+        .get_campaign(ws, id)?
+        .ok_or(CampaignError::NotFound(id))?;
+    if c.status == status::COMPLETED {
+        return Err(CampaignError::Conflict(format!(
+            "campaign {id} is completed and cannot be {done}"
+        )));
+    }
+    Ok(c)
+}
+
+/// Queues the upload of a campaign's leads (and of leads that joined its
+/// segment since): the campaign goes to `loading`, so a paused one
+/// resumes. The job's id.
+pub fn enqueue_push(
+    store: &dyn Store,
+    ws: WorkspaceId,
+    id: i64,
+    batch_size: usize,
+    now: i64,
+) -> Result<i64, CampaignError> {
+    not_completed(store, ws, id, "pushed")?;
+    store.set_campaign_status(ws, id, status::LOADING, now)?;
+    let ids = store.enqueue(&[push_job(ws, id, batch_size)], now)?;
+    Ok(ids.first().copied().flatten().unwrap_or_default())
+}
+
+/// Pauses a campaign: a running push stops before its next batch, and no
+/// batch starts until the campaign is pushed again. Sending that Instantly
+/// already does is not paused there.
+pub fn pause(
+    store: &dyn Store,
+    ws: WorkspaceId,
+    id: i64,
+    now: i64,
+) -> Result<Campaign, CampaignError> {
+    not_completed(store, ws, id, "paused")?;
+    store.set_campaign_status(ws, id, status::PAUSED, now)?;
+    store
+        .get_campaign(ws, id)?
+        .ok_or(CampaignError::NotFound(id))
+}
+
+/// Whether the campaign was paused (or removed) since the push started.
+async fn paused(store: &Arc<dyn Store>, ws: WorkspaceId, id: i64) -> Result<bool, HandlerError> {
+    let c = blocking(store, move |s| s.get_campaign(ws, id)).await?;
+    Ok(c.is_none_or(|c| c.status == status::PAUSED))
 }
 
 /// The push job for a campaign.
@@ -201,6 +300,11 @@ async fn push(
     let c: Campaign = blocking(store, move |s| s.get_campaign(ws, campaign))
         .await?
         .ok_or_else(|| HandlerError::Permanent(format!("no campaign {campaign}")))?;
+    if c.status == status::PAUSED {
+        return Ok(Outcome::new(
+            json!({ "campaign": campaign, "paused": true, "batches": 0, "pushed": 0 }),
+        ));
+    }
     // Leads that joined the segment since the campaign was created.
     let filter = segment_filter(&c.segment).map_err(|e| HandlerError::Permanent(e.to_string()))?;
     blocking(store, move |s| {
@@ -216,16 +320,22 @@ async fn push(
                 .await
                 .map_err(handler_error)?;
             let rec = id.clone();
+            // The status stays as it is (`loading` from `enqueue_push`), so
+            // a pause that came meanwhile holds.
             blocking(store, move |s| {
-                s.set_instantly_campaign(ws, campaign, &rec, now)?;
-                s.set_campaign_status(ws, campaign, "loading", now)
+                s.set_instantly_campaign(ws, campaign, &rec, now)
             })
             .await?;
             id
         }
     };
     let (mut batches, mut pushed, mut suppressed) = (0u64, 0u64, 0u64);
+    let mut stopped = false;
     loop {
+        if paused(store, ws, campaign).await? {
+            stopped = true;
+            break;
+        }
         let now = ctx.clock.now_ms();
         let Some(batch) =
             blocking(store, move |s| s.next_push_batch(ws, campaign, size, now)).await?
@@ -285,17 +395,20 @@ async fn push(
         let (batch_id, at) = (batch.id, ctx.clock.now_ms());
         blocking(store, move |s| s.finish_push_batch(ws, batch_id, &done, at)).await?;
     }
-    let at = ctx.clock.now_ms();
-    blocking(store, move |s| {
-        s.set_campaign_status(ws, campaign, "active", at)
-    })
-    .await?;
+    if !stopped {
+        let at = ctx.clock.now_ms();
+        blocking(store, move |s| {
+            s.set_campaign_status(ws, campaign, status::ACTIVE, at)
+        })
+        .await?;
+    }
     Ok(Outcome::new(json!({
         "campaign": campaign,
         "instantly_campaign_id": instantly_id,
         "batches": batches,
         "pushed": pushed,
         "suppressed": suppressed,
+        "paused": stopped,
     })))
 }
 
@@ -426,7 +539,7 @@ pub fn process_instantly_event(
         {
             let payload = json!({ "campaign": c.id, "lead": lead, "interest": ty });
             let mut job = NewJob::new(ws, types::PUSH_TO_CRM, &payload.to_string());
-            job.unique_key = Some(format!("crm:{}:{lead}", c.id));
+            job.unique_key = Some(leadgen_store::campaigns::crm_job_key(c.id, *lead));
             if store.enqueue(&[job], now)?[0].is_some() {
                 fx.crm_jobs += 1;
             }

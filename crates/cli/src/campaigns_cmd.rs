@@ -1,6 +1,6 @@
 //! `leadgen campaigns …`: segments, campaigns and their push to Instantly.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Subcommand;
 use leadgen_app::campaigns;
 use leadgen_app::config::Config;
@@ -39,6 +39,8 @@ pub enum CampaignsCommand {
         #[arg(long, default_value_t = 1000)]
         batch_size: usize,
     },
+    /// Stop pushing a campaign between batches (`push` resumes it).
+    Pause { id: i64 },
     /// Leads, pushed, events and analytics of a campaign.
     Show {
         id: i64,
@@ -88,15 +90,14 @@ pub fn campaigns(config: &Config, cmd: CampaignsCommand) -> Result<()> {
             }
         }
         CampaignsCommand::Push { id, batch_size } => {
-            if store.get_campaign(ws, id)?.is_none() {
-                bail!("no campaign {id}");
-            }
-            let job = campaigns::push_job(ws, id, batch_size);
-            let ids = store.enqueue(&[job], now)?;
+            let job = campaigns::enqueue_push(&*store, ws, id, batch_size, now)?;
             println!(
-                "queued push_to_instantly job {} for campaign {id}; run `leadgen worker --until-idle`",
-                ids.first().copied().flatten().unwrap_or_default()
+                "queued push_to_instantly job {job} for campaign {id}; run `leadgen worker --until-idle`"
             );
+        }
+        CampaignsCommand::Pause { id } => {
+            let c = campaigns::pause(&*store, ws, id, now)?;
+            println!("campaign {id} \"{}\" is {}", c.name, c.status);
         }
         CampaignsCommand::Show { id, json } => {
             let v = campaigns::show(&*store, ws, id)?;
@@ -117,8 +118,13 @@ pub fn campaigns(config: &Config, cmd: CampaignsCommand) -> Result<()> {
                     c["instantly_campaign_id"].as_str().unwrap_or("-")
                 );
                 println!(
-                    "leads {}  pushed {}  suppressed {}  pushed to CRM {}  batches {}",
-                    n["leads"], n["pushed"], n["suppressed"], n["pushed_to_crm"], n["batches"]
+                    "leads {}  pushed {}  suppressed {}  pushed to CRM {}  batches {}  positive replies {}",
+                    n["leads"],
+                    n["pushed"],
+                    n["suppressed"],
+                    n["pushed_to_crm"],
+                    n["batches"],
+                    n["positive_replies"]
                 );
                 let e = &v["events"];
                 let get = |k: &str| e.get(k).and_then(|x| x.as_u64()).unwrap_or(0);

@@ -23,6 +23,8 @@ use leadgen_app::delivery::{
 use leadgen_core::DEFAULT_WORKSPACE;
 use leadgen_integrations::http::RetryPolicy;
 use leadgen_integrations::hubspot::{self, HubspotClient};
+use leadgen_integrations::instantly::{self, InstantlyClient};
+use leadgen_integrations::novacrm::{self, NovaCrmClient};
 use leadgen_integrations::platform::{PlatformClient, env_name};
 use leadgen_integrations::resend::{self, OutgoingEmail, ResendClient};
 use leadgen_integrations::slack::{SlackClient, SlackMessage, WEBHOOK_ENV};
@@ -33,7 +35,7 @@ use crate::open_store;
 
 #[derive(Subcommand)]
 pub enum DeliverCommand {
-    /// Test a connection: slack, webhook, email, hubspot, platform.
+    /// Test a connection: slack, webhook, email, hubspot, platform, novacrm, instantly.
     Test(TestArgs),
     /// Upload hot and warm leads to the platform of their industry.
     PlatformUpload(UploadArgs),
@@ -121,6 +123,14 @@ pub const CONNECTION_TESTS: &[ConnectionTest] = &[
     ConnectionTest {
         name: "platform",
         run: |ctx| Box::pin(test_platforms(ctx)),
+    },
+    ConnectionTest {
+        name: "novacrm",
+        run: |ctx| Box::pin(test_novacrm(ctx)),
+    },
+    ConnectionTest {
+        name: "instantly",
+        run: |ctx| Box::pin(test_instantly(ctx)),
     },
 ];
 
@@ -308,6 +318,37 @@ async fn test_platforms(ctx: TestContext) -> Result<String, String> {
     } else {
         Err(failed.join("\n"))
     }
+}
+
+async fn test_novacrm(ctx: TestContext) -> Result<String, String> {
+    let env = ctx.env;
+    let cfg = ServiceConfig::from_lookup(novacrm::ENV_NAME, novacrm::DEFAULT_BASE_URL, |k| env(k));
+    let client = NovaCrmClient::new(cfg).map_err(|e| e.to_string())?;
+    client.check().await.map_err(|e| {
+        explain(
+            &e,
+            "LEADGEN_NOVACRM_API_KEY (NovaCRM's capture key, sent as x-api-key)",
+            "LEADGEN_NOVACRM_BASE_URL",
+        )
+    })?;
+    Ok("key accepted; an empty capture was refused as incomplete, so no lead was created".into())
+}
+
+async fn test_instantly(ctx: TestContext) -> Result<String, String> {
+    let env = ctx.env;
+    let cfg =
+        ServiceConfig::from_lookup(instantly::ENV_NAME, instantly::DEFAULT_BASE_URL, |k| env(k));
+    let client = InstantlyClient::new(cfg).map_err(|e| e.to_string())?;
+    let campaigns = client.check().await.map_err(|e| {
+        explain(
+            &e,
+            "LEADGEN_INSTANTLY_API_KEY (an API v2 key with campaigns and leads scopes, or all:all)",
+            "LEADGEN_INSTANTLY_BASE_URL",
+        )
+    })?;
+    Ok(format!(
+        "key accepted; campaign analytics readable ({campaigns} campaigns)"
+    ))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

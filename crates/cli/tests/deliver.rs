@@ -8,6 +8,8 @@ use leadgen_core::email::Email;
 use leadgen_core::lead::IntentLevel;
 use leadgen_core::{Lead, RecordId, SourceRef};
 use leadgen_integrations::fake_hubspot::{FAKE_HUBSPOT_TOKEN, FakeHubspot};
+use leadgen_integrations::fake_instantly::{FAKE_INSTANTLY_KEY, FakeInstantly};
+use leadgen_integrations::fake_novacrm::{FAKE_NOVACRM_KEY, FakeNovaCrm};
 use leadgen_integrations::fake_resend::{FAKE_RESEND_KEY, FakeResend};
 use leadgen_integrations::fake_slack::FakeSlack;
 use leadgen_integrations::fake_webhook::{FAKE_WEBHOOK_SECRET, FakeWebhook};
@@ -20,6 +22,8 @@ struct Env {
     resend: FakeResend,
     hubspot: FakeHubspot,
     hook: FakeWebhook,
+    novacrm: FakeNovaCrm,
+    instantly: FakeInstantly,
 }
 
 impl Env {
@@ -36,6 +40,8 @@ impl Env {
             resend: FakeResend::spawn(),
             hubspot: FakeHubspot::spawn(),
             hook: FakeWebhook::spawn(),
+            novacrm: FakeNovaCrm::spawn(),
+            instantly: FakeInstantly::spawn(),
         }
     }
 
@@ -53,6 +59,16 @@ impl Env {
             ),
             ("LEADGEN_HUBSPOT_BASE_URL".into(), self.hubspot.base_url()),
             ("LEADGEN_HUBSPOT_API_KEY".into(), FAKE_HUBSPOT_TOKEN.into()),
+            ("LEADGEN_NOVACRM_BASE_URL".into(), self.novacrm.base_url()),
+            ("LEADGEN_NOVACRM_API_KEY".into(), FAKE_NOVACRM_KEY.into()),
+            (
+                "LEADGEN_INSTANTLY_BASE_URL".into(),
+                self.instantly.base_url(),
+            ),
+            (
+                "LEADGEN_INSTANTLY_API_KEY".into(),
+                FAKE_INSTANTLY_KEY.into(),
+            ),
             ("LEADGEN_WEBHOOK_URLS".into(), self.hook.url()),
             ("LEADGEN_WEBHOOK_SECRET".into(), FAKE_WEBHOOK_SECRET.into()),
             (
@@ -111,6 +127,11 @@ fn each_connection_test_passes_against_its_fake() {
         ("email", "sent a test email to ops@example.com"),
         ("hubspot", "token accepted"),
         ("platform", "accepted an empty batch: tech, finance"),
+        ("novacrm", "key accepted"),
+        (
+            "instantly",
+            "key accepted; campaign analytics readable (0 campaigns)",
+        ),
     ] {
         let out = env.ok(&["deliver", "test", target], &[]);
         assert!(
@@ -125,6 +146,15 @@ fn each_connection_test_passes_against_its_fake() {
     assert!(
         env.hubspot.state().contacts.is_empty(),
         "the test writes nothing to the CRM"
+    );
+    let nova = env.novacrm.control();
+    assert_eq!(nova.requests, 1, "the NovaCRM test made one call");
+    assert!(nova.captures.is_empty(), "and created no lead in NovaCRM");
+    let inst = env.instantly.control();
+    assert_eq!(inst.requests, 1, "the Instantly test made one call");
+    assert!(
+        inst.campaigns.is_empty() && inst.uploads == 0,
+        "and wrote nothing to Instantly"
     );
 }
 
@@ -181,8 +211,28 @@ fn failing_connection_tests_say_what_to_fix() {
         ],
     );
     assert!(err.contains("LEADGEN_PLATFORM_<NAME>_BASE_URL"), "{err}");
+    for (target, var) in [
+        ("novacrm", "LEADGEN_NOVACRM_API_KEY"),
+        ("instantly", "LEADGEN_INSTANTLY_API_KEY"),
+    ] {
+        let err = env.fails(&["deliver", "test", target], &[(var, "wrong-key")]);
+        assert!(
+            err.contains("401") && err.contains(&format!("fix: check {var}")),
+            "{err}"
+        );
+        let err = env.fails(&["deliver", "test", target], &[(var, "")]);
+        assert!(err.contains(&format!("set {var}")), "{err}");
+    }
+    let err = env.fails(
+        &["deliver", "test", "instantly"],
+        &[("LEADGEN_INSTANTLY_BASE_URL", "http://127.0.0.1:9")],
+    );
+    assert!(err.contains("check LEADGEN_INSTANTLY_BASE_URL"), "{err}");
     let err = env.fails(&["deliver", "test", "carrier-pigeon"], &[]);
-    assert!(err.contains("slack") && err.contains("hubspot"), "{err}");
+    assert!(
+        err.contains("slack") && err.contains("hubspot") && err.contains("instantly"),
+        "{err}"
+    );
 }
 
 fn seed_leads(env: &Env) {

@@ -222,6 +222,22 @@ impl InstantlyClient {
             .await
     }
 
+    /// Checks the key with a read: the analytics of every campaign (no
+    /// write, one request of the rate limit). How many campaigns it sees.
+    pub async fn check(&self) -> Result<usize, IntegrationError> {
+        let key = self.config.require_key(ENV_NAME)?.to_owned();
+        let url = self.url("/api/v2/campaigns/analytics");
+        let all: Vec<Value> = self
+            .http
+            .json(|c| {
+                c.get(&url)
+                    .bearer_auth(&key)
+                    .query(&[("exclude_total_leads_count", "true")])
+            })
+            .await?;
+        Ok(all.len())
+    }
+
     /// The campaign's counters; `None` if Instantly does not know it.
     pub async fn analytics(
         &self,

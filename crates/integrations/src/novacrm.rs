@@ -64,6 +64,27 @@ impl NovaCrmClient {
         self
     }
 
+    /// Checks the key without creating a lead: an empty capture, which
+    /// NovaCRM refuses as incomplete (400 or 422) once it has accepted the
+    /// key, and with 401/403 when it has not. (Capture is the only call
+    /// NovaCRM offers; this assumes it checks the key before the body.)
+    pub async fn check(&self) -> Result<(), IntegrationError> {
+        let key = self.config.require_key(ENV_NAME)?.to_owned();
+        let url = format!("{}/api/leads/capture", self.config.base_url);
+        let empty = serde_json::json!({});
+        match self
+            .http
+            .send(|c| c.post(&url).header("x-api-key", &key).json(&empty))
+            .await
+        {
+            Ok(_)
+            | Err(IntegrationError::BadRequest {
+                status: 400 | 422, ..
+            }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Captures a lead; NovaCRM's id for it.
     pub async fn capture(&self, lead: &Capture) -> Result<String, IntegrationError> {
         let key = self.config.require_key(ENV_NAME)?.to_owned();

@@ -52,6 +52,54 @@
     });
   }
 
+  // ---- campaign builder: the segment's count and best leads as one types
+  const segment = $("segment");
+  if (segment) {
+    let timer = null;
+    let asked = 0;
+    const cell = function (tr, text) {
+      const td = document.createElement("td");
+      td.textContent = text == null ? "" : String(text);
+      tr.appendChild(td);
+    };
+    async function previewSegment() {
+      const text = segment.value.trim();
+      const count = $("segment-count");
+      const err = $("segment-error");
+      const tbody = $("segment-sample").querySelector("tbody");
+      if (!text) { count.textContent = "—"; err.hidden = true; tbody.replaceChildren(); return; }
+      const mine = ++asked;
+      const resp = await fetch("/api/v1/segments/preview?sample=10&where=" + encodeURIComponent(text));
+      if (mine !== asked) return; // a newer request is on its way
+      if (!resp.ok) {
+        count.textContent = "—";
+        err.textContent = await errorText(resp);
+        err.hidden = false;
+        tbody.replaceChildren();
+        return;
+      }
+      const d = await resp.json();
+      err.hidden = true;
+      count.textContent = String(d.count);
+      tbody.replaceChildren();
+      (d.sample || []).forEach(function (l) {
+        const tr = document.createElement("tr");
+        cell(tr, [l.first_name, l.last_name].filter(Boolean).join(" "));
+        cell(tr, l.email);
+        cell(tr, l.company_name);
+        cell(tr, l.industry);
+        cell(tr, l.state);
+        cell(tr, l.score);
+        tbody.appendChild(tr);
+      });
+    }
+    segment.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(previewSegment, 300);
+    });
+    if (segment.value.trim()) previewSegment();
+  }
+
   // ---- upload
   const fileInput = $("file");
   if (!fileInput) return;

@@ -99,6 +99,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_webhooks))
         .routes(routes!(replay_webhook))
         .routes(routes!(openapi_json))
+        .merge(crate::campaigns_api::router())
 }
 
 /// The generated document, for `openapi.json` and tests.
@@ -132,6 +133,10 @@ pub struct LeadListParams {
     pub q: Option<String>,
     /// Leads of the company with this domain (`acme.com`).
     pub company_domain: Option<String>,
+    /// A segment, as campaigns take it: `industry = "dentist" and state in ("NY","NJ") and score >= 70`.
+    #[serde(rename = "where")]
+    #[param(rename = "where")]
+    pub segment: Option<String>,
     /// `newest` (default), `oldest` or `score`.
     pub sort: Option<String>,
     /// `next_cursor` of the previous page.
@@ -214,7 +219,7 @@ pub fn lead_query(p: &LeadListParams) -> ApiResult<LeadQuery> {
                         .with_details(field("company_domain"))
                 })?),
             },
-            segment: None,
+            segment: crate::campaigns_api::parse_where(p.segment.as_deref())?,
         },
         sort,
         limit,
@@ -222,7 +227,7 @@ pub fn lead_query(p: &LeadListParams) -> ApiResult<LeadQuery> {
     })
 }
 
-fn lead_value(lead: &Lead) -> Value {
+pub(crate) fn lead_value(lead: &Lead) -> Value {
     Value::Object(leadgen_app::export::lead_json(lead))
 }
 

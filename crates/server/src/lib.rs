@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod campaigns_api;
 pub mod capture;
 pub mod credentials;
 pub mod error;
@@ -13,6 +14,7 @@ mod imports;
 mod metrics;
 mod state;
 mod ui;
+mod ui_campaigns;
 pub mod webhooks;
 
 use std::future::Future;

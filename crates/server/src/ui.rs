@@ -61,6 +61,7 @@ pub fn pages() -> Router<AppState> {
         .route("/settings/api-keys/{id}/revoke", post(revoke_key_form))
         .route("/settings/users", post(create_user_form))
         .route("/events", get(events))
+        .merge(crate::ui_campaigns::pages())
 }
 
 async fn css() -> Response {
@@ -86,7 +87,7 @@ async fn js() -> Response {
 }
 
 /// Every page's frame: head, navigation, the CSRF token for scripts.
-fn layout(title: &str, p: Option<&Principal>, body: Markup) -> Markup {
+pub(crate) fn layout(title: &str, p: Option<&Principal>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -106,6 +107,7 @@ fn layout(title: &str, p: Option<&Principal>, body: Markup) -> Markup {
                             a href="/" { "Home" }
                             a href="/leads" { "Leads" }
                             a href="/companies" { "Companies" }
+                            a href="/campaigns" { "Campaigns" }
                             a href="/upload" { "Upload" }
                             a href="/runs" { "Runs & jobs" }
                             @if p.role >= Role::Admin { a href="/settings" { "Settings" } }
@@ -123,16 +125,16 @@ fn layout(title: &str, p: Option<&Principal>, body: Markup) -> Markup {
     }
 }
 
-fn csrf_field(p: &Principal) -> Markup {
+pub(crate) fn csrf_field(p: &Principal) -> Markup {
     html! { input type="hidden" name=(CSRF_FIELD) value=(p.csrf_token()); }
 }
 
-fn page(title: &str, p: &Principal, body: Markup) -> Response {
+pub(crate) fn page(title: &str, p: &Principal, body: Markup) -> Response {
     layout(title, Some(p), body).into_response()
 }
 
 /// Errors on pages: the same message as the API, as a page.
-fn error_page(p: &Principal, e: ApiError) -> Response {
+pub(crate) fn error_page(p: &Principal, e: ApiError) -> Response {
     let status = e.status;
     let body = html! {
         h1 { "Something went wrong" }
@@ -142,7 +144,7 @@ fn error_page(p: &Principal, e: ApiError) -> Response {
     (status, layout("Error", Some(p), body)).into_response()
 }
 
-fn fmt_time(ms: i64) -> String {
+pub(crate) fn fmt_time(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
@@ -328,7 +330,11 @@ async fn home(State(st): State<AppState>, Extension(p): Extension<Principal>) ->
             div.card { span.n { (stats.batches) } span { "imports" } }
             div.card { span.n data-stat="pending" { (pending) } span { "jobs pending" } }
         }
-        p.actions { a.button href="/upload" { "Upload CSV" } " " a.button href="/leads" { "Browse leads" } }
+        p.actions {
+            a.button href="/upload" { "Upload CSV" } " "
+            a.button href="/leads" { "Browse leads" } " "
+            a.button href="/campaigns/new" { "New campaign" }
+        }
         section {
             h2 { "Active runs" }
             @if active.is_empty() { p.muted { "No run is active." } }
@@ -407,6 +413,7 @@ async fn leads_page(
             }
             label { "Source" input type="text" name="source" value=(v(&params.source)); }
             label { "Tag" input type="text" name="tag" value=(v(&params.tag)); }
+            label { "Segment" input type="text" name="where" value=(v(&params.segment)) placeholder="industry = \"dentist\" and score >= 70"; }
             label { "Min score" input type="number" min="0" max="100" name="min_score" value=(score(params.min_score)); }
             label { "Max score" input type="number" min="0" max="100" name="max_score" value=(score(params.max_score)); }
             label { "Sort"
@@ -443,6 +450,7 @@ fn filter_pairs(params: &LeadListParams) -> Vec<(&'static str, String)> {
         ("tag", v(&params.tag)),
         ("q", v(&params.q)),
         ("company_domain", v(&params.company_domain)),
+        ("where", v(&params.segment)),
         (
             "min_score",
             params.min_score.map(|m| m.to_string()).unwrap_or_default(),
@@ -871,7 +879,7 @@ async fn runs_page(State(st): State<AppState>, Extension(p): Extension<Principal
     page("Runs & jobs", &p, body)
 }
 
-fn action_form(p: &Principal, action: &str, label: &str) -> Markup {
+pub(crate) fn action_form(p: &Principal, action: &str, label: &str) -> Markup {
     html! {
         form.inline method="post" action=(action) {
             (csrf_field(p))
@@ -881,7 +889,7 @@ fn action_form(p: &Principal, action: &str, label: &str) -> Markup {
 }
 
 #[derive(Deserialize)]
-struct CsrfOnly {
+pub(crate) struct CsrfOnly {
     #[serde(rename = "csrf_token")]
     _csrf: Option<String>,
 }

@@ -45,6 +45,19 @@ pub struct CampaignCounts {
     pub suppressed: u64,
     pub pushed_to_crm: u64,
     pub batches: u64,
+    /// Members a positive reply queued for the CRM: one `push_to_crm` job
+    /// each (keyed by [`crm_job_key`]), pushed yet or not.
+    pub positive_replies: u64,
+}
+
+/// The unique key of a member's `push_to_crm` job: a lead goes to the CRM
+/// once per campaign, and [`CampaignCounts::positive_replies`] counts them.
+pub fn crm_job_key(campaign: i64, lead: LeadId) -> String {
+    format!("{}{lead}", crm_key_prefix(campaign))
+}
+
+fn crm_key_prefix(campaign: i64) -> String {
+    format!("crm:{campaign}:")
 }
 
 /// One member about to be uploaded.
@@ -396,6 +409,15 @@ fn counts(x: &dyn Exec, ws: i64, id: i64) -> Result<CampaignCounts> {
         .first()
     {
         c.batches = int(r, 0)? as u64;
+    }
+    let sql = format!(
+        "SELECT count(*) FROM jobs WHERE workspace_id = {} AND unique_key LIKE {}",
+        x.p(1),
+        x.p(2)
+    );
+    let prefix = format!("{}%", crm_key_prefix(id));
+    if let Some(r) = x.rows(&sql, &[SqlValue::Int(ws), t(&prefix)])?.first() {
+        c.positive_replies = int(r, 0)? as u64;
     }
     Ok(c)
 }

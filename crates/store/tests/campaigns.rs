@@ -22,6 +22,7 @@ both!(
     members_come_from_the_segment_once,
     batches_are_recorded_and_an_unfinished_one_is_in_doubt,
     a_crm_id_is_recorded_once,
+    positive_replies_count_the_campaigns_crm_jobs,
 );
 
 /// 10 leads, scores 0, 10, …, 90; lead 9 has no email.
@@ -151,6 +152,37 @@ fn a_crm_id_is_recorded_once(s: &dyn Store) {
         LeadStatus::PushedToCrm
     );
     assert_eq!(s.campaign_counts(WS, id).unwrap().pushed_to_crm, 1);
+}
+
+fn positive_replies_count_the_campaigns_crm_jobs(s: &dyn Store) {
+    use leadgen_core::job::NewJob;
+    use leadgen_store::campaigns::crm_job_key;
+    let (id, leads) = setup(s);
+    let other = s.create_campaign(WS, "Other", "score >= 0", 5).unwrap();
+    let job = |ws: i64, campaign: i64, lead: i64| {
+        let mut j = NewJob::new(ws, "push_to_crm", "{}");
+        j.unique_key = Some(crm_job_key(campaign, lead));
+        j
+    };
+    // Two leads of this campaign, one twice (the second is not enqueued),
+    // one of the other campaign, one in another workspace with this id.
+    s.enqueue(
+        &[
+            job(WS, id, leads[1]),
+            job(WS, id, leads[2]),
+            job(WS, other, leads[1]),
+            job(2, id, leads[3]),
+        ],
+        9,
+    )
+    .unwrap();
+    assert_eq!(s.enqueue(&[job(WS, id, leads[2])], 9).unwrap(), [None]);
+    assert_eq!(s.campaign_counts(WS, id).unwrap().positive_replies, 2);
+    assert_eq!(s.campaign_counts(WS, other).unwrap().positive_replies, 1);
+    assert_eq!(crm_job_key(1, 10), "crm:1:10");
+    // Campaign 1's prefix is not campaign 10's or 11's.
+    s.enqueue(&[job(WS, id * 10 + 1, leads[4])], 10).unwrap();
+    assert_eq!(s.campaign_counts(WS, id).unwrap().positive_replies, 2);
 }
 
 mod webhooks {

@@ -85,3 +85,32 @@ fn listings_go_on_while_an_import_holds_the_writer() {
     .unwrap();
     assert_eq!(s.count_leads(1, &LeadFilter::default()).unwrap(), 2);
 }
+
+/// After an import the planner's statistics count every row, so segment
+/// counts pick the selective expression index (see `SqliteIngest::commit`).
+#[test]
+fn an_import_leaves_planner_statistics_over_every_row() {
+    let (dir, s) = leadgen_store::testing::sqlite_store();
+    leadgen_store::testing::insert_leads(&s, 1, "stats", |b| {
+        (0..3000u64)
+            .map(|i| {
+                let mut l =
+                    leadgen_store::testing::lead_with_email(b, i + 2, &format!("p{i}@x.com"));
+                l.industry = Some(format!("industry {}", i % 30));
+                l
+            })
+            .collect()
+    })
+    .unwrap();
+    let conn = rusqlite::Connection::open(leadgen_store::testing::sqlite_path(dir.path())).unwrap();
+    let stat: String = conn
+        .query_row(
+            "SELECT stat FROM sqlite_stat1 WHERE idx = 'leads_industry'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    // Rows, rows per workspace, rows per (workspace, industry): all 3,000
+    // counted, 30 industries of 100.
+    assert_eq!(stat, "3000 3000 100");
+}

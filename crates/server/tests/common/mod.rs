@@ -96,9 +96,13 @@ impl App {
 
     /// Posts the admin's credentials to the login form.
     pub async fn post_login(&self) -> reqwest::Response {
+        self.post_login_as(ADMIN_EMAIL).await
+    }
+
+    pub async fn post_login_as(&self, email: &str) -> reqwest::Response {
         self.http
             .post(self.url("/login"))
-            .form(&[("email", ADMIN_EMAIL), ("password", PASSWORD)])
+            .form(&[("email", email), ("password", PASSWORD)])
             .send()
             .await
             .unwrap()
@@ -107,8 +111,13 @@ impl App {
     /// Logs in through the form; returns the session cookie pair and the
     /// CSRF token read from the page.
     pub async fn login(&self) -> (String, String) {
-        let r = self.post_login().await;
-        assert_eq!(r.status(), 303);
+        self.login_as(ADMIN_EMAIL).await
+    }
+
+    /// `login` as another user (with the same password).
+    pub async fn login_as(&self, email: &str) -> (String, String) {
+        let r = self.post_login_as(email).await;
+        assert_eq!(r.status(), 303, "login as {email}");
         let cookie = r
             .headers()
             .get("set-cookie")
