@@ -2,8 +2,8 @@
 //! workers) calls. Handlers parse input, call one of these, render the result.
 
 pub mod bench;
-pub mod companies;
 pub mod campaigns;
+pub mod companies;
 pub mod config;
 pub mod consent;
 pub mod csv_source;
@@ -12,10 +12,11 @@ pub mod discovery;
 pub mod enrich_job;
 pub mod export;
 pub mod import;
-pub mod lead_jobs;
 pub mod intent;
+pub mod lead_jobs;
 pub mod queue;
 pub mod rejects;
+pub mod remote_jobs;
 pub mod sample;
 pub mod verify_job;
 

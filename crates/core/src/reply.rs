@@ -141,13 +141,25 @@ mod tests {
     #[test]
     fn each_class_is_recognised() {
         let cases = [
-            ("Yes, I'm interested — can we book a call Tuesday?", ReplyClass::Positive),
+            (
+                "Yes, I'm interested — can we book a call Tuesday?",
+                ReplyClass::Positive,
+            ),
             ("Sounds good, send me more info", ReplyClass::Positive),
             ("Not interested, thanks.", ReplyClass::Negative),
             ("No thanks, we're all set", ReplyClass::Negative),
-            ("I am out of the office until Monday.", ReplyClass::OutOfOffice),
-            ("Automatic reply: on vacation, interested parties call Bob", ReplyClass::OutOfOffice),
-            ("Please unsubscribe me, I'm interested in nothing", ReplyClass::UnsubscribeRequest),
+            (
+                "I am out of the office until Monday.",
+                ReplyClass::OutOfOffice,
+            ),
+            (
+                "Automatic reply: on vacation, interested parties call Bob",
+                ReplyClass::OutOfOffice,
+            ),
+            (
+                "Please unsubscribe me, I'm interested in nothing",
+                ReplyClass::UnsubscribeRequest,
+            ),
             ("Jane no longer works here.", ReplyClass::WrongPerson),
             ("Who is this?", ReplyClass::Unclear),
             ("", ReplyClass::Unclear),
@@ -159,9 +171,18 @@ mod tests {
 
     #[test]
     fn interest_events_count() {
-        assert_eq!(class_of_event("lead_interested"), Some(ReplyClass::Positive));
-        assert_eq!(class_of_event("lead_meeting_booked"), Some(ReplyClass::Positive));
-        assert_eq!(class_of_event("lead_not_interested"), Some(ReplyClass::Negative));
+        assert_eq!(
+            class_of_event("lead_interested"),
+            Some(ReplyClass::Positive)
+        );
+        assert_eq!(
+            class_of_event("lead_meeting_booked"),
+            Some(ReplyClass::Positive)
+        );
+        assert_eq!(
+            class_of_event("lead_not_interested"),
+            Some(ReplyClass::Negative)
+        );
         assert_eq!(class_of_event("email_opened"), None);
         for c in ReplyClass::ALL {
             assert_eq!(ReplyClass::parse(c.as_str()), Some(*c));

@@ -14,6 +14,7 @@ mod metrics;
 mod state;
 mod ui;
 pub mod webhooks;
+pub mod workers;
 
 use std::future::Future;
 use std::time::Duration;
@@ -25,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::trace::TraceLayer;
 
-pub use state::{AppState, ServerOptions, now_ms};
+pub use state::{AppState, ServerOptions, WorkerSecret, now_ms};
 
 use crate::error::ApiError;
 
@@ -57,7 +58,8 @@ pub fn router(state: AppState) -> Router {
             "/integrations/instantly/webhook",
             axum::routing::post(webhooks::instantly),
         )
-        .merge(ui::public_pages());
+        .merge(ui::public_pages())
+        .merge(workers::router(state.clone()));
     if state.opts().public_metrics {
         open = open.route("/metrics", get(metrics_text));
     }
