@@ -263,7 +263,15 @@ mod tests {
             .iter()
             .map(|s| s.schedule.name.as_str())
             .collect();
-        assert_eq!(names, ["discovery", "daily_analytics", "weekly_trends"]);
+        assert_eq!(
+            names,
+            [
+                "discovery",
+                "daily_analytics",
+                "weekly_trends",
+                "daily_intent"
+            ]
+        );
         assert_eq!(c.schedules[1].schedule.timezone, "Europe/Berlin");
         std::fs::write(
             &path,

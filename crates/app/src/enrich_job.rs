@@ -30,6 +30,7 @@ use serde_json::{Value, json};
 
 use crate::config::{Config, ConfigError};
 use crate::discovery::EnvLookup;
+use leadgen_jobs::now_ms;
 
 /// `[enrich]` as written in the file.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -204,13 +205,6 @@ pub struct StoreLedger {
     pub company_id: Option<i64>,
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 impl Ledger for StoreLedger {
     fn cached(&self, provider: &str, kind: &str, key: &str) -> Option<Value> {
         match self.store.cached_enrichment(self.ws, provider, kind, key) {
@@ -309,7 +303,7 @@ pub fn store_contacts(
         path: path.clone(),
         overrides: Vec::new(),
         tags: vec!["enriched".into()],
-        source: "enrich".into(),
+        source: ENRICH_SOURCE.into(),
         default_country: config.default_country,
         rules: config.scoring.clone(),
         source_priority: config.source_priority.clone(),
@@ -522,6 +516,55 @@ pub fn lead_spec(config: Arc<Config>, env: EnvLookup) -> HandlerSpec {
     spec.max_attempts = 3;
     spec.timeout = std::time::Duration::from_secs(300);
     spec
+}
+
+/// The source leads found by enrichment carry.
+pub const ENRICH_SOURCE: &str = "enrich";
+
+/// A workspace's enrichment spend, for `stats` everywhere.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EnrichmentStats {
+    /// Companies and leads enriched.
+    pub subjects: u64,
+    /// Steps recorded (crawl, pattern, provider, LLM).
+    pub steps: u64,
+    pub cost_usd: f64,
+    /// Leads whose record came from enrichment.
+    pub enriched_leads: u64,
+    /// `cost_usd / enriched_leads`; `None` before the first.
+    pub cost_per_enriched_lead_usd: Option<f64>,
+}
+
+/// [`EnrichmentStats`] from the store's totals and its stats' sources.
+pub fn enrichment_stats(
+    store: &dyn Store,
+    ws: WorkspaceId,
+    stats: &leadgen_store::StoreStats,
+) -> leadgen_store::Result<EnrichmentStats> {
+    let t = store.enrichment_totals(ws)?;
+    let enriched_leads = stats
+        .by_source
+        .iter()
+        .find(|(s, _)| s == ENRICH_SOURCE)
+        .map_or(0, |(_, n)| *n);
+    let cost_usd = t.cost_micros as f64 / 1e6;
+    Ok(EnrichmentStats {
+        subjects: t.subjects,
+        steps: t.steps,
+        cost_usd,
+        enriched_leads,
+        cost_per_enriched_lead_usd: (enriched_leads > 0).then(|| cost_usd / enriched_leads as f64),
+    })
+}
+
+/// A workspace's stats with its enrichment spend, as `leadgen stats --json`
+/// and `GET /api/v1/stats` print them.
+pub fn stats_json(store: &dyn Store, ws: WorkspaceId) -> leadgen_store::Result<serde_json::Value> {
+    let s = store.stats(ws)?;
+    let e = enrichment_stats(store, ws, &s)?;
+    let mut v = serde_json::to_value(&s).unwrap_or_default();
+    v["enrichment"] = serde_json::to_value(e).unwrap_or_default();
+    Ok(v)
 }
 
 static CONFIG: OnceLock<Arc<Config>> = OnceLock::new();

@@ -25,6 +25,7 @@ use leadgen_store::{
 
 use crate::csv_source::{CsvSource, CsvSourceError, RawRow, ReadError};
 use crate::rejects::{RejectsError, RejectsWriter};
+use leadgen_jobs::now_ms;
 
 /// Rows per unit of work between the two threads.
 const CHUNK_ROWS: usize = 4096;
@@ -152,13 +153,6 @@ fn content_hash(opts: &ImportOptions) -> Result<String, ImportError> {
     );
     h.update(options.as_bytes());
     Ok(format!("xxh3:{:032x}", h.digest128()))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl Cells for RawRow {

@@ -564,6 +564,53 @@ pub fn ready_leads(
     Ok(out)
 }
 
+/// `run_intent`: the daily run as a job (on cron by default), for the job's
+/// workspace, with the provider configured in the environment. Without a
+/// provider key or an active query there is nothing to pull: the job ends
+/// saying so instead of failing every day.
+pub fn run_spec() -> leadgen_jobs::HandlerSpec {
+    run_spec_with(Arc::new(|k: &str| std::env::var(k).ok()))
+}
+
+/// [`run_spec`] reading the provider's URL and key through `env`.
+pub fn run_spec_with(env: crate::discovery::EnvLookup) -> leadgen_jobs::HandlerSpec {
+    use leadgen_integrations::intent::{DataShopperClient, ENV_NAME};
+    use leadgen_jobs::{HandlerError, JobContext, Outcome};
+    let mut spec = leadgen_jobs::HandlerSpec::new(
+        leadgen_core::job::types::RUN_INTENT,
+        move |ctx: JobContext| {
+            let env = env.clone();
+            async move {
+                let (store, ws, now) =
+                    (ctx.store()?.clone(), ctx.job.workspace, ctx.clock.now_ms());
+                let client = match DataShopperClient::from_lookup(|k| env(k)) {
+                    Ok(c) => c,
+                    Err(_) => {
+                        return Ok(Outcome::new(serde_json::json!({
+                            "skipped": format!("no intent provider: set LEADGEN_{ENV_NAME}_API_KEY")
+                        })));
+                    }
+                };
+                let active = blocking(&store, move |s| queries(s, ws))
+                    .await
+                    .map_err(|e| HandlerError::retry(e.to_string()))?;
+                if active.is_empty() {
+                    return Ok(Outcome::new(
+                        serde_json::json!({"skipped": "no active intent queries"}),
+                    ));
+                }
+                match run_intent(store, ws, &client, now).await {
+                    Ok(summary) => Ok(Outcome::new(serde_json::json!(summary))),
+                    Err(IntentError::Provider(e)) => Err(crate::discovery::handler_error(e)),
+                    Err(e) => Err(HandlerError::retry(e.to_string())),
+                }
+            }
+        },
+    );
+    spec.max_attempts = 3;
+    spec
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

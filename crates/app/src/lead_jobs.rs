@@ -15,6 +15,11 @@ pub enum LeadSelection {
     Filter { filter: LeadFilter, max: u32 },
 }
 
+/// `enqueue_verifications`, `enqueue_enrichments`: what an entry point calls
+/// for "do this to these leads".
+pub type EnqueueFn =
+    fn(&dyn Store, WorkspaceId, &LeadSelection, i64) -> leadgen_store::Result<LeadJobs>;
+
 /// Most leads one request may select.
 pub const MAX_SELECTION: u32 = 100_000;
 
@@ -24,6 +29,9 @@ pub struct LeadJobs {
     /// The run holding the jobs; `None` when no lead qualified.
     pub run_id: Option<RunId>,
     pub enqueued: u64,
+    /// Selected leads that already have this job (enrichment is once per
+    /// lead: a second request does not pay again).
+    pub already_queued: u64,
     /// Selected leads the job cannot use (a verification needs an email).
     pub skipped: u64,
     /// Ids that are not leads of the workspace.
@@ -31,13 +39,16 @@ pub struct LeadJobs {
 }
 
 /// Enqueues one `job_type` job per selected lead that `wants`, with payload
-/// `{"lead_id": id}`, in a run of `kind` named `name`.
+/// `{"lead_id": id}`, in a run of `kind` named `name`. With `once`, each job
+/// carries the unique key `<job_type>:<lead id>`, so a lead gets it once.
+#[allow(clippy::too_many_arguments)]
 pub fn enqueue_for_leads(
     store: &dyn Store,
     ws: WorkspaceId,
     selection: &LeadSelection,
     job_type: &str,
     (kind, name): (&str, &str),
+    once: bool,
     wants: impl Fn(&Lead) -> bool,
     now: i64,
 ) -> leadgen_store::Result<LeadJobs> {
@@ -91,6 +102,7 @@ pub fn enqueue_for_leads(
         return Ok(LeadJobs {
             run_id: None,
             enqueued: 0,
+            already_queued: 0,
             skipped,
             not_found,
         });
@@ -101,6 +113,9 @@ pub fn enqueue_for_leads(
         .map(|id| {
             let mut j = NewJob::new(ws, job_type, &format!("{{\"lead_id\":{id}}}"));
             j.run = Some(run);
+            if once {
+                j.unique_key = Some(format!("{job_type}:{id}"));
+            }
             j
         })
         .collect();
@@ -108,9 +123,35 @@ pub fn enqueue_for_leads(
     Ok(LeadJobs {
         run_id: Some(run),
         enqueued: added,
+        already_queued: chosen.len() as u64 - added,
         skipped,
         not_found,
     })
+}
+
+/// `enrich_lead` jobs for the selected leads the waterfall can work on: no
+/// email yet, a first and last name and a company domain to guess from.
+pub fn enqueue_enrichments(
+    store: &dyn Store,
+    ws: WorkspaceId,
+    selection: &LeadSelection,
+    now: i64,
+) -> leadgen_store::Result<LeadJobs> {
+    enqueue_for_leads(
+        store,
+        ws,
+        selection,
+        leadgen_core::job::types::ENRICH_LEAD,
+        ("enrich", "enrich leads"),
+        true,
+        |l| {
+            l.email.is_none()
+                && l.first_name.is_some()
+                && l.last_name.is_some()
+                && l.company_domain.is_some()
+        },
+        now,
+    )
 }
 
 /// `validate_email` jobs for the selected leads that have an email.
@@ -126,6 +167,7 @@ pub fn enqueue_verifications(
         selection,
         leadgen_core::job::types::VALIDATE_EMAIL,
         ("verify", "verify leads"),
+        false,
         |l| l.email.is_some(),
         now,
     )

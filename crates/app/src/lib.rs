@@ -18,6 +18,7 @@ pub mod queue;
 pub mod rejects;
 pub mod remote_jobs;
 pub mod sample;
+pub mod settings;
 pub mod verify_job;
 
 pub mod webhook_intake;

@@ -28,6 +28,7 @@ pub fn registry() -> Registry {
     r.register(run_completed_spec(Arc::new(|k: &str| {
         std::env::var(k).ok()
     })));
+    r.register(crate::intent::run_spec());
     r.register(crate::campaigns::push_spec());
     r.register(crate::campaigns::crm_spec());
     r.register(crate::campaigns::analytics_spec());

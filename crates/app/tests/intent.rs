@@ -259,6 +259,92 @@ fn csv_and_webhook_signals_land_once_with_refusals_explained(store: Arc<dyn Stor
     assert_eq!(crm.weekly.len(), 8);
 }
 
+/// Runs one `run_intent` job through a worker whose environment is `env`;
+/// the finished job.
+fn run_job(store: &Arc<dyn Store>, env: Vec<(&'static str, String)>) -> leadgen_core::job::Job {
+    use leadgen_jobs::{Registry, SystemClock, WorkerOptions, run_worker};
+    let env: std::collections::HashMap<&str, String> = env.into_iter().collect();
+    let lookup: leadgen_app::discovery::EnvLookup = Arc::new(move |k: &str| env.get(k).cloned());
+    let mut registry = Registry::new();
+    registry.register(leadgen_app::intent::run_spec_with(lookup));
+    let job = leadgen_core::job::NewJob::new(WS, leadgen_core::job::types::RUN_INTENT, "{}");
+    let id = store.enqueue(&[job], NOW).unwrap()[0].unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let mut o = WorkerOptions::new("intent-test");
+    o.until_idle = true;
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(run_worker(
+            store.clone(),
+            Arc::new(registry),
+            Arc::new(SystemClock),
+            o,
+            rx,
+        ))
+        .unwrap();
+    store.get_job(WS, id).unwrap().unwrap()
+}
+
+fn the_daily_run_is_a_job_that_skips_without_a_provider(store: Arc<dyn Store>) {
+    use leadgen_core::job::JobStatus;
+    let fake = FakeIntent::spawn();
+    let env = || {
+        vec![
+            ("LEADGEN_DATASHOPPER_BASE_URL", fake.base_url()),
+            ("LEADGEN_DATASHOPPER_API_KEY", FAKE_KEY.to_owned()),
+        ]
+    };
+    // No key: nothing to pull, and not a failure every day.
+    let job = run_job(&store, vec![]);
+    assert_eq!(job.status, JobStatus::Completed);
+    assert!(
+        job.result
+            .as_deref()
+            .unwrap_or("")
+            .contains("LEADGEN_DATASHOPPER_API_KEY"),
+        "{:?}",
+        job.result
+    );
+    // A key but no active query: also skipped.
+    let job = run_job(&store, env());
+    assert!(
+        job.result
+            .as_deref()
+            .unwrap_or("")
+            .contains("no active intent queries"),
+        "{:?}",
+        job.result
+    );
+    // With a query, the job pulls it like `leadgen intent run`.
+    let q = ActiveQuery {
+        topic: "crm software".into(),
+        country: Some("US".into()),
+        states: vec![],
+        min_size: None,
+        max_size: None,
+        industries: vec![],
+        limit: 20,
+    };
+    save_query(&*store, WS, q, NOW).unwrap();
+    let job = run_job(&store, env());
+    assert_eq!(job.status, JobStatus::Completed, "{:?}", job.errors);
+    let result: serde_json::Value = serde_json::from_str(job.result.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        (&result["queries"], &result["received"], &result["added"]),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!(20),
+            &serde_json::json!(20)
+        ),
+        "{result}"
+    );
+    // Out of credits: the job fails at once (retrying cannot buy credits).
+    fake.state().out_of_credits = true;
+    let job = run_job(&store, env());
+    assert_eq!(job.status, JobStatus::Failed);
+    assert_eq!(job.attempts, 1, "no retry: {:?}", job.errors);
+}
+
 macro_rules! both {
     ($($t:ident),* $(,)?) => {
         mod sqlite {
@@ -272,5 +358,6 @@ macro_rules! both {
 
 both!(
     a_run_pulls_active_queries_and_sets_lead_levels,
+    the_daily_run_is_a_job_that_skips_without_a_provider,
     csv_and_webhook_signals_land_once_with_refusals_explained,
 );

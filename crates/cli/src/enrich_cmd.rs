@@ -10,10 +10,10 @@ use leadgen_app::enrich_job::{StoreLedger, build_waterfall, store_contacts};
 use leadgen_core::DEFAULT_WORKSPACE;
 use leadgen_core::job::{NewJob, types};
 use leadgen_core::lead::LeadStatus;
-use leadgen_store::{LeadFilter, LeadQuery, NewEnrichment, Store};
+use leadgen_store::{LeadFilter, NewEnrichment, Store};
 use serde_json::{Value, json};
 
-use crate::open_store;
+use crate::{now_ms, open_store};
 
 #[derive(Args)]
 pub struct EnrichArgs {
@@ -171,41 +171,29 @@ fn company(config: &Config, input: &str, args: &EnrichArgs) -> Result<()> {
 }
 
 fn enqueue(config: &Config, status: &str, limit: u32) -> Result<()> {
+    use leadgen_app::lead_jobs::{LeadSelection, MAX_SELECTION, enqueue_enrichments};
     let status = LeadStatus::parse(status.trim())
         .with_context(|| format!("--status '{status}' is not a lead status"))?;
+    if !(1..=MAX_SELECTION).contains(&limit) {
+        bail!("--limit must be 1 to {MAX_SELECTION}");
+    }
     let store = open_store(config)?;
-    let mut jobs = Vec::new();
-    let mut q = LeadQuery {
+    let selection = LeadSelection::Filter {
         filter: LeadFilter {
             statuses: vec![status],
             ..LeadFilter::default()
         },
-        limit: limit.min(500),
-        ..LeadQuery::default()
+        max: limit,
     };
-    while (jobs.len() as u32) < limit {
-        let page = store.query_leads(DEFAULT_WORKSPACE, &q)?;
-        for l in &page.leads {
-            if (jobs.len() as u32) < limit {
-                let mut j = NewJob::new(
-                    DEFAULT_WORKSPACE,
-                    types::ENRICH_LEAD,
-                    &json!({ "lead_id": l.id }).to_string(),
-                );
-                j.unique_key = Some(format!("enrich_lead:{}", l.id));
-                jobs.push(j);
-            }
-        }
-        match page.next {
-            Some(c) if !page.leads.is_empty() => q.after = Some(c),
-            _ => break,
-        }
-    }
-    let created = store.enqueue(&jobs, now_ms())?;
-    let new = created.iter().filter(|c| c.is_some()).count();
+    let out = enqueue_enrichments(&*store, DEFAULT_WORKSPACE, &selection, now_ms())?;
     eprintln!(
-        "enqueued {new} enrich_lead jobs ({} already queued); run `leadgen worker` to process them",
-        jobs.len() - new
+        "enqueued {} enrich_lead jobs ({} already queued, {} skipped: they have an email or lack a name or company domain){}; run `leadgen worker` to process them",
+        out.enqueued,
+        out.already_queued,
+        out.skipped,
+        out.run_id
+            .map(|r| format!(" in run {r}"))
+            .unwrap_or_default()
     );
     Ok(())
 }
@@ -284,11 +272,4 @@ fn truncate(s: &str, n: usize) -> String {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_owned(),
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

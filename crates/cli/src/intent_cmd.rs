@@ -13,6 +13,7 @@ use leadgen_core::DEFAULT_WORKSPACE;
 use leadgen_core::intent::ActiveQuery;
 use leadgen_integrations::intent::DataShopperClient;
 
+use crate::now_ms;
 use crate::open_store;
 
 #[derive(Subcommand)]
@@ -94,13 +95,6 @@ pub enum TopicsCommand {
     Remove {
         topic: String,
     },
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn parse_maps(maps: &[String]) -> Result<Vec<(IntentColumn, String)>> {

@@ -265,10 +265,7 @@ struct ListArgs {
 }
 
 /// Wall-clock milliseconds, as the store records times.
-pub(crate) fn now_ms() -> i64 {
-    use leadgen_jobs::Clock;
-    leadgen_jobs::SystemClock.now_ms()
-}
+pub(crate) use leadgen_jobs::now_ms;
 
 fn main() {
     let wanted = std::env::var("LEADGEN_LOG")
@@ -406,10 +403,12 @@ fn run(cli: Cli) -> Result<()> {
         Command::Intent(cmd) => intent_cmd::intent(&config, cmd),
         Command::Stats { json } => {
             let store = open_store(&config)?;
-            let s = store.stats(DEFAULT_WORKSPACE)?;
             if json {
-                println!("{}", serde_json::to_string(&s)?);
+                let v = leadgen_app::enrich_job::stats_json(&*store, DEFAULT_WORKSPACE)?;
+                println!("{v}");
             } else {
+                let s = store.stats(DEFAULT_WORKSPACE)?;
+                let e = leadgen_app::enrich_job::enrichment_stats(&*store, DEFAULT_WORKSPACE, &s)?;
                 println!(
                     "leads: {}   (with email {}, phone {}, LinkedIn {})",
                     s.leads, s.with_email, s.with_phone, s.with_linkedin
@@ -425,6 +424,17 @@ fn run(cli: Cli) -> Result<()> {
                 println!(
                     "imports: {}   source records: {}",
                     s.batches, s.source_records
+                );
+                println!(
+                    "enrichment: {} steps on {} companies and leads, ${:.4}; {} leads found, {}",
+                    e.steps,
+                    e.subjects,
+                    e.cost_usd,
+                    e.enriched_leads,
+                    e.cost_per_enriched_lead_usd
+                        .map_or("no cost per lead yet".into(), |c| format!(
+                            "${c:.4} per enriched lead"
+                        ))
                 );
             }
             Ok(())
@@ -633,7 +643,6 @@ fn build_filter(f: &FilterArgs) -> Result<LeadFilter> {
                     .with_context(|| format!("--company-domain '{d}' is not a domain"))
             })
             .transpose()?,
-        segment: None,
         segment: f
             .segment
             .as_deref()

@@ -101,9 +101,8 @@ pub fn serve(config: &Config, args: ServeArgs) -> Result<()> {
         capture_per_s: args.capture_rate,
         capture_burst: args.capture_rate * 10.0,
         capture_origins,
-        instantly_webhook_secret: std::env::var("LEADGEN_INSTANTLY_WEBHOOK_SECRET")
-            .ok()
-            .filter(|s| !s.trim().is_empty()),
+        instantly_webhook_secret: env_secret("LEADGEN_INSTANTLY_WEBHOOK_SECRET"),
+        intent_webhook_secret: env_secret("LEADGEN_INTENT_WEBHOOK_SECRET"),
         ..ServerOptions::default()
     };
     let grace = Duration::from_secs(args.grace_secs);
@@ -296,4 +295,9 @@ pub fn api_keys(config: &Config, cmd: ApiKeysCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// A secret from the environment; unset or blank is none.
+fn env_secret(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|s| !s.trim().is_empty())
 }

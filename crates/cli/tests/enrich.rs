@@ -147,6 +147,24 @@ fn enrich_company_prints_the_json_shape_and_stores_explainable_leads() {
     assert_eq!(llm[0]["input_tokens"], 1200);
     assert!((explained["cost_usd"].as_f64().unwrap() - 0.0108).abs() < 1e-9);
 
+    // `stats` reports the spend and the cost per enriched lead.
+    let stats: Value = serde_json::from_str(env.ok(&["stats", "--json"]).trim()).unwrap();
+    let e = &stats["enrichment"];
+    let found = e["enriched_leads"].as_u64().unwrap();
+    assert_eq!(
+        found,
+        v["leads"].as_array().unwrap().len() as u64,
+        "{stats}"
+    );
+    assert!(
+        (e["cost_usd"].as_f64().unwrap() - 0.0108).abs() < 1e-9,
+        "{stats}"
+    );
+    let per_lead = e["cost_per_enriched_lead_usd"].as_f64().unwrap();
+    assert!((per_lead - 0.0108 / found as f64).abs() < 1e-9, "{stats}");
+    let text = env.ok(&["stats"]);
+    assert!(text.contains("per enriched lead"), "{text}");
+
     // A re-run is answered from the cache: no new model calls, no cost.
     let calls = env.llm.control().requests.len();
     let again: Value = serde_json::from_str(
@@ -188,11 +206,14 @@ fn status_enqueues_enrich_lead_jobs_once() {
     .unwrap();
     env.ok(&["import", "leads.csv"]);
     let first = env.run(&["enrich", "--status", "raw", "--limit", "5000"]);
-    assert!(String::from_utf8_lossy(&first.stderr).contains("enqueued 2 enrich_lead jobs"));
+    assert!(
+        String::from_utf8_lossy(&first.stderr)
+            .contains("enqueued 2 enrich_lead jobs (0 already queued")
+    );
     let second = env.run(&["enrich", "--status", "raw", "--limit", "5000"]);
     assert!(
         String::from_utf8_lossy(&second.stderr)
-            .contains("enqueued 0 enrich_lead jobs (2 already queued)"),
+            .contains("enqueued 0 enrich_lead jobs (2 already queued, 0 skipped"),
         "{}",
         String::from_utf8_lossy(&second.stderr)
     );

@@ -26,6 +26,7 @@ pub mod types {
     pub const PUSH_TO_CRM: &str = "push_to_crm";
     pub const PUSH_TO_INSTANTLY: &str = "push_to_instantly";
     pub const SCORE_LEAD: &str = "score_lead";
+    pub const RUN_INTENT: &str = "run_intent";
 }
 
 /// Priority runs from 1 (background) to 10 (most urgent); new jobs get 5.

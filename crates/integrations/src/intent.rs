@@ -98,6 +98,13 @@ impl DataShopperClient {
         Self::new(ServiceConfig::from_env(ENV_NAME, DEFAULT_BASE_URL))
     }
 
+    /// As [`DataShopperClient::from_env`], reading variables through `get`.
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<DataShopperClient, IntegrationError> {
+        Self::new(ServiceConfig::from_lookup(ENV_NAME, DEFAULT_BASE_URL, get))
+    }
+
     /// Replaces the HTTP layer (tests shorten its waits); 402 sorting stays.
     pub fn with_http(mut self, http: HttpClient) -> DataShopperClient {
         self.http = http.with_classifier(classify_credits);

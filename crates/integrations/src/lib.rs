@@ -60,6 +60,99 @@ pub mod fake_slack;
 #[cfg(feature = "testkit")]
 pub mod fake_webhook;
 
+/// One outside service as settings show it: its variable prefix
+/// (`LEADGEN_<env_name>_BASE_URL`, `_API_KEY`, `_DAILY_BUDGET_USD`) and what
+/// leadgen uses it for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceInfo {
+    pub name: &'static str,
+    pub env_name: &'static str,
+    pub default_base_url: &'static str,
+    pub used_for: &'static str,
+}
+
+/// Every keyed service leadgen has a client for.
+pub const SERVICES: [ServiceInfo; 13] = [
+    ServiceInfo {
+        name: "Google Places",
+        env_name: google_places::ENV_NAME,
+        default_base_url: google_places::DEFAULT_BASE_URL,
+        used_for: "Google Maps sweeps",
+    },
+    ServiceInfo {
+        name: "SerpApi",
+        env_name: serpapi::ENV_NAME,
+        default_base_url: serpapi::DEFAULT_BASE_URL,
+        used_for: "Google Maps sweeps (--provider serpapi)",
+    },
+    ServiceInfo {
+        name: "Meta Ad Library",
+        env_name: meta_ads::ENV_NAME,
+        default_base_url: meta_ads::DEFAULT_BASE_URL,
+        used_for: "scrape meta-ads",
+    },
+    ServiceInfo {
+        name: "Google Ads Transparency Center",
+        env_name: google_ads_transparency::ENV_NAME,
+        default_base_url: google_ads_transparency::DEFAULT_BASE_URL,
+        used_for: "scrape google-ads (no key)",
+    },
+    ServiceInfo {
+        name: "LinkedIn Ad Library",
+        env_name: linkedin_ads::ENV_NAME,
+        default_base_url: linkedin_ads::DEFAULT_BASE_URL,
+        used_for: "scrape linkedin-ads (no key)",
+    },
+    ServiceInfo {
+        name: "DataShopper intent",
+        env_name: intent::ENV_NAME,
+        default_base_url: intent::DEFAULT_BASE_URL,
+        used_for: "intent run",
+    },
+    ServiceInfo {
+        name: "Anthropic",
+        env_name: anthropic::ENV_NAME,
+        default_base_url: anthropic::DEFAULT_BASE_URL,
+        used_for: "enrichment: LLM research",
+    },
+    ServiceInfo {
+        name: "OpenAI-compatible (local model)",
+        env_name: openai_compat::ENV_NAME,
+        default_base_url: openai_compat::DEFAULT_BASE_URL,
+        used_for: "enrichment: LLM research",
+    },
+    ServiceInfo {
+        name: "Hunter",
+        env_name: hunter::ENV_NAME,
+        default_base_url: hunter::DEFAULT_BASE_URL,
+        used_for: "enrichment: contacts and emails",
+    },
+    ServiceInfo {
+        name: "Instantly",
+        env_name: instantly::ENV_NAME,
+        default_base_url: instantly::DEFAULT_BASE_URL,
+        used_for: "campaigns",
+    },
+    ServiceInfo {
+        name: "NovaCRM",
+        env_name: novacrm::ENV_NAME,
+        default_base_url: novacrm::DEFAULT_BASE_URL,
+        used_for: "positive replies to the CRM",
+    },
+    ServiceInfo {
+        name: "HubSpot",
+        env_name: hubspot::ENV_NAME,
+        default_base_url: hubspot::DEFAULT_BASE_URL,
+        used_for: "deliver hubspot",
+    },
+    ServiceInfo {
+        name: "Resend",
+        env_name: resend::ENV_NAME,
+        default_base_url: resend::DEFAULT_BASE_URL,
+        used_for: "email notifications",
+    },
+];
+
 /// What went wrong talking to a service, sorted by what the caller should do.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum IntegrationError {

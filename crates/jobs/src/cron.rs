@@ -121,19 +121,32 @@ pub fn enqueue_due(
 }
 
 /// The plan's schedules that have a handler today: daily analytics at
-/// midnight and weekly trends on Sunday at 3 AM, in `timezone`.
+/// midnight, weekly trends on Sunday at 3 AM and the intent pull at 6 AM,
+/// in `timezone`.
 pub fn plan_schedules(timezone: &str) -> Vec<Schedule> {
-    let make = |name: &str, cron: &str, payload: &str| Schedule {
+    use leadgen_core::job::types::{GENERATE_ANALYTICS, RUN_INTENT};
+    let make = |name: &str, cron: &str, job_type: &str, payload: &str| Schedule {
         name: name.into(),
         cron: cron.into(),
         timezone: timezone.into(),
-        job_type: leadgen_core::job::types::GENERATE_ANALYTICS.into(),
+        job_type: job_type.into(),
         payload: payload.into(),
         workspace: leadgen_core::DEFAULT_WORKSPACE,
     };
     vec![
-        make("daily_analytics", "0 0 * * *", r#"{"period":"daily"}"#),
-        make("weekly_trends", "0 3 * * SUN", r#"{"period":"weekly"}"#),
+        make(
+            "daily_analytics",
+            "0 0 * * *",
+            GENERATE_ANALYTICS,
+            r#"{"period":"daily"}"#,
+        ),
+        make(
+            "weekly_trends",
+            "0 3 * * SUN",
+            GENERATE_ANALYTICS,
+            r#"{"period":"weekly"}"#,
+        ),
+        make("daily_intent", "0 6 * * *", RUN_INTENT, "{}"),
     ]
 }
 

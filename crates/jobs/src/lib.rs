@@ -13,7 +13,7 @@ pub mod remote;
 pub mod source;
 pub mod worker;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, now_ms};
 pub use handler::{HandlerError, HandlerSpec, JobContext, Outcome, RateLimit, Registry};
 pub use source::{JobSource, StoreSource};
 pub use worker::{WorkerOptions, WorkerReport, run_worker, run_worker_on};

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use leadgen_app::lead_jobs::LeadSelection;
 use leadgen_core::job::{JobStatus, RunStatus};
 use leadgen_core::lead::LeadStatus;
-use leadgen_core::{Field, Lead, LeadId};
+use leadgen_core::{Field, Lead, LeadId, WorkspaceId};
 use leadgen_store::{Cursor, JobFilter, LeadEdit, LeadFilter, LeadQuery, Role, SortOrder};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -78,6 +78,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_lead, update_lead, delete_lead))
         .routes(routes!(bulk_tag))
         .routes(routes!(verify_leads))
+        .routes(routes!(enrich_leads))
         .routes(routes!(list_companies))
         .routes(routes!(get_company))
         .routes(routes!(list_jobs))
@@ -94,6 +95,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_api_keys, create_api_key))
         .routes(routes!(revoke_api_key))
         .routes(routes!(list_users, create_user))
+        .routes(routes!(get_settings))
+        .routes(routes!(list_webhooks))
+        .routes(routes!(replay_webhook))
         .routes(routes!(openapi_json))
 }
 
@@ -644,25 +648,41 @@ pub fn lead_selection(
 
 #[utoipa::path(post, path = "/api/v1/leads/verify", tag = "leads", request_body = LeadSelectionBody,
     responses(
-        (status = 202, description = "`{run_id, enqueued, skipped, not_found}`: one validate_email job per lead with an email, in one run", body = Object),
+        (status = 202, description = "`{run_id, enqueued, already_queued, skipped, not_found}`: one validate_email job per lead with an email, in one run", body = Object),
         (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn verify_leads(
     State(st): State<AppState>,
     Extension(p): Caller,
     ApiJson(req): ApiJson<LeadSelectionBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    lead_jobs_request(st, p, req, leadgen_app::lead_jobs::enqueue_verifications).await
+}
+
+#[utoipa::path(post, path = "/api/v1/leads/enrich", tag = "leads", request_body = LeadSelectionBody,
+    responses(
+        (status = 202, description = "`{run_id, enqueued, already_queued, skipped, not_found}`: one enrich_lead job per lead without an email that has a first and last name and a company domain, in one run; a lead is enriched once", body = Object),
+        (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn enrich_leads(
+    State(st): State<AppState>,
+    Extension(p): Caller,
+    ApiJson(req): ApiJson<LeadSelectionBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    lead_jobs_request(st, p, req, leadgen_app::lead_jobs::enqueue_enrichments).await
+}
+
+/// A members' request for jobs on chosen leads (verify, enrich): 202 with
+/// what was enqueued.
+async fn lead_jobs_request(
+    st: AppState,
+    p: Principal,
+    req: LeadSelectionBody,
+    enqueue: leadgen_app::lead_jobs::EnqueueFn,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     p.require(Role::Member)?;
     let selection = lead_selection(&req.filters(), req.ids.clone(), req.max)?;
     let ws = p.workspace;
     let out = st
-        .blocking(move |s| {
-            Ok(leadgen_app::lead_jobs::enqueue_verifications(
-                s,
-                ws,
-                &selection,
-                now_ms(),
-            )?)
-        })
+        .blocking(move |s| Ok(enqueue(s, ws, &selection, now_ms())?))
         .await?;
     Ok((StatusCode::ACCEPTED, Json(json!(out))))
 }
@@ -938,8 +958,10 @@ async fn resume_run(
     responses((status = 200, description = "Lead counts by status, tier and source", body = Object)))]
 async fn stats(State(st): State<AppState>, Extension(p): Caller) -> ApiResult<Json<Value>> {
     let ws = p.workspace;
-    let s = st.blocking(move |s| Ok(s.stats(ws)?)).await?;
-    Ok(Json(json!(s)))
+    let v = st
+        .blocking(move |s| Ok(leadgen_app::enrich_job::stats_json(s, ws)?))
+        .await?;
+    Ok(Json(v))
 }
 
 // -------------------------------------------------------------- imports
@@ -1135,4 +1157,114 @@ async fn create_user(
         })
         .await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookListParams {
+    /// The source: `instantly` (default) or `intent:<vendor>`.
+    pub source: Option<String>,
+    /// Newest first; 1 to 500 (default 50).
+    pub limit: Option<u32>,
+}
+
+/// One stored delivery as the API and the dashboard show it.
+pub fn webhook_json(e: &leadgen_store::WebhookEvent) -> Value {
+    let body = serde_json::from_str::<Value>(&e.body).unwrap_or_else(|_| json!(e.body));
+    json!({
+        "id": e.id,
+        "source": e.source,
+        "received_at": e.received_at,
+        "status": e.status,
+        "error": e.error,
+        "event_type": e.event_type,
+        "campaign_ref": e.campaign_ref,
+        "dedupe_key": e.dedupe_key,
+        "body": body,
+    })
+}
+
+/// The source and limit a webhook listing asks for.
+pub fn webhook_listing(q: &WebhookListParams) -> ApiResult<(String, usize)> {
+    let name = q.source.as_deref().unwrap_or("instantly").trim().to_owned();
+    if leadgen_app::webhook_intake::source_of(&name).is_none() {
+        return Err(ApiError::bad_request(format!(
+            "unknown webhook source '{name}'; use instantly or intent:<vendor>"
+        ))
+        .with_details(field("source")));
+    }
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be 1 to 500").with_details(field("limit")));
+    }
+    Ok((name, limit as usize))
+}
+
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "settings", params(WebhookListParams),
+    responses((status = 200, description = "`{events: [{id, source, received_at, status, error, event_type, campaign_ref, body}]}`, newest first: every delivery, refused and malformed ones too", body = Object),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_webhooks(
+    State(st): State<AppState>,
+    Extension(p): Caller,
+    ApiQuery(q): ApiQuery<WebhookListParams>,
+) -> ApiResult<Json<Value>> {
+    p.require(Role::Admin)?;
+    let (source, limit) = webhook_listing(&q)?;
+    let ws = p.workspace;
+    let events = st
+        .blocking(move |s| Ok(s.list_webhooks(ws, &source, limit)?))
+        .await?;
+    let events: Vec<Value> = events.iter().map(webhook_json).collect();
+    Ok(Json(json!({ "events": events })))
+}
+
+/// Replays a stored event; the API's answer for each outcome.
+pub async fn replay_stored_webhook(st: &AppState, ws: WorkspaceId, id: i64) -> ApiResult<Value> {
+    use leadgen_app::webhook_intake::{Replay, replay};
+    match st
+        .blocking(move |s| Ok(replay(s, ws, id, now_ms())?))
+        .await?
+    {
+        Replay::NotFound => Err(ApiError::not_found("webhook event")),
+        Replay::NotAnEvent(why) => Err(ApiError::conflict(why)),
+        Replay::Done(Ok(effects)) => Ok(json!({"id": id, "processed": true, "effects": effects})),
+        Replay::Done(Err(error)) => Ok(json!({"id": id, "processed": false, "error": error})),
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/replay", tag = "settings", params(("id" = i64, Path)),
+    responses((status = 200, description = "`{id, processed, effects | error}`: the stored event processed again", body = Object),
+        (status = 404, body = ErrorBody), (status = 409, description = "a refused or malformed delivery, kept for the record only", body = ErrorBody),
+        (status = 403, body = ErrorBody)))]
+async fn replay_webhook(
+    State(st): State<AppState>,
+    Extension(p): Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Value>> {
+    p.require(Role::Admin)?;
+    Ok(Json(replay_stored_webhook(&st, p.workspace, id).await?))
+}
+
+/// The settings document from the server's environment and config.
+pub async fn settings_value(st: &AppState, ws: WorkspaceId) -> ApiResult<Value> {
+    let config = st.config().clone();
+    st.blocking(move |s| {
+        let env = |k: &str| std::env::var(k).ok();
+        Ok(leadgen_app::settings::settings_json(
+            s,
+            ws,
+            &config,
+            &env,
+            now_ms(),
+        )?)
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/v1/settings", tag = "settings",
+    responses((status = 200, description = "`{services: [{name, env_prefix, used_for, key_set, base_url, custom_base_url, daily_budget_usd}], secrets: [{variable, for, set}], spend: {day, today: [{provider, usd}], enrich_this_month_usd, enrich_monthly_budget_usd, per_lead_ceiling_usd, per_run_ceiling_usd}, scoring, waterfall}` — whether each key is set, never a key", body = Object),
+        (status = 403, body = ErrorBody)))]
+async fn get_settings(State(st): State<AppState>, Extension(p): Caller) -> ApiResult<Json<Value>> {
+    p.require(Role::Admin)?;
+    Ok(Json(settings_value(&st, p.workspace).await?))
 }

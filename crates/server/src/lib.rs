@@ -58,6 +58,10 @@ pub fn router(state: AppState) -> Router {
             "/integrations/instantly/webhook",
             axum::routing::post(webhooks::instantly),
         )
+        .route(
+            "/integrations/intent/{vendor}/webhook",
+            axum::routing::post(webhooks::intent),
+        )
         .merge(ui::public_pages())
         .merge(workers::router(state.clone()));
     if state.opts().public_metrics {

@@ -10,6 +10,7 @@ use leadgen_store::Store;
 
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
+pub use leadgen_jobs::now_ms;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -42,6 +43,9 @@ pub struct ServerOptions {
     /// `LEADGEN_INSTANTLY_WEBHOOK_SECRET`: Instantly's deliveries must carry
     /// it in `X-Leadgen-Webhook-Secret`; unset, all are refused.
     pub instantly_webhook_secret: Option<String>,
+    /// `LEADGEN_INTENT_WEBHOOK_SECRET`: intent vendors' deliveries must carry
+    /// it in `X-Leadgen-Webhook-Secret`; unset, all are refused.
+    pub intent_webhook_secret: Option<String>,
     /// `LEADGEN_WORKER_SECRET`: remote workers send it as a bearer token on
     /// `/workers/*`; unset, those routes are off (404).
     pub worker_secret: Option<WorkerSecret>,
@@ -87,6 +91,7 @@ impl Default for ServerOptions {
             capture_origins: Vec::new(),
             capture_honeypot: "website_url".to_owned(),
             instantly_webhook_secret: None,
+            intent_webhook_secret: None,
             worker_secret: None,
         }
     }
@@ -147,13 +152,6 @@ impl AppState {
             .await
             .map_err(ApiError::internal)?
     }
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// A token bucket per API key, in memory: each server process limits the

@@ -18,8 +18,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::api::{
-    ApiPath, CompanyListParams, LeadListParams, company_filter, company_with_leads, lead_detail,
-    lead_query, lead_selection, run_value,
+    ApiPath, CompanyListParams, LeadListParams, WebhookListParams, company_filter,
+    company_with_leads, lead_detail, lead_query, lead_selection, replay_stored_webhook, run_value,
+    webhook_json, webhook_listing,
 };
 use crate::auth::{CSRF_FIELD, Principal, SESSION_COOKIE};
 use crate::credentials;
@@ -45,6 +46,7 @@ pub fn pages() -> Router<AppState> {
         .route("/leads", get(leads_page))
         .route("/leads/{id}", get(lead_page))
         .route("/leads/verify", post(verify_form))
+        .route("/leads/enrich", post(enrich_form))
         .route("/companies", get(companies_page))
         .route("/companies/{id}", get(company_page))
         .route("/upload", get(upload_page))
@@ -53,6 +55,8 @@ pub fn pages() -> Router<AppState> {
         .route("/runs/{id}/{action}", post(run_form_action))
         .route("/jobs/{id}/{action}", post(job_form_action))
         .route("/settings", get(settings_page))
+        .route("/webhooks", get(webhooks_page))
+        .route("/webhooks/{id}/replay", post(replay_webhook_form))
         .route("/settings/api-keys", post(create_key_form))
         .route("/settings/api-keys/{id}/revoke", post(revoke_key_form))
         .route("/settings/users", post(create_user_form))
@@ -415,10 +419,12 @@ async fn leads_page(
             button type="submit" { "Filter" }
         }
         @if p.role >= Role::Member && !page_data.leads.is_empty() {
-            form.actions method="post" action="/leads/verify" {
-                (csrf_field(&p))
-                @for (k, val) in &filters { input type="hidden" name=(k) value=(val); }
-                button type="submit" { "Verify the matching leads" }
+            @for (action, label) in [("verify", "Verify the matching leads"), ("enrich", "Enrich the matching leads")] {
+                form.actions method="post" action=(format!("/leads/{action}")) {
+                    (csrf_field(&p))
+                    @for (k, val) in &filters { input type="hidden" name=(k) value=(val); }
+                    button type="submit" { (label) }
+                }
             }
         }
         (leads_table(&page_data.leads))
@@ -457,6 +463,25 @@ async fn verify_form(
     Extension(p): Extension<Principal>,
     Form(params): Form<LeadListParams>,
 ) -> Response {
+    lead_jobs_form(st, p, params, leadgen_app::lead_jobs::enqueue_verifications).await
+}
+
+/// "Enrich the matching leads": one enrich_lead job per lead the waterfall
+/// can work on among the first 10,000 that match, then the runs page.
+async fn enrich_form(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Form(params): Form<LeadListParams>,
+) -> Response {
+    lead_jobs_form(st, p, params, leadgen_app::lead_jobs::enqueue_enrichments).await
+}
+
+async fn lead_jobs_form(
+    st: AppState,
+    p: Principal,
+    params: LeadListParams,
+    enqueue: leadgen_app::lead_jobs::EnqueueFn,
+) -> Response {
     if let Err(e) = p.require(Role::Member) {
         return error_page(&p, e);
     }
@@ -466,14 +491,7 @@ async fn verify_form(
     };
     let ws = p.workspace;
     match st
-        .blocking(move |s| {
-            Ok(leadgen_app::lead_jobs::enqueue_verifications(
-                s,
-                ws,
-                &selection,
-                now_ms(),
-            )?)
-        })
+        .blocking(move |s| Ok(enqueue(s, ws, &selection, now_ms())?))
         .await
     {
         Ok(_) => Redirect::to("/runs").into_response(),
@@ -985,15 +1003,32 @@ async fn settings_page(State(st): State<AppState>, Extension(p): Extension<Princ
     if let Err(e) = p.require(Role::Admin) {
         return error_page(&p, e);
     }
+    settings_response(&st, &p, None).await
+}
+
+/// The settings page; `new_key` (name, key) is shown once after it is made.
+async fn settings_response(
+    st: &AppState,
+    p: &Principal,
+    new_key: Option<(&str, &str)>,
+) -> Response {
     let ws = p.workspace;
     let data = st
         .blocking(move |s| Ok((s.list_api_keys(ws)?, s.list_users(ws)?)))
         .await;
     let (keys, users) = match data {
         Ok(d) => d,
-        Err(e) => return error_page(&p, e),
+        Err(e) => return error_page(p, e),
     };
-    page("Settings", &p, settings_markup(&p, &keys, &users, None))
+    let settings = match crate::api::settings_value(st, ws).await {
+        Ok(v) => v,
+        Err(e) => return error_page(p, e),
+    };
+    page(
+        "Settings",
+        p,
+        settings_markup(p, &keys, &users, new_key, &settings),
+    )
 }
 
 /// Roles to pick from; keys may also be capture keys for web forms.
@@ -1013,7 +1048,14 @@ fn settings_markup(
     keys: &[leadgen_store::ApiKey],
     users: &[leadgen_store::User],
     new_key: Option<(&str, &str)>,
+    settings: &Value,
 ) -> Markup {
+    let arr = |k: &str| settings[k].as_array().cloned().unwrap_or_default();
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
     html! {
         h1 { "Settings" }
         @if let Some((name, key)) = new_key {
@@ -1061,6 +1103,61 @@ fn settings_markup(
                 button type="submit" { "Add user" }
             }
         }
+        section {
+            h2 { "Integrations" }
+            p.muted { "Keys and URLs come from the environment of the server and the workers ("
+                code { "LEADGEN_<PREFIX>_API_KEY" } ", " code { "_BASE_URL" } ", " code { "_DAILY_BUDGET_USD" }
+                "); a key is only ever shown as set or not set. "
+                code { "leadgen deliver test <target>" } " tests a connection." }
+            div.table-wrap { table {
+                thead { tr { th { "Service" } th { "Prefix" } th { "Used for" } th { "Key" } th { "Base URL" } th { "Daily budget" } } }
+                tbody {
+                    @for sv in arr("services") {
+                        tr {
+                            td { (text(&sv["name"])) }
+                            td { code { (text(&sv["env_prefix"])) } }
+                            td { (text(&sv["used_for"])) }
+                            td { @if sv["key_set"] == Value::Bool(true) { "set" } @else { span.muted { "not set" } } }
+                            td { code { (text(&sv["base_url"])) } }
+                            td { @let b = text(&sv["daily_budget_usd"]); @if b.is_empty() { span.muted { "none" } } @else { "$" (b) } }
+                        }
+                    }
+                }
+            } }
+            h3 { "Secrets and channels" }
+            ul {
+                @for sec in arr("secrets") {
+                    li { code { (text(&sec["variable"])) } " (" (text(&sec["for"])) "): "
+                        @if sec["set"] == Value::Bool(true) { "set" } @else { span.muted { "not set" } } }
+                }
+            }
+        }
+        section {
+            h2 { "Budgets and spend" }
+            @let sp = &settings["spend"];
+            p { "Enrichment this month (" (text(&sp["month"])) "): $" (format!("{:.4}", sp["enrich_this_month_usd"].as_f64().unwrap_or(0.0)))
+                " of " @if sp["enrich_monthly_budget_usd"].is_null() { "no monthly budget" } @else { "$" (text(&sp["enrich_monthly_budget_usd"])) }
+                "; per lead at most $" (text(&sp["per_lead_ceiling_usd"])) ", per run $" (text(&sp["per_run_ceiling_usd"])) "." }
+            @let today = sp["today"].as_array().cloned().unwrap_or_default();
+            @if today.is_empty() { p.muted { "No provider spend today (" (text(&sp["day"])) ", UTC)." } }
+            @else {
+                div.table-wrap { table {
+                    thead { tr { th { "Provider" } th { "Spent today (UTC)" } } }
+                    tbody { @for row in &today { tr { td { (text(&row["provider"])) } td.num { "$" (format!("{:.4}", row["usd"].as_f64().unwrap_or(0.0))) } } } }
+                } }
+            }
+        }
+        section {
+            h2 { "Scoring rules and the enrichment waterfall" }
+            p.muted { "In force from " code { "leadgen.toml" } " (" code { "[scoring]" } ", " code { "[enrich.waterfall]" } "); a change applies to leads scored after it." }
+            details { summary { "Scoring rules" } pre { (serde_json::to_string_pretty(&settings["scoring"]).unwrap_or_default()) } }
+            details { summary { "Waterfall" } pre { (serde_json::to_string_pretty(&settings["waterfall"]).unwrap_or_default()) } }
+        }
+        section {
+            h2 { "Inbound webhooks" }
+            p { "Every delivery is stored before it is answered. "
+                a href="/webhooks" { "See the deliveries and replay an event" } "." }
+        }
     }
 }
 
@@ -1089,17 +1186,10 @@ async fn create_key_form(
     let ws = p.workspace;
     let name = f.name.clone();
     let r = st
-        .blocking(move |s| {
-            let issued = credentials::issue_api_key(s, ws, &name, role, now_ms())?;
-            Ok((issued, s.list_api_keys(ws)?, s.list_users(ws)?))
-        })
+        .blocking(move |s| Ok(credentials::issue_api_key(s, ws, &name, role, now_ms())?))
         .await;
     match r {
-        Ok((issued, keys, users)) => page(
-            "Settings",
-            &p,
-            settings_markup(&p, &keys, &users, Some((&f.name, &issued.key))),
-        ),
+        Ok(issued) => settings_response(&st, &p, Some((&f.name, &issued.key))).await,
         Err(e) => error_page(&p, e),
     }
 }
@@ -1155,6 +1245,70 @@ async fn create_user_form(
         .await
     {
         Ok(_) => Redirect::to("/settings").into_response(),
+        Err(e) => error_page(&p, e),
+    }
+}
+
+// ------------------------------------------------------------- webhooks
+
+/// Inbound deliveries, newest first, with a Replay button on each event.
+async fn webhooks_page(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<WebhookListParams>,
+) -> Response {
+    if let Err(e) = p.require(Role::Admin) {
+        return error_page(&p, e);
+    }
+    let (source, limit) = match webhook_listing(&q) {
+        Ok(l) => l,
+        Err(e) => return error_page(&p, e),
+    };
+    let ws = p.workspace;
+    let title = source.clone();
+    let events = match st
+        .blocking(move |s| Ok(s.list_webhooks(ws, &source, limit)?))
+        .await
+    {
+        Ok(ev) => ev,
+        Err(e) => return error_page(&p, e),
+    };
+    let body = html! {
+        h1 { "Inbound webhooks: " (title) }
+        p.muted { "Every delivery is kept, refused and malformed ones too. Replay processes a stored event again with today's rules; an event's effects happen once." }
+        div.table-wrap { table {
+            thead { tr { th { "#" } th { "Received" } th { "Event" } th { "Status" } th { "Error" } th { "Body" } th {} } }
+            tbody {
+                @for e in &events {
+                    @let v = webhook_json(e);
+                    tr {
+                        td.num { (e.id) }
+                        td { (fmt_time(e.received_at)) }
+                        td { (e.event_type.as_deref().unwrap_or("")) }
+                        td { (e.status) }
+                        td { (e.error.as_deref().unwrap_or("")) }
+                        td { details { summary { "body" } pre { (serde_json::to_string_pretty(&v["body"]).unwrap_or_default()) } } }
+                        td { @if e.dedupe_key.is_some() { (action_form(&p, &format!("/webhooks/{}/replay", e.id), "Replay")) } }
+                    }
+                }
+            }
+        } }
+        @if events.is_empty() { p.muted { "No delivery yet." } }
+    };
+    page("Inbound webhooks", &p, body)
+}
+
+async fn replay_webhook_form(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+    Form(_f): Form<CsrfOnly>,
+) -> Response {
+    if let Err(e) = p.require(Role::Admin) {
+        return error_page(&p, e);
+    }
+    match replay_stored_webhook(&st, p.workspace, id).await {
+        Ok(_) => Redirect::to("/webhooks").into_response(),
         Err(e) => error_page(&p, e),
     }
 }

@@ -8,14 +8,15 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use leadgen_app::webhook_intake::{INSTANTLY, Intake, WebhookSource, receive};
+use leadgen_app::webhook_intake::{INSTANTLY, INTENT, Intake, WebhookSource, receive};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
+use crate::error::ApiError;
 
 pub const SECRET_HEADER: &str = "x-leadgen-webhook-secret";
 
@@ -53,24 +54,45 @@ pub(crate) async fn instantly(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    intake(state, INSTANTLY, state_secret_instantly, q, headers, body).await
+    let secret = state.opts().instantly_webhook_secret.clone();
+    intake(state, INSTANTLY, None, secret, q, headers, body).await
 }
 
-fn state_secret_instantly(s: &AppState) -> Option<String> {
-    s.opts().instantly_webhook_secret.clone()
+/// `POST /integrations/intent/{vendor}/webhook[?workspace=N]` with
+/// `X-Leadgen-Webhook-Secret: $LEADGEN_INTENT_WEBHOOK_SECRET`: a vendor's
+/// intent signals (see `leadgen_app::intent::ingest_webhook`).
+pub(crate) async fn intent(
+    State(state): State<AppState>,
+    Path(vendor): Path<String>,
+    Query(q): Query<WorkspaceParam>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ok = !vendor.is_empty()
+        && vendor.len() <= 40
+        && vendor
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
+        return ApiError::bad_request("the vendor in the path: 1 to 40 letters, digits, - and _")
+            .into_response();
+    }
+    let secret = state.opts().intent_webhook_secret.clone();
+    intake(state, INTENT, Some(vendor), secret, q, headers, body).await
 }
 
 async fn intake(
     state: AppState,
     src: WebhookSource,
-    secret: fn(&AppState) -> Option<String>,
+    channel: Option<String>,
+    secret: Option<String>,
     q: WorkspaceParam,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let ws = q.workspace.unwrap_or(leadgen_core::DEFAULT_WORKSPACE);
     // No secret configured: every delivery is refused.
-    let authorized = match (secret(&state), headers.get(SECRET_HEADER)) {
+    let authorized = match (secret, headers.get(SECRET_HEADER)) {
         (Some(want), Some(given)) => {
             !want.is_empty() && same_secret(given.as_bytes(), want.as_bytes())
         }
@@ -80,7 +102,16 @@ async fn intake(
     let store = state.inner.store.clone();
     let now = crate::now_ms();
     let done = tokio::task::spawn_blocking(move || {
-        receive(&*store, ws, &src, authorized, &kept, &body, now)
+        receive(
+            &*store,
+            ws,
+            &src,
+            channel.as_deref(),
+            authorized,
+            &kept,
+            &body,
+            now,
+        )
     })
     .await;
     let result = match done {

@@ -21,6 +21,8 @@ both_backends! {
     admin_creates_and_lists_keys_and_users,
     companies_list_by_state_page_and_show_their_leads,
     verify_trigger_enqueues_a_job_per_lead_with_an_email,
+    enrich_trigger_enqueues_a_job_per_lead_it_can_enrich_once,
+    settings_show_services_budgets_and_rules_to_admins,
 }
 
 /// Every operation in the document, as (method, path with ids filled in).
@@ -905,4 +907,92 @@ async fn verify_trigger_enqueues_a_job_per_lead_with_an_email(app: App) {
         .await;
     assert_eq!(v["enqueued"], 0);
     assert_eq!(v["run_id"], Value::Null, "no run for nothing");
+}
+
+async fn enrich_trigger_enqueues_a_job_per_lead_it_can_enrich_once(app: App) {
+    app.import(
+        &app.a_admin,
+        "first_name,last_name,company_domain,email\n\
+         Ana,Silva,acme.com,\n\
+         Bo,Chen,acme.com,\n\
+         Cy,Has,acme.com,cy@acme.com\n\
+         ,Nofirst,acme.com,\n",
+    )
+    .await;
+    app.import(
+        &app.b_admin,
+        "first_name,last_name,company_domain\nZed,Other,b.example\n",
+    )
+    .await;
+    let v = app
+        .post("/api/v1/leads/enrich", &app.a_member)
+        .json(&json!({"status": "raw"}))
+        .json_value()
+        .await;
+    assert_eq!(v["enqueued"], 2, "Ana and Bo: {v}");
+    assert_eq!(v["skipped"], 2, "one has an email, one no first name: {v}");
+    let run = v["run_id"].as_i64().expect("a run");
+    let jobs = app
+        .get(&format!("/api/v1/jobs?run={run}"), &app.a_viewer)
+        .json_value()
+        .await;
+    let jobs = jobs["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 2);
+    assert!(
+        jobs.iter().all(|j| j["job_type"] == "enrich_lead"),
+        "{jobs:?}"
+    );
+
+    // Enrichment is once per lead: asking again queues nothing new.
+    let again = app
+        .post("/api/v1/leads/enrich", &app.a_member)
+        .json(&json!({"status": "raw"}))
+        .json_value()
+        .await;
+    assert_eq!(again["enqueued"], 0, "{again}");
+    assert_eq!(again["already_queued"], 2, "{again}");
+
+    // Another workspace's lead is not found; viewers may not enrich.
+    let b_lead = app.get("/api/v1/leads", &app.b_admin).json_value().await["leads"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let v = app
+        .post("/api/v1/leads/enrich", &app.a_member)
+        .json(&json!({"ids": [b_lead]}))
+        .json_value()
+        .await;
+    assert_eq!(v["not_found"], json!([b_lead]));
+    assert_eq!(v["enqueued"], 0);
+    let r = app
+        .post("/api/v1/leads/enrich", &app.a_viewer)
+        .json(&json!({"status": "raw"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+async fn settings_show_services_budgets_and_rules_to_admins(app: App) {
+    let v = app.get("/api/v1/settings", &app.a_admin).json_value().await;
+    let services = v["services"].as_array().expect("services");
+    assert_eq!(services.len(), leadgen_integrations::SERVICES.len(), "{v}");
+    for s in services {
+        assert!(s["key_set"].is_boolean(), "{s}");
+        assert!(s["base_url"].as_str().unwrap().starts_with("http"), "{s}");
+    }
+    assert!(
+        v["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["set"].is_boolean()),
+        "{v}"
+    );
+    assert!(v["scoring"].is_object(), "the rules in force: {v}");
+    assert!(v["waterfall"]["contacts"].is_array(), "{v}");
+    assert!(v["spend"]["today"].is_array(), "{v}");
+    for key in [&app.a_member, &app.a_viewer] {
+        let r = app.get("/api/v1/settings", key).send().await.unwrap();
+        assert_eq!(r.status(), 403);
+    }
 }

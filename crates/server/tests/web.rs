@@ -17,6 +17,7 @@ both_backends! {
     health_ready_and_metrics_are_open_and_count_requests,
     company_pages_list_show_leads_and_escape_names,
     the_leads_page_verifies_the_matching_leads,
+    the_leads_page_enriches_the_matching_leads,
 }
 
 async fn login_sets_a_session_cookie_and_logout_ends_it(app: App) {
@@ -190,6 +191,10 @@ async fn dashboard_pages_render_for_a_session(app: App) {
         ("/upload", "Drop a CSV file here"),
         ("/runs", "seeded run"),
         ("/settings", "API keys"),
+        ("/settings", "LEADGEN_INSTANTLY_WEBHOOK_SECRET"),
+        ("/settings", "Scoring rules"),
+        ("/settings", "Budgets and spend"),
+        ("/webhooks", "No delivery yet"),
     ] {
         let r = app
             .http
@@ -501,4 +506,27 @@ async fn the_leads_page_verifies_the_matching_leads(app: App) {
         shown,
         "no second run"
     );
+}
+
+async fn the_leads_page_enriches_the_matching_leads(app: App) {
+    app.import(
+        &app.a_admin,
+        "first_name,last_name,company_domain\nAnn,Lee,acme.com\nBob,Ray,acme.com\n",
+    )
+    .await;
+    let (session, csrf) = app.login().await;
+    let list = app.page(app.url("/leads?q=ann"), &session).await;
+    assert!(list.contains("Enrich the matching leads"), "{list}");
+    let r = app
+        .http
+        .post(app.url("/leads/enrich"))
+        .header("cookie", &session)
+        .form(&[("csrf_token", csrf.as_str()), ("q", "ann")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/runs");
+    let runs = app.page(app.url("/runs"), &session).await;
+    assert!(runs.contains("enrich leads: 1 leads"), "only Ann: {runs}");
 }

@@ -189,11 +189,6 @@ pub fn default_policy() -> RetryPolicy {
     }
 }
 
-fn system_now_ms() -> i64 {
-    use leadgen_jobs::Clock;
-    leadgen_jobs::SystemClock.now_ms()
-}
-
 /// Drops the leads whose email is on the workspace's suppression list;
 /// returns those that may be contacted and how many were dropped. Every
 /// outbound path that carries leads calls this right before sending.
@@ -344,7 +339,7 @@ impl DeliveryService {
             target: target.clone(),
             status,
         };
-        let (store, ws, now) = (self.store.clone(), self.ws, system_now_ms());
+        let (store, ws, now) = (self.store.clone(), self.ws, leadgen_jobs::now_ms());
         let begun =
             tokio::task::spawn_blocking(move || store.begin_delivery(ws, &d, now).map(|r| (r, d)))
                 .await;
@@ -369,7 +364,12 @@ impl DeliveryService {
         if let Some(e) = &error {
             tracing::warn!(channel = %d.channel, target = %d.target, event = %d.event, error = %e, "delivery failed");
         }
-        let (store, ws, now, err2) = (self.store.clone(), self.ws, system_now_ms(), error.clone());
+        let (store, ws, now, err2) = (
+            self.store.clone(),
+            self.ws,
+            leadgen_jobs::now_ms(),
+            error.clone(),
+        );
         let key = d.idempotency_key.clone();
         let recorded = tokio::task::spawn_blocking(move || {
             store.finish_delivery(ws, &key, err2.as_deref(), now)
@@ -469,7 +469,7 @@ impl DeliveryService {
             event: event.to_owned(),
             idempotency_key: format!("webhook{i}:{key}"),
         };
-        let now_s = system_now_ms() / 1000;
+        let now_s = leadgen_jobs::now_ms() / 1000;
         let client = self.webhook_client.clone();
         let event_id = key.to_owned();
         self.send(d, async move {

@@ -57,7 +57,7 @@ impl DeliveryService {
         campaign_name: &str,
         remaining: u64,
     ) -> Vec<ChannelResult> {
-        let day = date_of_ms(super::system_now_ms());
+        let day = date_of_ms(leadgen_jobs::now_ms());
         self.notify(&Notification {
             event: "campaign.low_leads".into(),
             key: format!("campaign.low_leads:{campaign_name}:{day}"),
@@ -78,7 +78,7 @@ impl DeliveryService {
         if !rate.is_finite() || rate < threshold {
             return Vec::new();
         }
-        let day = date_of_ms(super::system_now_ms());
+        let day = date_of_ms(leadgen_jobs::now_ms());
         self.notify(&Notification {
             event: "campaign.bounce_rate".into(),
             key: format!("campaign.bounce_rate:{campaign_name}:{day}"),

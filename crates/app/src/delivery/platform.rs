@@ -229,7 +229,7 @@ pub async fn upload_to_platforms(
         .filter(|n| *n > 0)
         .unwrap_or(DEFAULT_BATCH);
     let (store, ws) = (service.store().clone(), service.workspace());
-    let now = super::system_now_ms();
+    let now = leadgen_jobs::now_ms();
     let (batches, mut report) = tokio::task::spawn_blocking(move || {
         let mut report = UploadReport::default();
         plan_upload(store.as_ref(), ws, batch_size, now, &mut report).map(|b| (b, report))
@@ -280,7 +280,7 @@ pub async fn upload_to_platforms(
                 b.batch_id.clone(),
                 b.lead_ids.clone(),
             );
-            let now = super::system_now_ms();
+            let now = leadgen_jobs::now_ms();
             tokio::task::spawn_blocking(move || {
                 store.record_platform_upload(ws, &p, &id, &ids, now)
             })
