@@ -295,7 +295,7 @@ async fn push(
     size: usize,
 ) -> Result<Outcome, HandlerError> {
     let ws = ctx.job.workspace;
-    let store = &ctx.store;
+    let store = ctx.store()?;
     let now = ctx.clock.now_ms();
     let c: Campaign = blocking(store, move |s| s.get_campaign(ws, campaign))
         .await?
@@ -422,7 +422,7 @@ pub fn analytics_spec_with(env: EnvLookup) -> HandlerSpec {
         async move {
             let ws = ctx.job.workspace;
             let client = InstantlyClient::from_lookup(|k| env(k)).map_err(handler_error)?;
-            let campaigns = blocking(&ctx.store, move |s| s.list_campaigns(ws)).await?;
+            let campaigns = blocking(ctx.store()?, move |s| s.list_campaigns(ws)).await?;
             let mut updated = 0;
             for c in campaigns {
                 let Some(iid) = c.instantly_campaign_id.clone() else {
@@ -434,7 +434,7 @@ pub fn analytics_spec_with(env: EnvLookup) -> HandlerSpec {
                 };
                 let text = serde_json::to_string(&a).unwrap_or_else(|_| "{}".into());
                 let now = ctx.clock.now_ms();
-                blocking(&ctx.store, move |s| {
+                blocking(ctx.store()?, move |s| {
                     s.set_campaign_metrics(ws, c.id, &text, now)
                 })
                 .await?;
@@ -613,11 +613,11 @@ pub fn crm_spec_with(env: EnvLookup) -> HandlerSpec {
             let ws = ctx.job.workspace;
             let (campaign, lead) = (p.campaign, p.lead);
             if let Some(id) =
-                blocking(&ctx.store, move |s| s.member_crm_id(ws, campaign, lead)).await?
+                blocking(ctx.store()?, move |s| s.member_crm_id(ws, campaign, lead)).await?
             {
                 return Ok(Outcome::new(json!({ "crm_id": id, "already": true })));
             }
-            let (c, l) = blocking(&ctx.store, move |s| {
+            let (c, l) = blocking(ctx.store()?, move |s| {
                 Ok((s.get_campaign(ws, campaign)?, s.get_lead(ws, lead)?))
             })
             .await?;
@@ -631,7 +631,7 @@ pub fn crm_spec_with(env: EnvLookup) -> HandlerSpec {
             };
             let check = email.clone();
             if let Some(reason) =
-                blocking(&ctx.store, move |s| s.suppressed_reason(ws, &check)).await?
+                blocking(ctx.store()?, move |s| s.suppressed_reason(ws, &check)).await?
             {
                 return Ok(Outcome::new(
                     json!({ "skipped": "suppressed", "reason": reason.as_str() }),
@@ -644,7 +644,7 @@ pub fn crm_spec_with(env: EnvLookup) -> HandlerSpec {
                 .map_err(handler_error)?;
             let rec = id.clone();
             let now = ctx.clock.now_ms();
-            blocking(&ctx.store, move |s| {
+            blocking(ctx.store()?, move |s| {
                 s.set_member_crm_id(ws, campaign, lead, &rec, now)
             })
             .await?;

@@ -394,7 +394,7 @@ pub fn company_spec(config: Arc<Config>, env: EnvLookup) -> HandlerSpec {
         let (config, env) = (config.clone(), env.clone());
         async move {
             let p: CompanyPayload = ctx.payload()?;
-            let (store, ws) = (ctx.store.clone(), ctx.job.workspace);
+            let (store, ws) = (ctx.store()?.clone(), ctx.job.workspace);
             let (domain, company_id) = match (p.company_id, p.domain) {
                 (_, Some(d)) => (d, p.company_id),
                 (Some(id), None) => {
@@ -444,7 +444,7 @@ pub fn lead_spec(config: Arc<Config>, env: EnvLookup) -> HandlerSpec {
         let (config, env) = (config.clone(), env.clone());
         async move {
             let p: LeadPayload = ctx.payload()?;
-            let (store, ws) = (ctx.store.clone(), ctx.job.workspace);
+            let (store, ws) = (ctx.store()?.clone(), ctx.job.workspace);
             let s = store.clone();
             let lead = tokio::task::spawn_blocking(move || s.get_lead(ws, p.lead_id))
                 .await

@@ -581,7 +581,8 @@ pub fn run_spec_with(env: crate::discovery::EnvLookup) -> leadgen_jobs::HandlerS
         move |ctx: JobContext| {
             let env = env.clone();
             async move {
-                let (store, ws, now) = (ctx.store.clone(), ctx.job.workspace, ctx.clock.now_ms());
+                let (store, ws, now) =
+                    (ctx.store()?.clone(), ctx.job.workspace, ctx.clock.now_ms());
                 let client = match DataShopperClient::from_lookup(|k| env(k)) {
                     Ok(c) => c,
                     Err(_) => {

@@ -16,6 +16,7 @@ pub mod intent;
 pub mod lead_jobs;
 pub mod queue;
 pub mod rejects;
+pub mod remote_jobs;
 pub mod sample;
 pub mod settings;
 pub mod verify_job;

@@ -89,7 +89,7 @@ fn analytics_spec() -> HandlerSpec {
                 p.period
             )));
         }
-        let (store, ws, now) = (ctx.store.clone(), ctx.job.workspace, ctx.clock.now_ms());
+        let (store, ws, now) = (ctx.store()?.clone(), ctx.job.workspace, ctx.clock.now_ms());
         let (leads, queue) = tokio::task::spawn_blocking(move || {
             Ok::<_, leadgen_store::StoreError>((store.stats(ws)?, store.queue_stats(ws, now)?))
         })
@@ -140,15 +140,18 @@ pub async fn work(
     types: Option<Vec<String>>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<WorkerReport, QueueError> {
-    let mut reg = registry();
-    if let Some(t) = types {
-        reg.restrict(&t)
-            .map_err(|unknown| QueueError::UnknownTypes {
-                unknown,
-                known: registry().types(),
-            })?;
-    }
+    let reg = restrict(registry(), types)?;
     Ok(run_worker(store, Arc::new(reg), Arc::new(SystemClock), opts, shutdown).await?)
+}
+
+/// `reg` keeping only `types` (a worker's `--types`), when given.
+pub fn restrict(mut reg: Registry, types: Option<Vec<String>>) -> Result<Registry, QueueError> {
+    if let Some(t) = types {
+        let known = reg.types();
+        reg.restrict(&t)
+            .map_err(|unknown| QueueError::UnknownTypes { unknown, known })?;
+    }
+    Ok(reg)
 }
 
 #[derive(Debug, thiserror::Error)]

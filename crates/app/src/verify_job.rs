@@ -13,9 +13,11 @@ use std::time::Duration;
 use leadgen_core::job::types;
 use leadgen_core::lead::LeadStatus;
 use leadgen_jobs::{HandlerError, HandlerSpec, JobContext, Outcome};
-use leadgen_store::StoredVerification;
-use leadgen_verify::{ResolverConfig, Socks5, Status, TlsMode, Verifier, VerifyOptions};
-use serde::Deserialize;
+use leadgen_store::{Store, StoredVerification};
+use leadgen_verify::{
+    ResolverConfig, Socks5, Status, TlsMode, Verification, Verifier, VerifyOptions,
+};
+use serde::{Deserialize, Serialize};
 
 use crate::config::ConfigError;
 
@@ -234,7 +236,18 @@ pub fn configure(config: VerifyConfig) {
 /// first job and shared by all (its DNS and catch-all caches, per-host
 /// caps); without [`configure`] the defaults and `LEADGEN_VERIFY_*` apply.
 pub fn spec() -> HandlerSpec {
-    make_spec(|| {
+    make_spec(process_verifier, Mode::Local)
+}
+
+/// The handler of a remote worker (no database): the payload carries the
+/// email (the server looked it up at claim time), the probe's findings go
+/// back in the result, and the server records them with [`record`].
+pub fn remote_spec() -> HandlerSpec {
+    make_spec(process_verifier, Mode::Remote)
+}
+
+fn process_verifier() -> Result<(Arc<Verifier>, u8), String> {
+    {
         VERIFIER
             .get_or_init(|| {
                 let config = match SETTINGS.get() {
@@ -249,12 +262,17 @@ pub fn spec() -> HandlerSpec {
                 Ok((Arc::new(v), config.valid_threshold))
             })
             .clone()
-    })
+    }
 }
 
 /// The handler with a given verifier and threshold (tests, embedding).
 pub fn spec_with(verifier: Arc<Verifier>, valid_threshold: u8) -> HandlerSpec {
-    make_spec(move || Ok((verifier.clone(), valid_threshold)))
+    make_spec(move || Ok((verifier.clone(), valid_threshold)), Mode::Local)
+}
+
+/// The remote worker's handler with a given verifier (tests).
+pub fn remote_spec_with(verifier: Arc<Verifier>) -> HandlerSpec {
+    make_spec(move || Ok((verifier.clone(), 0)), Mode::Remote)
 }
 
 #[derive(Debug, Deserialize)]
@@ -263,7 +281,24 @@ struct Payload {
     lead_id: i64,
 }
 
-fn make_spec<F>(verifier: F) -> HandlerSpec
+/// A `validate_email` payload as a remote worker gets it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RemotePayload {
+    lead_id: i64,
+    /// `null` when the lead has none (the job then fails, as locally).
+    email: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    /// Reads the lead and records the verification itself.
+    Local,
+    /// Probes only; the server records (see [`remote_spec`]).
+    Remote,
+}
+
+fn make_spec<F>(verifier: F, mode: Mode) -> HandlerSpec
 where
     F: Fn() -> Result<(Arc<Verifier>, u8), String> + Send + Sync + 'static,
 {
@@ -274,7 +309,10 @@ where
             let (verifier, threshold) = verifier().map_err(|e| {
                 HandlerError::Permanent(format!("the email verifier cannot start: {e}"))
             })?;
-            validate(ctx, &verifier, threshold).await
+            match mode {
+                Mode::Local => validate(ctx, &verifier, threshold).await,
+                Mode::Remote => probe_remote(ctx, &verifier).await,
+            }
         }
     });
     spec.max_attempts = 3;
@@ -298,7 +336,7 @@ async fn validate(
     threshold: u8,
 ) -> Result<Outcome, HandlerError> {
     let p: Payload = ctx.payload()?;
-    let (store, ws) = (ctx.store.clone(), ctx.job.workspace);
+    let (store, ws) = (ctx.store()?.clone(), ctx.job.workspace);
     let lead = tokio::task::spawn_blocking(move || store.get_lead(ws, p.lead_id))
         .await
         .map_err(|e| HandlerError::retry(e.to_string()))?
@@ -306,44 +344,149 @@ async fn validate(
         .ok_or_else(|| {
             HandlerError::Permanent(format!("lead {} is not in workspace {ws}", p.lead_id))
         })?;
-    let Some(email) = lead.email.as_ref().map(|e| e.as_str().to_owned()) else {
+    let email = lead_email(p.lead_id, lead.email.as_ref().map(|e| e.as_str()))?;
+    let probed = Probed::new(p.lead_id, &verifier.verify(&email).await);
+    let (store, now) = (ctx.store()?.clone(), ctx.clock.now_ms());
+    let result = tokio::task::spawn_blocking(move || record(&*store, ws, &probed, threshold, now))
+        .await
+        .map_err(|e| HandlerError::retry(e.to_string()))??;
+    Ok(Outcome::new(result))
+}
+
+fn lead_email(lead_id: i64, email: Option<&str>) -> Result<String, HandlerError> {
+    email.map(str::to_owned).ok_or_else(|| {
+        HandlerError::Permanent(format!("lead {lead_id} has no email address to verify"))
+    })
+}
+
+async fn probe_remote(ctx: JobContext, verifier: &Verifier) -> Result<Outcome, HandlerError> {
+    let p: RemotePayload = ctx.payload()?;
+    let email = lead_email(p.lead_id, p.email.as_deref())?;
+    let probed = Probed::new(p.lead_id, &verifier.verify(&email).await);
+    let result = serde_json::to_value(&probed)
+        .map_err(|e| HandlerError::Permanent(format!("verification result: {e}")))?;
+    Ok(Outcome::new(result))
+}
+
+/// What a probe found, as the store keeps it: made on the worker (local or
+/// remote) and recorded by [`record`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Probed {
+    pub lead_id: i64,
+    pub email: String,
+    pub status: String,
+    pub score: u8,
+    pub reason: Option<String>,
+    /// The whole verification (`leadgen verify --json`'s shape).
+    pub verification: serde_json::Value,
+}
+
+impl Probed {
+    pub fn new(lead_id: i64, v: &Verification) -> Probed {
+        Probed {
+            lead_id,
+            email: v.email.clone(),
+            status: v.status.as_str().to_owned(),
+            score: v.score,
+            reason: v.reason.clone(),
+            verification: serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+fn parse_status(s: &str) -> Option<Status> {
+    [
+        Status::Valid,
+        Status::Invalid,
+        Status::Risky,
+        Status::CatchAll,
+        Status::Unknown,
+    ]
+    .into_iter()
+    .find(|st| st.as_str() == s)
+}
+
+/// Stores a verification as the lead's `email_verification` and moves the
+/// lead's status by `threshold`; returns the job's result. The one place
+/// both paths record: the local handler after its probe, the server when a
+/// remote worker's result arrives (see `crate::remote_jobs`).
+pub fn record(
+    store: &dyn Store,
+    ws: i64,
+    p: &Probed,
+    threshold: u8,
+    now: i64,
+) -> Result<serde_json::Value, HandlerError> {
+    let status = parse_status(&p.status).ok_or_else(|| {
+        HandlerError::Permanent(format!("verification status {:?} is unknown", p.status))
+    })?;
+    if p.score > 100 {
         return Err(HandlerError::Permanent(format!(
-            "lead {} has no email address to verify",
-            p.lead_id
+            "verification score {} is above 100",
+            p.score
         )));
-    };
-    let v = verifier.verify(&email).await;
-    let new_status = lead_status_for(v.status, v.score, threshold);
-    let now = ctx.clock.now_ms();
+    }
+    let new_status = lead_status_for(status, p.score, threshold);
     let stored = StoredVerification {
         lead: p.lead_id,
-        email: email.clone(),
-        status: v.status.as_str().to_owned(),
-        score: v.score,
-        result: v.to_json(),
+        email: p.email.clone(),
+        status: status.as_str().to_owned(),
+        score: p.score,
+        result: p.verification.to_string(),
         checked_at: now,
     };
-    let store = ctx.store.clone();
-    let found = tokio::task::spawn_blocking(move || {
-        store.record_verification(ws, &stored, new_status, now)
-    })
-    .await
-    .map_err(|e| HandlerError::retry(e.to_string()))?
-    .map_err(|e| HandlerError::retry(e.to_string()))?;
+    let found = store
+        .record_verification(ws, &stored, new_status, now)
+        .map_err(|e| HandlerError::retry(e.to_string()))?;
     if !found {
         return Err(HandlerError::Permanent(format!(
             "lead {} was deleted during verification",
             p.lead_id
         )));
     }
-    Ok(Outcome::new(serde_json::json!({
+    Ok(serde_json::json!({
         "lead_id": p.lead_id,
-        "email": email,
-        "status": v.status.as_str(),
-        "score": v.score,
-        "reason": v.reason,
+        "email": p.email,
+        "status": status.as_str(),
+        "score": p.score,
+        "reason": p.reason,
         "lead_status": new_status.map(|s| s.as_str()),
-    })))
+    }))
+}
+
+/// The payload a remote worker gets: the stored one plus the lead's email.
+pub fn remote_payload(store: &dyn Store, ws: i64, payload: &str) -> Result<String, HandlerError> {
+    let p: Payload = serde_json::from_str(payload)
+        .map_err(|e| HandlerError::Permanent(format!("validate_email payload: {e}")))?;
+    let email = store
+        .get_lead(ws, p.lead_id)
+        .map_err(|e| HandlerError::retry(e.to_string()))?
+        .and_then(|l| l.email.map(|e| e.as_str().to_owned()));
+    Ok(serde_json::to_string(&RemotePayload {
+        lead_id: p.lead_id,
+        email,
+    })
+    .expect("plain data"))
+}
+
+/// A remote worker's result for a `validate_email` job of `ws` whose stored
+/// payload is `payload`: recorded like the local handler's, for the job's
+/// own lead whatever the result claims.
+pub fn apply_remote(
+    store: &dyn Store,
+    ws: i64,
+    payload: &str,
+    result: &serde_json::Value,
+    threshold: u8,
+    now: i64,
+) -> Result<serde_json::Value, HandlerError> {
+    let p: Payload = serde_json::from_str(payload)
+        .map_err(|e| HandlerError::Permanent(format!("validate_email payload: {e}")))?;
+    let mut probed: Probed = serde_json::from_value(result.clone())
+        .map_err(|e| HandlerError::Permanent(format!("validate_email result: {e}")))?;
+    probed.lead_id = p.lead_id;
+    record(store, ws, &probed, threshold, now)
 }
 
 #[cfg(test)]

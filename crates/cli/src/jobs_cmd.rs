@@ -32,6 +32,14 @@ pub struct WorkerArgs {
     /// Print the worker's report as JSON when it stops.
     #[arg(long)]
     json: bool,
+    /// Work for the `leadgen serve` at this URL instead of the database (a
+    /// remote worker: runs noop and validate_email). The secret comes from
+    /// LEADGEN_WORKER_SECRET or --secret-file.
+    #[arg(long)]
+    server: Option<String>,
+    /// A file holding the worker secret (with --server).
+    #[arg(long, requires = "server")]
+    secret_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -134,7 +142,11 @@ pub enum RunsCommand {
 }
 
 pub fn worker(config: &Config, args: WorkerArgs) -> Result<()> {
-    let store: Arc<dyn Store> = Arc::from(open_store(config)?);
+    // A remote worker has no database: the server is its queue.
+    let source = match &args.server {
+        Some(url) => Err((url.clone(), worker_secret(args.secret_file.as_deref())?)),
+        None => Ok(Arc::<dyn Store>::from(open_store(config)?)),
+    };
     let mut opts = queue::worker_options(
         config,
         args.worker_id.unwrap_or_else(queue::default_worker_id),
@@ -151,7 +163,12 @@ pub fn worker(config: &Config, args: WorkerArgs) -> Result<()> {
             tracing::warn!("shutting down: finishing running jobs");
             let _ = tx.send(true);
         });
-        queue::work(store.clone(), opts, types, rx).await
+        match source {
+            Ok(store) => queue::work(store, opts, types, rx).await,
+            Err((url, secret)) => {
+                leadgen_app::remote_jobs::work(&url, &secret, opts, types, rx).await
+            }
+        }
     })?;
     drop(rt);
     if args.json {
@@ -163,6 +180,22 @@ pub fn worker(config: &Config, args: WorkerArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The remote worker's secret: `--secret-file`, else `LEADGEN_WORKER_SECRET`.
+fn worker_secret(file: Option<&std::path::Path>) -> Result<String> {
+    let secret = match file {
+        Some(p) => std::fs::read_to_string(p)
+            .with_context(|| format!("reading the worker secret from {}", p.display()))?,
+        None => std::env::var("LEADGEN_WORKER_SECRET").unwrap_or_default(),
+    };
+    let secret = secret.trim().to_owned();
+    if secret.is_empty() {
+        bail!(
+            "a remote worker needs the server's worker secret: set LEADGEN_WORKER_SECRET or pass --secret-file"
+        );
+    }
+    Ok(secret)
 }
 
 /// SIGTERM or Ctrl-C.

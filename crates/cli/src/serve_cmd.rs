@@ -11,7 +11,7 @@ use leadgen_app::config::Config;
 use leadgen_app::queue;
 use leadgen_core::DEFAULT_WORKSPACE;
 use leadgen_server::credentials::{self, generate_password};
-use leadgen_server::{AppState, ServerOptions, now_ms};
+use leadgen_server::{AppState, ServerOptions, WorkerSecret, now_ms};
 use leadgen_store::{Role, Store};
 
 use crate::{open_store, open_store_with_readers};
@@ -103,6 +103,7 @@ pub fn serve(config: &Config, args: ServeArgs) -> Result<()> {
         capture_origins,
         instantly_webhook_secret: env_secret("LEADGEN_INSTANTLY_WEBHOOK_SECRET"),
         intent_webhook_secret: env_secret("LEADGEN_INTENT_WEBHOOK_SECRET"),
+        worker_secret: env_secret("LEADGEN_WORKER_SECRET").and_then(|s| WorkerSecret::new(&s)),
         ..ServerOptions::default()
     };
     let grace = Duration::from_secs(args.grace_secs);

@@ -185,8 +185,10 @@ pub struct Completion {
     pub follow_ups: Vec<NewJob>,
 }
 
-/// What became of a completion.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What became of a completion (on the wire to remote workers as
+/// `{"outcome": "completed" | "not_owned" | …}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum CompletionOutcome {
     Completed,
     /// The job is no longer this worker's (lease expired and it was taken,
@@ -198,6 +200,11 @@ pub enum CompletionOutcome {
         kind: String,
         key: String,
         by: JobId,
+    },
+    /// The result could not be applied (a remote worker's result the server
+    /// refused, e.g. its lead was deleted meanwhile): the job failed.
+    Rejected {
+        message: String,
     },
 }
 

@@ -23,11 +23,23 @@ pub type HandlerFn =
 #[derive(Clone)]
 pub struct JobContext {
     pub job: Job,
-    pub store: Arc<dyn Store>,
+    /// `None` on a remote worker (no database): use [`JobContext::store`].
+    pub store: Option<Arc<dyn Store>>,
     pub clock: Arc<dyn Clock>,
 }
 
 impl JobContext {
+    /// The store; a job type that needs it fails permanently on a worker
+    /// without one (a remote worker claims only types that need none).
+    pub fn store(&self) -> Result<&Arc<dyn Store>, HandlerError> {
+        self.store.as_ref().ok_or_else(|| {
+            HandlerError::Permanent(format!(
+                "{} jobs need the database; this worker has none",
+                self.job.job_type
+            ))
+        })
+    }
+
     /// The payload as `T`; a payload that does not parse is a permanent
     /// failure (retrying cannot fix it).
     pub fn payload<T: DeserializeOwned>(&self) -> Result<T, HandlerError> {
@@ -42,7 +54,7 @@ impl JobContext {
     /// Waits for a token of a shared bucket (all workers on this store).
     pub async fn rate_limit(&self, limit: &RateLimit) -> Result<(), HandlerError> {
         loop {
-            let store = self.store.clone();
+            let store = self.store()?.clone();
             let (bucket, per_s, burst) = (limit.bucket.clone(), limit.per_second, limit.burst);
             let now = self.clock.now_ms();
             let wait =

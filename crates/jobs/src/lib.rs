@@ -9,11 +9,14 @@ pub mod clock;
 pub mod cron;
 pub mod handler;
 pub mod noop;
+pub mod remote;
+pub mod source;
 pub mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock, now_ms};
 pub use handler::{HandlerError, HandlerSpec, JobContext, Outcome, RateLimit, Registry};
-pub use worker::{WorkerOptions, WorkerReport, run_worker};
+pub use source::{JobSource, StoreSource};
+pub use worker::{WorkerOptions, WorkerReport, run_worker, run_worker_on};
 
 /// Errors of the worker loop itself (a handler's errors are job failures,
 /// not these).
@@ -25,6 +28,9 @@ pub enum JobsError {
     Schedule { name: String, reason: String },
     #[error("a store call panicked or was cancelled: {0}")]
     Join(String),
+    /// A remote worker's server call failed (after its retries).
+    #[error("server: {0}")]
+    Remote(String),
 }
 
 pub type Result<T, E = JobsError> = std::result::Result<T, E>;

@@ -20,10 +20,11 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::AbortHandle;
 use tracing::Instrument;
 
+use crate::Result;
 use crate::clock::Clock;
 use crate::cron::{ParsedSchedule, enqueue_due};
 use crate::handler::{HandlerError, JobContext, Outcome, Registry};
-use crate::{JobsError, Result};
+use crate::source::{JobSource, StoreSource, blocking};
 
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
@@ -82,20 +83,28 @@ struct Finished {
     result: std::result::Result<Outcome, HandlerError>,
 }
 
-/// Runs a blocking store call off the async threads.
-async fn blocking<T: Send + 'static>(
-    store: &Arc<dyn Store>,
-    f: impl FnOnce(&dyn Store) -> leadgen_store::Result<T> + Send + 'static,
-) -> Result<T> {
-    let store = store.clone();
-    tokio::task::spawn_blocking(move || f(&*store))
-        .await
-        .map_err(|e| JobsError::Join(e.to_string()))?
-        .map_err(JobsError::from)
-}
-
+/// A worker next to the database.
 pub async fn run_worker(
     store: Arc<dyn Store>,
+    registry: Arc<Registry>,
+    clock: Arc<dyn Clock>,
+    opts: WorkerOptions,
+    shutdown: watch::Receiver<bool>,
+) -> Result<WorkerReport> {
+    run_worker_on(
+        Arc::new(StoreSource(store)),
+        registry,
+        clock,
+        opts,
+        shutdown,
+    )
+    .await
+}
+
+/// The worker loop over any [`JobSource`] (the store, or a server for a
+/// remote worker).
+pub async fn run_worker_on(
+    source: Arc<dyn JobSource>,
     registry: Arc<Registry>,
     clock: Arc<dyn Clock>,
     opts: WorkerOptions,
@@ -104,14 +113,15 @@ pub async fn run_worker(
     let mut w = Worker {
         types: registry.types(),
         caps: registry.caps(),
-        store: store.clone(),
+        store: source.store(),
+        source: source.clone(),
         registry,
         clock: clock.clone(),
         inflight: Arc::new(Mutex::new(HashMap::new())),
         report: WorkerReport::default(),
         opts,
     };
-    tracing::info!(worker = %w.opts.worker_id, types = ?w.types, backend = store.backend(), "worker started");
+    tracing::info!(worker = %w.opts.worker_id, types = ?w.types, source = %source.describe(), "worker started");
     let (tx, mut rx) = mpsc::unbounded_channel::<Finished>();
     let wake = Arc::new(Notify::new());
     let stop = Arc::new(AtomicBool::new(false));
@@ -138,7 +148,9 @@ pub async fn run_worker(
 }
 
 struct Worker {
-    store: Arc<dyn Store>,
+    source: Arc<dyn JobSource>,
+    /// `None` on a remote worker.
+    store: Option<Arc<dyn Store>>,
     registry: Arc<Registry>,
     clock: Arc<dyn Clock>,
     opts: WorkerOptions,
@@ -171,7 +183,10 @@ impl Worker {
         wake: Arc<Notify>,
         stop: Arc<AtomicBool>,
     ) -> Result<Option<std::thread::JoinHandle<()>>> {
-        let Some(mut wakeup) = blocking(&self.store, |s| s.job_wakeup()).await? else {
+        let Some(store) = &self.store else {
+            return Ok(None);
+        };
+        let Some(mut wakeup) = blocking(store, |s| s.job_wakeup()).await? else {
             return Ok(None);
         };
         let worker = self.opts.worker_id.clone();
@@ -191,8 +206,8 @@ impl Worker {
 
     /// Extends the leases of running jobs every third of the lease.
     fn start_heartbeat(&self, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
-        let (store, clock, inflight) = (
-            self.store.clone(),
+        let (source, clock, inflight) = (
+            self.source.clone(),
             self.clock.clone(),
             self.inflight.clone(),
         );
@@ -208,8 +223,7 @@ impl Worker {
                 }
                 let now = clock.now_ms();
                 let until = now + lease.as_millis() as i64;
-                let w = worker.clone();
-                match blocking(&store, move |s| s.extend_leases(&w, &ids, until, now)).await {
+                match source.extend(worker.clone(), ids, until, now).await {
                     Ok(n) => tracing::trace!(extended = n, "heartbeat"),
                     Err(e) => tracing::warn!(error = %e, "heartbeat failed; leases may expire"),
                 }
@@ -235,17 +249,22 @@ impl Worker {
             self.flush(rx).await?;
             let now = self.clock.now_ms();
             if now >= next_reap {
-                let n = blocking(&self.store, move |s| s.reap_expired(now)).await?;
+                let n = self.source.reap(now).await?;
                 if n > 0 {
                     tracing::warn!(jobs = n, "re-queued jobs of workers whose lease expired");
                 }
                 self.report.reaped += n;
                 next_reap = now + lease_ms / 2;
             }
-            if !self.opts.schedules.is_empty() && now >= next_cron {
+            if let Some(store) = self
+                .store
+                .as_ref()
+                .filter(|_| !self.opts.schedules.is_empty())
+                && now >= next_cron
+            {
                 let schedules = self.opts.schedules.clone();
                 let after = cron_after;
-                let n = blocking(&self.store, move |s| {
+                let n = blocking(store, move |s| {
                     enqueue_due(s, &schedules, after, now)
                         .map_err(|e| leadgen_store::StoreError::Invalid(e.to_string()))
                 })
@@ -265,7 +284,7 @@ impl Worker {
                     now,
                     caps: self.caps.clone(),
                 };
-                let jobs = blocking(&self.store, move |s| s.claim(&req)).await?;
+                let jobs = self.source.claim(req).await?;
                 claimed = jobs.len();
                 if claimed > 0 {
                     self.start(jobs, tx).await?;
@@ -277,8 +296,7 @@ impl Worker {
             let mut wait = self.opts.idle_poll;
             if claimed == 0 && self.inflight_len() == 0 {
                 let types = self.types.clone();
-                let next =
-                    blocking(&self.store, move |s| s.next_claimable(Some(&types), now)).await?;
+                let next = self.source.next_claimable(types, now).await?;
                 match next {
                     None if self.opts.until_idle => return Ok(()),
                     None => {}
@@ -309,7 +327,7 @@ impl Worker {
         self.report.claimed += jobs.len() as u64;
         let ids: Vec<JobId> = jobs.iter().map(|j| j.id).collect();
         let (worker, now) = (self.opts.worker_id.clone(), self.clock.now_ms());
-        blocking(&self.store, move |s| s.start_jobs(&worker, &ids, now)).await?;
+        self.source.start(worker, ids, now).await?;
         for mut job in jobs {
             job.status = JobStatus::Processing;
             let Some(spec) = self.registry.get(&job.job_type).cloned() else {
@@ -425,8 +443,7 @@ impl Worker {
             .chain(failed.iter().map(|f| f.id))
             .collect();
         if !done.is_empty() {
-            let w = worker.clone();
-            let outcomes = blocking(&self.store, move |s| s.complete_jobs(&w, &done, now)).await?;
+            let outcomes = self.source.complete(worker.clone(), done, now).await?;
             for o in outcomes {
                 match o {
                     CompletionOutcome::Completed => self.report.completed += 1,
@@ -435,12 +452,15 @@ impl Worker {
                         tracing::error!(%kind, %key, by, "effect already recorded; job failed instead of doubling it");
                         self.report.duplicate_effects += 1;
                     }
+                    CompletionOutcome::Rejected { message } => {
+                        tracing::warn!(%message, "result refused; the job failed");
+                        self.report.failed += 1;
+                    }
                 }
             }
         }
         if !failed.is_empty() {
-            let w = worker.clone();
-            let statuses = blocking(&self.store, move |s| s.fail_jobs(&w, &failed, now)).await?;
+            let statuses = self.source.fail(worker.clone(), failed, now).await?;
             for st in statuses {
                 match st {
                     Some(JobStatus::Pending) => self.report.retried += 1,
@@ -489,7 +509,7 @@ impl Worker {
             })
             .collect();
         let (worker, now) = (self.opts.worker_id.clone(), self.clock.now_ms());
-        let n = blocking(&self.store, move |s| s.release_jobs(&worker, &ids, now)).await?;
+        let n = self.source.release(worker, ids, now).await?;
         tracing::warn!(jobs = n, "handed back running jobs at shutdown");
         self.report.released += n;
         Ok(())

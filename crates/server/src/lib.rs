@@ -16,6 +16,7 @@ mod state;
 mod ui;
 mod ui_campaigns;
 pub mod webhooks;
+pub mod workers;
 
 use std::future::Future;
 use std::time::Duration;
@@ -27,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::trace::TraceLayer;
 
-pub use state::{AppState, ServerOptions, now_ms};
+pub use state::{AppState, ServerOptions, WorkerSecret, now_ms};
 
 use crate::error::ApiError;
 
@@ -63,7 +64,8 @@ pub fn router(state: AppState) -> Router {
             "/integrations/intent/{vendor}/webhook",
             axum::routing::post(webhooks::intent),
         )
-        .merge(ui::public_pages());
+        .merge(ui::public_pages())
+        .merge(workers::router(state.clone()));
     if state.opts().public_metrics {
         open = open.route("/metrics", get(metrics_text));
     }

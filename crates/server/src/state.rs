@@ -46,6 +46,31 @@ pub struct ServerOptions {
     /// `LEADGEN_INTENT_WEBHOOK_SECRET`: intent vendors' deliveries must carry
     /// it in `X-Leadgen-Webhook-Secret`; unset, all are refused.
     pub intent_webhook_secret: Option<String>,
+    /// `LEADGEN_WORKER_SECRET`: remote workers send it as a bearer token on
+    /// `/workers/*`; unset, those routes are off (404).
+    pub worker_secret: Option<WorkerSecret>,
+}
+
+/// The remote workers' shared secret; `Debug` does not show it.
+#[derive(Clone)]
+pub struct WorkerSecret(String);
+
+impl WorkerSecret {
+    /// `None` for an empty or blank value.
+    pub fn new(secret: &str) -> Option<WorkerSecret> {
+        let s = secret.trim();
+        (!s.is_empty()).then(|| WorkerSecret(s.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for WorkerSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WorkerSecret(<redacted>)")
+    }
 }
 
 impl Default for ServerOptions {
@@ -67,6 +92,7 @@ impl Default for ServerOptions {
             capture_honeypot: "website_url".to_owned(),
             instantly_webhook_secret: None,
             intent_webhook_secret: None,
+            worker_secret: None,
         }
     }
 }

@@ -152,6 +152,10 @@ pub trait JobQueue {
     /// A failed or cancelled job back to pending with fresh attempts.
     fn retry_job(&self, ws: WorkspaceId, id: JobId, now: i64) -> Result<bool>;
     fn get_job(&self, ws: WorkspaceId, id: JobId) -> Result<Option<Job>>;
+    /// Those of `ids` the worker holds (claimed or processing), in any
+    /// workspace: how the server learns a remote worker's jobs' workspaces
+    /// and payloads before it applies their results.
+    fn held_jobs(&self, worker: &str, ids: &[JobId]) -> Result<Vec<Job>>;
     fn list_jobs(&self, ws: WorkspaceId, f: &JobFilter) -> Result<Vec<Job>>;
     fn queue_stats(&self, ws: WorkspaceId, now: i64) -> Result<QueueStats>;
 

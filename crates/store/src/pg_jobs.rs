@@ -600,6 +600,15 @@ impl JobQueue for PgStore {
         Ok(jobs_of(&conn.client.query(&sql, &[&id, &ws])?)?.pop())
     }
 
+    fn held_jobs(&self, worker: &str, ids: &[JobId]) -> Result<Vec<Job>> {
+        let mut conn = self.conn()?;
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id = ANY($1) AND worker_id = $2 \
+             AND status IN ('claimed', 'processing') ORDER BY id"
+        );
+        jobs_of(&conn.client.query(&sql, &[&ids, &worker])?)
+    }
+
     fn list_jobs(&self, ws: WorkspaceId, f: &JobFilter) -> Result<Vec<Job>> {
         let mut conn = self.conn()?;
         let sql = format!(

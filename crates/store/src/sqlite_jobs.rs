@@ -522,6 +522,16 @@ impl JobQueue for SqliteStore {
         Ok(select_jobs(&conn, &sql, params![id, ws])?.pop())
     }
 
+    fn held_jobs(&self, worker: &str, ids: &[JobId]) -> Result<Vec<Job>> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id IN (SELECT value FROM json_each(?1)) \
+             AND worker_id = ?2 AND status IN ('claimed', 'processing') ORDER BY id"
+        );
+        let list = serde_json::to_string(ids).expect("numbers");
+        select_jobs(&conn, &sql, params![list, worker])
+    }
+
     fn list_jobs(&self, ws: WorkspaceId, f: &JobFilter) -> Result<Vec<Job>> {
         let conn = self.conn();
         let sql = format!(

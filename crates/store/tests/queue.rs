@@ -78,6 +78,7 @@ queue_suite![
     stats_count_by_status_and_type,
     next_claimable_reports_due_and_delayed_work,
     wakeup_on_enqueue,
+    held_jobs_are_the_worker_s_running_jobs_in_any_workspace,
 ];
 
 fn job(t: &str) -> NewJob {
@@ -697,4 +698,30 @@ fn wakeup_on_enqueue(h: &Harness) {
     assert!(wake.wait(Duration::from_secs(10)).unwrap());
     assert!(started.elapsed() < Duration::from_secs(5));
     t.join().unwrap();
+}
+
+fn held_jobs_are_the_worker_s_running_jobs_in_any_workspace(h: &Harness) {
+    let s = &*h.store;
+    let mut other_ws = job("noop");
+    other_ws.workspace = 2;
+    let got = s
+        .enqueue(&[job("noop"), other_ws, job("noop"), job("noop")], T0)
+        .unwrap();
+    let [a, b, c, d] = [got[0], got[1], got[2], got[3]].map(Option::unwrap);
+    let mine = claim(s, "w", 3, T0);
+    assert_eq!(ids(&mine), vec![a, b, c]);
+    s.start_jobs("w", &[b], T0).unwrap();
+    s.complete_jobs("w", &[done(c)], T0).unwrap();
+    claim(s, "other", 1, T0);
+    let held = s.held_jobs("w", &[a, b, c, d, 999_999]).unwrap();
+    assert_eq!(
+        held.iter()
+            .map(|j| (j.id, j.workspace, j.status))
+            .collect::<Vec<_>>(),
+        vec![(a, WS, JobStatus::Claimed), (b, 2, JobStatus::Processing)],
+        "completed c and d (another worker's) are not held"
+    );
+    assert_eq!(held[0].payload, r#"{"n":1}"#);
+    assert!(s.held_jobs("nobody", &[a, b]).unwrap().is_empty());
+    assert!(s.held_jobs("w", &[]).unwrap().is_empty());
 }

@@ -144,7 +144,7 @@ pub fn run_completed_spec(env: EnvLookup) -> HandlerSpec {
         let env = env.clone();
         async move {
             let p: RunNoticePayload = ctx.payload()?;
-            let (store, ws) = (ctx.store.clone(), ctx.job.workspace);
+            let (store, ws) = (ctx.store()?.clone(), ctx.job.workspace);
             let run = tokio::task::spawn_blocking(move || store.get_run(ws, p.run))
                 .await
                 .map_err(|e| HandlerError::retry(e.to_string()))?
@@ -152,7 +152,7 @@ pub fn run_completed_spec(env: EnvLookup) -> HandlerSpec {
             let Some(run) = run.filter(|r| r.status == RunStatus::Completed) else {
                 return Ok(Outcome::new(json!({"notified": false})));
             };
-            let service = DeliveryService::for_workspace(ctx.store.clone(), ws, env)
+            let service = DeliveryService::for_workspace(ctx.store()?.clone(), ws, env)
                 .map_err(|e| HandlerError::Permanent(e.to_string()))?;
             if !service.has_channels() {
                 return Ok(Outcome::new(

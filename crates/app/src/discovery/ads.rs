@@ -292,7 +292,7 @@ pub(crate) async fn store_advertisers(
         })
         .collect();
     let stored = store_discovered(
-        ctx.store.clone(),
+        ctx.store()?.clone(),
         ctx.job.workspace,
         ctx.job.id,
         meta,

@@ -323,7 +323,7 @@ pub fn maps_spec_with(env: EnvLookup) -> HandlerSpec {
             }
             let found = search_zips(&ctx, &p, &env).await?;
             let (store, ws, job_id, now) = (
-                ctx.store.clone(),
+                ctx.store()?.clone(),
                 ctx.job.workspace,
                 ctx.job.id,
                 ctx.clock.now_ms(),

@@ -77,7 +77,7 @@ pub async fn reserve_spend(
     };
     let now = ctx.clock.now_ms();
     let day = date_of_ms(now);
-    let (store, ws, d) = (ctx.store.clone(), ctx.job.workspace, day.clone());
+    let (store, ws, d) = (ctx.store()?.clone(), ctx.job.workspace, day.clone());
     let granted =
         tokio::task::spawn_blocking(move || store.reserve_spend(ws, provider, &d, micros, limit))
             .await

@@ -1,0 +1,454 @@
+//! Remote workers: the `/workers/*` wire format (shared with the server,
+//! which implements the other side) and [`HttpSource`], the [`JobSource`] of
+//! a worker that reaches the queue through `leadgen serve` instead of the
+//! database.
+//!
+//! Every request carries `Authorization: Bearer <worker secret>`. Times on
+//! the wire are durations (`lease_ms`, `retry_in_ms`, `due_in_ms`), so the
+//! worker's and the server's clocks need not agree.
+//!
+//! Lease safety: a call that meets a connection error, a timeout, a 429 or
+//! a 5xx is tried again a few times with a growing pause; when the server
+//! stays unreachable the call fails and the worker stops (it claims nothing
+//! more). The jobs it held are not lost: their leases run out and the
+//! server's reaper gives them to another worker, and the ownership guards
+//! refuse a late result from this one. A retried claim or completion whose
+//! first try did reach the server is harmless for the same reasons (the
+//! jobs of a lost claim come back after their lease; a repeated completion
+//! is answered `not_owned`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use leadgen_core::job::{
+    Completion, CompletionOutcome, Effect, Failure, Job, JobId, JobStatus, RunDelta,
+};
+use leadgen_store::{ClaimRequest, Store};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::handler::BoxFuture;
+use crate::source::JobSource;
+use crate::{JobsError, Result};
+
+/// Request and response bodies of the `/workers/jobs/*` endpoints.
+pub mod wire {
+    use super::*;
+
+    /// `POST /workers/jobs/claim`.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ClaimBody {
+        pub worker: String,
+        /// The job types the worker can run.
+        pub types: Vec<String>,
+        pub limit: u32,
+        pub lease_ms: u64,
+        /// Per-type caps on jobs in flight across all workers.
+        #[serde(default)]
+        pub caps: Vec<(String, u32)>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct ClaimReply {
+        pub jobs: Vec<ClaimedJob>,
+    }
+
+    /// A claimed job as a remote worker sees it. `payload` (JSON text) may
+    /// carry more than the stored payload: what the server looked up for a
+    /// worker without the database (e.g. the email of a `validate_email`
+    /// job's lead).
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct ClaimedJob {
+        pub id: JobId,
+        pub workspace: i64,
+        pub job_type: String,
+        pub priority: u8,
+        pub payload: String,
+        pub attempts: u32,
+        pub max_attempts: u32,
+        pub run_at: i64,
+        pub run: Option<i64>,
+        pub unique_key: Option<String>,
+    }
+
+    /// `start`, `extend` (with `lease_ms`) and `release`.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct IdsBody {
+        pub worker: String,
+        pub ids: Vec<JobId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub lease_ms: Option<u64>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct CountReply {
+        pub count: u64,
+    }
+
+    /// `POST /workers/jobs/complete`.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct CompleteBody {
+        pub worker: String,
+        pub jobs: Vec<CompletedJob>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct CompletedJob {
+        pub id: JobId,
+        /// The handler's result; for some types (`validate_email`) the
+        /// server applies it (see `leadgen_app::remote_jobs`).
+        pub result: serde_json::Value,
+        #[serde(default)]
+        pub effects: Vec<Effect>,
+        #[serde(default)]
+        pub delta: RunDelta,
+        /// Next stages; enqueued in the job's own workspace and run.
+        #[serde(default)]
+        pub follow_ups: Vec<FollowUp>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct FollowUp {
+        pub job_type: String,
+        pub payload: String,
+        pub priority: u8,
+        pub max_attempts: u32,
+        #[serde(default)]
+        pub run_in_ms: Option<u64>,
+        #[serde(default)]
+        pub unique_key: Option<String>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct CompleteReply {
+        pub outcomes: Vec<CompletionOutcome>,
+    }
+
+    /// `POST /workers/jobs/fail`.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct FailBody {
+        pub worker: String,
+        pub jobs: Vec<FailedJob>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct FailedJob {
+        pub id: JobId,
+        pub message: String,
+        /// `null`: permanent, fail now; else retry after this long (the
+        /// type's backoff, computed by the worker) if attempts remain.
+        #[serde(default)]
+        pub retry_in_ms: Option<u64>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct FailReply {
+        /// Per job: `pending` (retried later), `failed`, or `null` (not
+        /// this worker's any more).
+        pub statuses: Vec<Option<JobStatus>>,
+    }
+
+    /// `POST /workers/jobs/next`.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct NextBody {
+        pub types: Vec<String>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct NextReply {
+        /// How soon a job of these types may need a worker (≤ 0: now);
+        /// `null`: none is pending or running.
+        pub due_in_ms: Option<i64>,
+    }
+
+    /// `POST /workers/jobs/reap`: no fields.
+    #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Empty {}
+}
+
+/// How a remote worker reaches the server.
+#[derive(Clone)]
+pub struct HttpOptions {
+    pub connect_timeout: Duration,
+    /// Per request.
+    pub timeout: Duration,
+    /// Pauses between tries of one call; its length is the number of retries.
+    pub retry_delays: Vec<Duration>,
+}
+
+impl Default for HttpOptions {
+    fn default() -> HttpOptions {
+        HttpOptions {
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(30),
+            retry_delays: vec![
+                Duration::from_millis(250),
+                Duration::from_secs(1),
+                Duration::from_secs(3),
+            ],
+        }
+    }
+}
+
+/// The queue of a `leadgen serve` reached over HTTP.
+pub struct HttpSource {
+    base: String,
+    secret: String,
+    client: reqwest::Client,
+    opts: HttpOptions,
+}
+
+impl std::fmt::Debug for HttpSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret.
+        f.debug_struct("HttpSource")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpSource {
+    /// `base_url` is the server's root (`http://host:8080`).
+    pub fn new(base_url: &str, secret: &str, opts: HttpOptions) -> Result<HttpSource> {
+        let base = base_url.trim().trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) || base.len() < 10 {
+            return Err(JobsError::Remote(format!(
+                "server URL {base_url:?} must start with http:// or https://"
+            )));
+        }
+        if secret.trim().is_empty() {
+            return Err(JobsError::Remote("the worker secret is empty".into()));
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(opts.connect_timeout)
+            .timeout(opts.timeout)
+            .build()
+            .map_err(|e| JobsError::Remote(format!("HTTP client: {e}")))?;
+        Ok(HttpSource {
+            base,
+            secret: secret.trim().to_owned(),
+            client,
+            opts,
+        })
+    }
+
+    /// One call, retried on connection errors, timeouts, 429 and 5xx.
+    async fn post<B: Serialize + Sync, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<R> {
+        let url = format!("{}/workers/jobs/{path}", self.base);
+        let mut tries = 0;
+        loop {
+            let sent = self
+                .client
+                .post(&url)
+                .bearer_auth(&self.secret)
+                .json(body)
+                .send()
+                .await;
+            let problem = match sent {
+                Ok(resp) if resp.status().is_success() => {
+                    return resp
+                        .json::<R>()
+                        .await
+                        .map_err(|e| JobsError::Remote(format!("{url}: unreadable answer: {e}")));
+                }
+                Ok(resp) => {
+                    let status = resp.status();
+                    let text = resp.text().await.unwrap_or_default();
+                    let message = format!("{url}: HTTP {status}: {}", text.trim());
+                    if !(status.is_server_error() || status.as_u16() == 429) {
+                        return Err(JobsError::Remote(message));
+                    }
+                    message
+                }
+                Err(e) if e.is_connect() || e.is_timeout() || e.is_request() => {
+                    format!("{url}: {e}")
+                }
+                Err(e) => return Err(JobsError::Remote(format!("{url}: {e}"))),
+            };
+            let Some(delay) = self.opts.retry_delays.get(tries) else {
+                return Err(JobsError::Remote(format!(
+                    "{problem} (gave up after {} tries)",
+                    tries + 1
+                )));
+            };
+            tracing::warn!(error = %problem, retry_in = ?delay, "server call failed; trying again");
+            tries += 1;
+            tokio::time::sleep(*delay).await;
+        }
+    }
+
+    fn call<B, R, T>(
+        self: &Arc<Self>,
+        path: &'static str,
+        body: B,
+        map: impl FnOnce(R) -> T + Send + 'static,
+    ) -> BoxFuture<Result<T>>
+    where
+        B: Serialize + Send + Sync + 'static,
+        R: DeserializeOwned + Send + 'static,
+        T: Send + 'static,
+    {
+        let this = self.clone();
+        Box::pin(async move { this.post::<B, R>(path, &body).await.map(map) })
+    }
+}
+
+/// The `JobSource` of a remote worker: an `Arc<HttpSource>`.
+#[derive(Clone, Debug)]
+pub struct Remote(pub Arc<HttpSource>);
+
+impl JobSource for Remote {
+    fn describe(&self) -> String {
+        self.0.base.clone()
+    }
+
+    fn store(&self) -> Option<Arc<dyn Store>> {
+        None
+    }
+
+    fn claim(&self, req: ClaimRequest) -> BoxFuture<Result<Vec<Job>>> {
+        let worker = req.worker.clone();
+        let body = wire::ClaimBody {
+            worker: req.worker,
+            types: req.types.unwrap_or_default(),
+            limit: req.limit,
+            lease_ms: req.lease_ms,
+            caps: req.caps,
+        };
+        self.0.call("claim", body, move |r: wire::ClaimReply| {
+            r.jobs
+                .into_iter()
+                .map(|j| Job {
+                    id: j.id,
+                    workspace: j.workspace,
+                    job_type: j.job_type,
+                    status: JobStatus::Claimed,
+                    priority: j.priority,
+                    payload: j.payload,
+                    result: None,
+                    attempts: j.attempts,
+                    max_attempts: j.max_attempts,
+                    run_at: j.run_at,
+                    worker: Some(worker.clone()),
+                    lease_until: None,
+                    errors: Vec::new(),
+                    unique_key: j.unique_key,
+                    run: j.run,
+                    created_at: j.run_at,
+                    updated_at: j.run_at,
+                    finished_at: None,
+                })
+                .collect()
+        })
+    }
+
+    fn start(&self, worker: String, ids: Vec<JobId>, _now: i64) -> BoxFuture<Result<u64>> {
+        let body = wire::IdsBody {
+            worker,
+            ids,
+            lease_ms: None,
+        };
+        self.0.call("start", body, |r: wire::CountReply| r.count)
+    }
+
+    fn extend(
+        &self,
+        worker: String,
+        ids: Vec<JobId>,
+        lease_until: i64,
+        now: i64,
+    ) -> BoxFuture<Result<u64>> {
+        let body = wire::IdsBody {
+            worker,
+            ids,
+            lease_ms: Some((lease_until - now).max(1) as u64),
+        };
+        self.0.call("extend", body, |r: wire::CountReply| r.count)
+    }
+
+    fn complete(
+        &self,
+        worker: String,
+        done: Vec<Completion>,
+        now: i64,
+    ) -> BoxFuture<Result<Vec<CompletionOutcome>>> {
+        let jobs = done
+            .into_iter()
+            .map(|c| wire::CompletedJob {
+                id: c.id,
+                result: serde_json::from_str(&c.result)
+                    .unwrap_or(serde_json::Value::String(c.result)),
+                effects: c.effects,
+                delta: c.delta,
+                follow_ups: c
+                    .follow_ups
+                    .into_iter()
+                    .map(|n| wire::FollowUp {
+                        job_type: n.job_type,
+                        payload: n.payload,
+                        priority: n.priority,
+                        max_attempts: n.max_attempts,
+                        run_in_ms: n.run_at.map(|t| (t - now).max(0) as u64),
+                        unique_key: n.unique_key,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let body = wire::CompleteBody { worker, jobs };
+        self.0
+            .call("complete", body, |r: wire::CompleteReply| r.outcomes)
+    }
+
+    fn fail(
+        &self,
+        worker: String,
+        failures: Vec<Failure>,
+        now: i64,
+    ) -> BoxFuture<Result<Vec<Option<JobStatus>>>> {
+        let jobs = failures
+            .into_iter()
+            .map(|f| wire::FailedJob {
+                id: f.id,
+                message: f.message,
+                retry_in_ms: f.retry_at.map(|t| (t - now).max(0) as u64),
+            })
+            .collect();
+        let body = wire::FailBody { worker, jobs };
+        self.0.call("fail", body, |r: wire::FailReply| r.statuses)
+    }
+
+    fn release(&self, worker: String, ids: Vec<JobId>, _now: i64) -> BoxFuture<Result<u64>> {
+        let body = wire::IdsBody {
+            worker,
+            ids,
+            lease_ms: None,
+        };
+        self.0.call("release", body, |r: wire::CountReply| r.count)
+    }
+
+    fn reap(&self, _now: i64) -> BoxFuture<Result<u64>> {
+        self.0
+            .call("reap", wire::Empty {}, |r: wire::CountReply| r.count)
+    }
+
+    fn next_claimable(&self, types: Vec<String>, now: i64) -> BoxFuture<Result<Option<i64>>> {
+        self.0.call(
+            "next",
+            wire::NextBody { types },
+            move |r: wire::NextReply| r.due_in_ms.map(|d| now + d),
+        )
+    }
+}
