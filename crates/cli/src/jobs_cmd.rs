@@ -147,6 +147,9 @@ pub fn worker(config: &Config, args: WorkerArgs) -> Result<()> {
         Some(url) => Err((url.clone(), worker_secret(args.secret_file.as_deref())?)),
         None => Ok(Arc::<dyn Store>::from(open_store(config)?)),
     };
+    // The store is dropped after the runtime: PostgreSQL's blocking client
+    // cannot close its connection from inside one.
+    let keep_store = source.as_ref().ok().cloned();
     let mut opts = queue::worker_options(
         config,
         args.worker_id.unwrap_or_else(queue::default_worker_id),
@@ -171,6 +174,7 @@ pub fn worker(config: &Config, args: WorkerArgs) -> Result<()> {
         }
     })?;
     drop(rt);
+    drop(keep_store);
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
