@@ -185,37 +185,10 @@ fn a_killed_remote_worker_s_jobs_are_rerun_once_after_the_lease() {
         n,
         "every job completed"
     );
-    let all = store
-        .list_jobs(
-            WS,
-            &JobFilter {
-                limit: n as u32,
-                ..JobFilter::default()
-            },
-        )
-        .unwrap();
-    let rerun: Vec<_> = all
-        .iter()
-        .filter(|j| j.errors.iter().any(|e| e.message.contains("lease expired")))
-        .collect();
-    assert!(
-        rerun.len() >= held,
-        "the victim held {held} jobs when killed; {} came back",
-        rerun.len()
+    let rerun = leadgen_store::testing::assert_victims_jobs_rerun_once(
+        &*store, WS, n as usize, held, "victim",
     );
-    for j in &rerun {
-        assert_eq!(j.status, JobStatus::Completed);
-        assert_eq!(
-            j.errors.len(),
-            1,
-            "job {} expired once: {:?}",
-            j.id,
-            j.errors
-        );
-        assert_eq!(j.errors[0].worker.as_deref(), Some("victim"));
-        assert_eq!(j.attempts, 2, "job {} ran again exactly once", j.id);
-    }
-    assert_eq!(report["reaped"].as_u64().unwrap() as usize, rerun.len());
+    assert_eq!(report["reaped"].as_u64().unwrap() as usize, rerun);
     let _ = server.kill();
     let _ = server.wait();
 }

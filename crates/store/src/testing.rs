@@ -592,3 +592,48 @@ pub fn lead_with_email(batch: &crate::Batch, line: u64, email: &str) -> leadgen_
     lead.email = leadgen_core::email::Email::parse(email).ok();
     lead
 }
+
+/// After a worker named `victim` was killed holding `held` of the first `n`
+/// jobs of `ws`: asserts that each job whose lease expired came back once
+/// (one "lease expired" error, by the victim; two attempts) and completed,
+/// and that at least `held` did. Returns how many came back.
+pub fn assert_victims_jobs_rerun_once(
+    store: &dyn Store,
+    ws: WorkspaceId,
+    n: usize,
+    held: usize,
+    victim: &str,
+) -> usize {
+    use leadgen_core::job::JobStatus;
+    let all = store
+        .list_jobs(
+            ws,
+            &crate::JobFilter {
+                limit: n as u32,
+                ..crate::JobFilter::default()
+            },
+        )
+        .unwrap();
+    let rerun: Vec<_> = all
+        .iter()
+        .filter(|j| j.errors.iter().any(|e| e.message.contains("lease expired")))
+        .collect();
+    assert!(
+        rerun.len() >= held,
+        "the victim held {held} jobs when killed; {} came back",
+        rerun.len()
+    );
+    for j in &rerun {
+        assert_eq!(j.status, JobStatus::Completed);
+        assert_eq!(
+            j.errors.len(),
+            1,
+            "job {} expired once: {:?}",
+            j.id,
+            j.errors
+        );
+        assert_eq!(j.errors[0].worker.as_deref(), Some(victim));
+        assert_eq!(j.attempts, 2, "job {} ran again exactly once", j.id);
+    }
+    rerun.len()
+}
