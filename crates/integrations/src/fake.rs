@@ -104,7 +104,10 @@ pub(crate) fn serve_on_loopback(
     std::thread::Builder::new()
         .name(name.into())
         .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
+            // Two threads: a fake whose handler waits (latency, rate
+            // limits) still answers other requests.
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
                 .enable_all()
                 .build()
                 .expect("fake runtime");

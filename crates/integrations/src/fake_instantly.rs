@@ -116,7 +116,7 @@ impl FakeInstantly {
             .route("/api/v2/leads/add", post(add_leads))
             .route("/api/v2/campaigns/analytics", get(analytics))
             .with_state(control.clone());
-        let (addr, stop) = serve_loopback("fake-instantly", app);
+        let (addr, stop) = crate::fake::serve_on_loopback("fake-instantly", app);
         FakeInstantly {
             addr,
             control,
@@ -131,39 +131,6 @@ impl FakeInstantly {
     pub fn control(&self) -> std::sync::MutexGuard<'_, FakeInstantlyControl> {
         self.control.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-/// Serves `app` on 127.0.0.1 from a thread of its own (so synchronous and
-/// async tests alike can use it) until the returned sender is dropped.
-pub(crate) fn serve_loopback(
-    name: &str,
-    app: Router,
-) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("fake runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("binding the fake");
-                let _ = addr_tx.send(listener.local_addr().expect("fake address"));
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stop_rx.await;
-                    })
-                    .await;
-            });
-        })
-        .expect("spawning the fake");
-    let addr = addr_rx.recv().expect("the fake started");
-    (addr, stop_tx)
 }
 
 fn error(status: StatusCode, message: &str) -> Response {

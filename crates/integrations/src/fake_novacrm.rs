@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use crate::fake_instantly::serve_loopback;
+use crate::fake::serve_on_loopback;
 
 pub const FAKE_NOVACRM_KEY: &str = "fake-novacrm-key";
 
@@ -53,7 +53,7 @@ impl FakeNovaCrm {
         let app = Router::new()
             .route("/api/leads/capture", post(capture))
             .with_state(control.clone());
-        let (addr, stop) = serve_loopback("fake-novacrm", app);
+        let (addr, stop) = serve_on_loopback("fake-novacrm", app);
         FakeNovaCrm {
             addr,
             control,

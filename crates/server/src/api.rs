@@ -1173,9 +1173,14 @@ pub struct WebhookListParams {
     pub limit: Option<u32>,
 }
 
-/// One stored delivery as the API and the dashboard show it.
+/// A stored delivery's body: its JSON, or the raw text when it is not JSON.
+pub fn webhook_body(e: &leadgen_store::WebhookEvent) -> Value {
+    serde_json::from_str::<Value>(&e.body).unwrap_or_else(|_| json!(e.body))
+}
+
+/// One stored delivery as the API shows it.
 pub fn webhook_json(e: &leadgen_store::WebhookEvent) -> Value {
-    let body = serde_json::from_str::<Value>(&e.body).unwrap_or_else(|_| json!(e.body));
+    let body = webhook_body(e);
     json!({
         "id": e.id,
         "source": e.source,

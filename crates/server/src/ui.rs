@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::api::{
     ApiPath, CompanyListParams, LeadListParams, WebhookListParams, company_filter,
     company_with_leads, lead_detail, lead_query, lead_selection, replay_stored_webhook, run_value,
-    webhook_json, webhook_listing,
+    webhook_body, webhook_listing,
 };
 use crate::auth::{CSRF_FIELD, Principal, SESSION_COOKIE};
 use crate::credentials;
@@ -1288,14 +1288,13 @@ async fn webhooks_page(
             thead { tr { th { "#" } th { "Received" } th { "Event" } th { "Status" } th { "Error" } th { "Body" } th {} } }
             tbody {
                 @for e in &events {
-                    @let v = webhook_json(e);
                     tr {
                         td.num { (e.id) }
                         td { (fmt_time(e.received_at)) }
                         td { (e.event_type.as_deref().unwrap_or("")) }
                         td { (e.status) }
                         td { (e.error.as_deref().unwrap_or("")) }
-                        td { details { summary { "body" } pre { (serde_json::to_string_pretty(&v["body"]).unwrap_or_default()) } } }
+                        td { details { summary { "body" } pre { (serde_json::to_string_pretty(&webhook_body(e)).unwrap_or_default()) } } }
                         td { @if e.dedupe_key.is_some() { (action_form(&p, &format!("/webhooks/{}/replay", e.id), "Replay")) } }
                     }
                 }
