@@ -49,6 +49,8 @@ pub enum CampaignError {
 pub struct Preview {
     pub count: u64,
     pub sample: Vec<Lead>,
+    /// Time the count took, in milliseconds (the sample is extra).
+    pub count_ms: u64,
 }
 
 pub fn segment_filter(text: &str) -> Result<LeadFilter, CampaignError> {
@@ -66,7 +68,9 @@ pub fn preview(
     sample: u32,
 ) -> Result<Preview, CampaignError> {
     let filter = segment_filter(segment)?;
+    let started = std::time::Instant::now();
     let count = store.count_leads(ws, &filter)?;
+    let count_ms = started.elapsed().as_millis() as u64;
     let page = store.query_leads(
         ws,
         &leadgen_store::LeadQuery {
@@ -79,6 +83,7 @@ pub fn preview(
     Ok(Preview {
         count,
         sample: page.leads,
+        count_ms,
     })
 }
 

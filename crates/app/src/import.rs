@@ -12,7 +12,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use foldhash::fast::RandomState;
 use leadgen_core::dedupe::{KeyHashes, LeadKeys, SourcePriority, merge_into};
 use leadgen_core::geo::Country;
 use leadgen_core::mapping::{ColumnMapping, auto_map};
@@ -29,8 +28,9 @@ use leadgen_jobs::now_ms;
 
 /// Rows per unit of work between the two threads.
 const CHUNK_ROWS: usize = 4096;
-/// Changed leads held in memory before they are written back.
-const DIRTY_FLUSH: usize = 20_000;
+/// Rows that merge into leads already written, held before they are
+/// applied: the targets are then read and rewritten once each, in id order.
+const PENDING_FLUSH: usize = 100_000;
 
 /// Everything an import needs besides the store.
 #[derive(Debug, Clone)]
@@ -369,16 +369,12 @@ impl Hasher for PreHashed {
 
 type KeyMap = HashMap<u64, LeadId, BuildHasherDefault<PreHashed>>;
 
-/// Identity keys of every lead in the workspace (as stored 64-bit keys),
-/// and the leads changed but not yet written back.
+/// Identity keys of every lead in the workspace (as stored 64-bit keys).
 struct Resolver {
     ws: WorkspaceId,
     keys: KeyMap,
     /// Keys first seen in this import, written at the end in key order.
     new_keys: Vec<(i64, LeadId)>,
-    /// Leads from the store (or earlier chunks) being merged into, with
-    /// whether anything changed.
-    dirty: HashMap<LeadId, (Lead, bool), RandomState>,
     next_id: LeadId,
     id_end: LeadId,
 }
@@ -439,7 +435,6 @@ fn consume(
         ws: opts.workspace,
         keys: KeyMap::with_capacity_and_hasher(stored.len() * 2 + CHUNK_ROWS, Default::default()),
         new_keys: Vec::new(),
-        dirty: HashMap::with_hasher(RandomState::default()),
         next_id: 0,
         id_end: 0,
     };
@@ -449,7 +444,8 @@ fn consume(
 
     let mut actions: Vec<Action> = Vec::with_capacity(CHUNK_ROWS);
     let mut inserts: Vec<Lead> = Vec::with_capacity(CHUNK_ROWS);
-    let mut to_fetch: Vec<LeadId> = Vec::new();
+    // Rows merging into leads written before their chunk, in file order.
+    let mut pending: Vec<(LeadId, Lead)> = Vec::new();
     // Where the writer's time goes, for `LEADGEN_LOG=debug`.
     let mut t_wait = Duration::ZERO;
     let mut t_resolve = Duration::ZERO;
@@ -470,19 +466,14 @@ fn consume(
         counts.rejected += chunk.rejected;
         actions.clear();
         inserts.clear();
-        to_fetch.clear();
 
         // Pass 1: who is who. New leads get ids now, so later rows of the
-        // same chunk find them; ids at or above `first_new` are this chunk's.
-        let first_new = r.peek_next_id(tx)?;
+        // same chunk find them.
         let mut rows = chunk.rows;
         for p in &mut rows {
             let stored = p.keys.stored(r.ws);
             match r.find(&stored) {
                 Some(id) => {
-                    if id < first_new && !r.dirty.contains_key(&id) {
-                        to_fetch.push(id);
-                    }
                     r.register(&stored, id);
                     actions.push(Action::Merge(id));
                 }
@@ -494,18 +485,8 @@ fn consume(
                 }
             }
         }
-        lap(&mut t_resolve);
-        // Leads this chunk merges into that live in the store: one read.
-        to_fetch.sort_unstable();
-        to_fetch.dedup();
-        if !to_fetch.is_empty() {
-            for lead in tx.get_leads(&to_fetch)? {
-                r.dirty.insert(lead.id, (lead, false));
-            }
-        }
-        lap(&mut t_fetch);
-
-        // Pass 2: apply in file order. `inserts` stays sorted by id.
+        // Pass 2: apply in file order. `inserts` stays sorted by id; a row
+        // merging into a lead written before waits in `pending`.
         for (p, action) in rows.into_iter().zip(actions.drain(..)) {
             match action {
                 Action::Insert => {
@@ -514,21 +495,14 @@ fn consume(
                 }
                 Action::Merge(id) => {
                     counts.merged += 1;
-                    let target = match inserts.binary_search_by_key(&id, |l| l.id) {
-                        Ok(pos) => Some((&mut inserts[pos], None)),
-                        Err(_) => r.dirty.get_mut(&id).map(|(l, changed)| (l, Some(changed))),
-                    };
-                    let Some((target, changed)) = target else {
-                        return Err(StoreError::Corrupt(format!(
-                            "lead {id} has identity keys but no row"
-                        ))
-                        .into());
-                    };
-                    if merge_into(target, &p.lead, &priority).changed() {
-                        opts.rules.apply(target);
-                        if let Some(changed) = changed {
-                            *changed = true;
+                    match inserts.binary_search_by_key(&id, |l| l.id) {
+                        Ok(pos) => {
+                            let target = &mut inserts[pos];
+                            if merge_into(target, &p.lead, &priority).changed() {
+                                opts.rules.apply(target);
+                            }
                         }
+                        Err(_) => pending.push((id, p.lead)),
                     }
                 }
             }
@@ -540,9 +514,9 @@ fn consume(
             tx.store_records(records)?;
         }
         lap(&mut t_records);
-        r.dirty.retain(|_, (_, changed)| *changed);
-        if r.dirty.len() >= DIRTY_FLUSH {
-            flush(tx, &mut r.dirty)?;
+        if pending.len() >= PENDING_FLUSH {
+            lap(&mut t_flush);
+            apply_pending(tx, &mut pending, &priority, &opts.rules, &mut t_fetch)?;
         }
         progress(ImportProgress {
             rows_read: counts.rows_read,
@@ -551,7 +525,8 @@ fn consume(
         });
         lap(&mut t_flush);
     }
-    flush(tx, &mut r.dirty)?;
+    lap(&mut t_flush);
+    apply_pending(tx, &mut pending, &priority, &opts.rules, &mut t_fetch)?;
     lap(&mut t_flush);
     r.new_keys.sort_unstable();
     tx.insert_keys(&r.new_keys)?;
@@ -570,11 +545,46 @@ fn consume(
     Ok(())
 }
 
-fn flush(
+/// Merges the held rows into their leads: each lead is read once (in id
+/// order, which walks the table forwards), takes its rows in file order,
+/// and is written back once if anything changed.
+fn apply_pending(
     tx: &mut dyn IngestTx,
-    dirty: &mut HashMap<LeadId, (Lead, bool), RandomState>,
-) -> Result<(), StoreError> {
-    let mut leads: Vec<Lead> = dirty.drain().map(|(_, (lead, _))| lead).collect();
-    leads.sort_unstable_by_key(|l| l.id);
-    tx.update_leads(&leads)
+    pending: &mut Vec<(LeadId, Lead)>,
+    priority: &dyn SourcePriority,
+    rules: &ScoringRules,
+    t_fetch: &mut Duration,
+) -> Result<(), ImportError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let mut ids: Vec<LeadId> = pending.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut targets: Vec<(Lead, bool)> = tx
+        .get_leads(&ids)?
+        .into_iter()
+        .map(|l| (l, false))
+        .collect();
+    targets.sort_unstable_by_key(|(l, _)| l.id);
+    *t_fetch += started.elapsed();
+    for (id, row) in pending.drain(..) {
+        let Ok(pos) = targets.binary_search_by_key(&id, |(l, _)| l.id) else {
+            return Err(
+                StoreError::Corrupt(format!("lead {id} has identity keys but no row")).into(),
+            );
+        };
+        let (target, changed) = &mut targets[pos];
+        if merge_into(target, &row, priority).changed() {
+            rules.apply(target);
+            *changed = true;
+        }
+    }
+    let changed: Vec<Lead> = targets
+        .into_iter()
+        .filter_map(|(l, changed)| changed.then_some(l))
+        .collect();
+    tx.update_leads(&changed)?;
+    Ok(())
 }

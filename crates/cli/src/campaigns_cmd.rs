@@ -85,7 +85,13 @@ pub fn campaigns(config: &Config, cmd: CampaignsCommand) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&p)?);
             } else {
-                println!("{} leads ({} ms)", p.count, started.elapsed().as_millis());
+                println!(
+                    "{} leads (count {} ms; with the {} best {} ms)",
+                    p.count,
+                    p.count_ms,
+                    p.sample.len(),
+                    started.elapsed().as_millis()
+                );
                 print_sample(&p);
             }
         }

@@ -285,9 +285,26 @@ fn main() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    if let Err(e) = run(Cli::parse()) {
+    let cli = Cli::parse();
+    end_quietly_on_closed_pipe(&cli.command);
+    if let Err(e) = run(cli) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
+    }
+}
+
+/// `leadgen leads list | head`: a command that prints and ends stops
+/// quietly when its reader goes away, as Unix tools do, instead of
+/// panicking in `println!`. Rust ignores SIGPIPE by default; the server and
+/// the workers keep that, so a client hanging up is an error they handle,
+/// never their end.
+fn end_quietly_on_closed_pipe(command: &Command) {
+    if !matches!(command, Command::Serve(_) | Command::Worker(_)) {
+        // SAFETY: runs at start-up, before any thread exists, and only
+        // restores a signal's default disposition.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
     }
 }
 

@@ -372,3 +372,41 @@ fn leads_verify_enqueues_one_job_per_matching_lead_with_an_email() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--company-domain"));
 }
+
+/// `leadgen leads list | head -1`: when the reader goes away the command
+/// ends quietly (SIGPIPE, as Unix tools do), not with a panic message.
+#[test]
+fn a_closed_pipe_ends_a_listing_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = sample(dir.path(), 3000, 11);
+    ok(&data, &["import", file.to_str().unwrap(), "--json"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leadgen"))
+        .args(["leads", "list", "--limit", "2500"])
+        .env("LEADGEN_DATA_DIR", &data)
+        .env_remove("LEADGEN_DATABASE_URL")
+        .env_remove("LEADGEN_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run leadgen");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(!first.is_empty(), "the listing printed something");
+    // The reader is dropped here: the rest of the listing has nowhere to go.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        out.status.signal(),
+        Some(13), // SIGPIPE
+        "ended by SIGPIPE: {:?} {stderr}",
+        out.status
+    );
+}

@@ -74,6 +74,18 @@ CREATE TABLE leads (
 );
 "#];
 
+/// The secondary indexes of `leads` as (name, DDL): the shared list, and a
+/// GIN index over the tags as `jsonb` that `tags has "x"` (`?`) reads.
+fn lead_indexes() -> impl Iterator<Item = (&'static str, String)> {
+    LEAD_INDEXES
+        .iter()
+        .map(|(name, cols, unique)| (*name, create_index_sql(name, cols, *unique)))
+        .chain(std::iter::once((
+            "leads_tags",
+            "CREATE INDEX IF NOT EXISTS leads_tags ON leads USING gin ((tags::jsonb))".to_owned(),
+        )))
+}
+
 /// The `leads` columns that are BIGINT; every other column is TEXT.
 const INT_COLUMNS: [&str; 8] = [
     "id",
@@ -560,8 +572,8 @@ impl Store for PgStore {
                 &[&version],
             )?;
         }
-        for (name, cols, unique) in LEAD_INDEXES {
-            tx.batch_execute(&create_index_sql(name, cols, unique))?;
+        for (_, ddl) in lead_indexes() {
+            tx.batch_execute(&ddl)?;
         }
         tx.commit()?;
         // Statements prepared before a migration may describe old tables.
@@ -807,7 +819,7 @@ impl PgIngest<'_> {
             .try_get(0)?;
         if empty {
             // DDL is transactional: a rollback brings the indexes back.
-            for (name, _, _) in LEAD_INDEXES {
+            for (name, _) in lead_indexes() {
                 c.client
                     .batch_execute(&format!("DROP INDEX IF EXISTS {name}"))?;
             }
@@ -998,10 +1010,8 @@ impl IngestTx for PgIngest<'_> {
             self.conn
                 .client
                 .batch_execute("SET LOCAL maintenance_work_mem = '256MB'")?;
-            for (name, cols, unique) in LEAD_INDEXES {
-                self.conn
-                    .client
-                    .batch_execute(&create_index_sql(name, cols, unique))?;
+            for (_, ddl) in lead_indexes() {
+                self.conn.client.batch_execute(&ddl)?;
             }
         }
         self.conn.client.batch_execute("COMMIT")?;

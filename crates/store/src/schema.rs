@@ -5,9 +5,10 @@
 /// Secondary indexes of `leads`: (name, columns, unique).
 ///
 /// Identity keys live in `lead_keys`, not in indexes of `leads`; the first
-/// two serve the filtered, sorted listings without a sort step, the last two
-/// the segments' case-insensitive industry and state conditions.
-pub const LEAD_INDEXES: [(&str, &str, bool); 4] = [
+/// two serve the filtered, sorted listings without a sort step, the next two
+/// the segments' case-insensitive industry and state conditions, the last
+/// `tier = …` counts and their best-scored leads.
+pub const LEAD_INDEXES: [(&str, &str, bool); 5] = [
     (
         "leads_status_score",
         "workspace_id, status, score, id",
@@ -16,6 +17,7 @@ pub const LEAD_INDEXES: [(&str, &str, bool); 4] = [
     ("leads_score", "workspace_id, score, id", false),
     ("leads_industry", "workspace_id, lower(industry)", false),
     ("leads_state", "workspace_id, lower(state)", false),
+    ("leads_tier", "workspace_id, tier, score, id", false),
 ];
 
 pub fn create_index_sql(name: &str, cols: &str, unique: bool) -> String {

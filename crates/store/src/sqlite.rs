@@ -77,7 +77,65 @@ fn migrations() -> Vec<String> {
     all.push(crate::deliveries::deliveries_ddl("INTEGER PRIMARY KEY"));
     all.push(crate::enrichments::enrichments_ddl("INTEGER PRIMARY KEY"));
     all.push(crate::intent::intent_ddl("INTEGER PRIMARY KEY"));
+    all.push(format!("{LEAD_TAGS_DDL}\n{FILL_LEAD_TAGS};"));
     all
+}
+
+/// Every tag of every lead, so `tags has "x"` reads the leads that have it
+/// instead of parsing every lead's tags. Lead ids are unique across
+/// workspaces; the query around it keeps to one workspace.
+const LEAD_TAGS_DDL: &str = "CREATE TABLE lead_tags (tag TEXT NOT NULL, lead_id INTEGER NOT NULL, PRIMARY KEY (tag, lead_id)) WITHOUT ROWID;";
+
+/// `lead_tags` from `leads`, in key order (an append).
+const FILL_LEAD_TAGS: &str = "INSERT OR IGNORE INTO lead_tags (tag, lead_id) \
+     SELECT j.value, l.id FROM leads l, json_each(l.tags) j WHERE l.tags IS NOT NULL ORDER BY 1, 2";
+
+/// Triggers that keep `lead_tags` equal to the leads' tags on every write
+/// path (imports, edits, bulk actions, erasure): (name, body).
+const LEAD_TAG_TRIGGERS: [(&str, &str); 3] = [
+    (
+        "lead_tags_insert",
+        "AFTER INSERT ON leads WHEN new.tags IS NOT NULL BEGIN \
+         INSERT OR IGNORE INTO lead_tags (tag, lead_id) SELECT value, new.id FROM json_each(new.tags); END",
+    ),
+    (
+        "lead_tags_update",
+        "AFTER UPDATE OF tags ON leads WHEN old.tags IS NOT new.tags BEGIN \
+         DELETE FROM lead_tags WHERE lead_id = old.id AND tag IN (SELECT value FROM json_each(coalesce(old.tags, '[]'))); \
+         INSERT OR IGNORE INTO lead_tags (tag, lead_id) SELECT value, new.id FROM json_each(coalesce(new.tags, '[]')); END",
+    ),
+    (
+        "lead_tags_delete",
+        "AFTER DELETE ON leads WHEN old.tags IS NOT NULL BEGIN \
+         DELETE FROM lead_tags WHERE lead_id = old.id AND tag IN (SELECT value FROM json_each(old.tags)); END",
+    ),
+];
+
+/// What a bulk load into an empty `leads` drops first and builds at the
+/// end, in one pass each, instead of maintaining row by row.
+fn drop_derived(conn: &Connection) -> Result<()> {
+    for (name, _, _) in LEAD_INDEXES {
+        conn.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+    }
+    for (name, _) in LEAD_TAG_TRIGGERS {
+        conn.execute_batch(&format!("DROP TRIGGER IF EXISTS {name}"))?;
+    }
+    Ok(())
+}
+
+/// The indexes and triggers of `leads`, where missing; with `fill_tags`,
+/// `lead_tags` is first filled from the leads (after [`drop_derived`]).
+fn create_derived(conn: &Connection, fill_tags: bool) -> Result<()> {
+    for (name, cols, unique) in LEAD_INDEXES {
+        conn.execute_batch(&create_index_sql(name, cols, unique))?;
+    }
+    if fill_tags {
+        conn.execute_batch(FILL_LEAD_TAGS)?;
+    }
+    for (name, body) in LEAD_TAG_TRIGGERS {
+        conn.execute_batch(&format!("CREATE TRIGGER IF NOT EXISTS {name} {body}"))?;
+    }
+    Ok(())
 }
 
 /// Rows per multi-row INSERT: fewer statement executions, within SQLite's
@@ -99,7 +157,7 @@ impl Dialect for Sqlite {
         format!("?{n}")
     }
     fn has_tag(&self, p: &str) -> String {
-        format!("EXISTS (SELECT 1 FROM json_each(leads.tags) WHERE value = {p})")
+        format!("leads.id IN (SELECT lead_id FROM lead_tags WHERE tag = {p})")
     }
     fn json_int(&self, doc: &str, key: &str, sub: &str) -> String {
         format!("json_extract({doc}, '$.{key}.{sub}')")
@@ -258,9 +316,7 @@ impl Store for SqliteStore {
             tx.execute_batch(m)?;
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
         }
-        for (name, cols, unique) in LEAD_INDEXES {
-            tx.execute_batch(&create_index_sql(name, cols, unique))?;
-        }
+        create_derived(&tx, false)?;
         tx.commit()?;
         Ok(())
     }
@@ -482,9 +538,7 @@ impl SqliteIngest<'_> {
         let empty: bool =
             c.query_row("SELECT NOT EXISTS (SELECT 1 FROM leads)", [], |r| r.get(0))?;
         if empty {
-            for (name, _, _) in LEAD_INDEXES {
-                c.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
-            }
+            drop_derived(c)?;
             self.rebuild_indexes = true;
         }
         Ok(())
@@ -624,10 +678,7 @@ impl IngestTx for SqliteIngest<'_> {
             ],
         )?;
         if self.rebuild_indexes {
-            for (name, cols, unique) in LEAD_INDEXES {
-                self.conn
-                    .execute_batch(&create_index_sql(name, cols, unique))?;
-            }
+            create_derived(&self.conn, true)?;
         }
         self.conn.execute_batch("COMMIT")?;
         self.done = true;

@@ -7,7 +7,7 @@ use leadgen_core::domain::Domain;
 use leadgen_core::lead::{IntentLevel, LeadStatus, Tier};
 use leadgen_core::segment::{LeadFacts, Segment};
 use leadgen_core::{Lead, RecordId, SourceRef};
-use leadgen_store::{LeadFilter, Store, StoredVerification, testing};
+use leadgen_store::{LeadEdit, LeadFilter, Store, StoredVerification, testing};
 
 const WS: i64 = 1;
 
@@ -22,7 +22,10 @@ macro_rules! both {
     };
 }
 
-both!(segment_counts_match_the_reference);
+both!(
+    segment_counts_match_the_reference,
+    tag_conditions_follow_every_write
+);
 
 const INDUSTRIES: [Option<&str>; 4] = [Some("Dentist"), Some("dentist"), Some("Law"), None];
 const STATES: [Option<&str>; 4] = [Some("NY"), Some("NJ"), Some("CA"), None];
@@ -151,4 +154,88 @@ fn segment_counts_match_the_reference(s: &dyn Store) {
         );
         assert!(want.len() < data.len(), "{text} selects everything");
     }
+}
+
+/// The ids `tags has "<tag>"` selects, by the segment and by the leads
+/// list's tag filter; both must agree.
+fn tagged(s: &dyn Store, tag: &str) -> Vec<i64> {
+    let ids = |filter: LeadFilter| {
+        let mut got = Vec::new();
+        s.export_leads(WS, &filter, &mut |l| {
+            got.push(l.id);
+            Ok(())
+        })
+        .unwrap();
+        got
+    };
+    let by_segment = ids(LeadFilter {
+        segment: Some(Segment::parse(&format!("tags has \"{tag}\"")).unwrap()),
+        ..Default::default()
+    });
+    let by_filter = ids(LeadFilter {
+        tags: vec![tag.into()],
+        ..Default::default()
+    });
+    assert_eq!(by_segment, by_filter, "{tag}");
+    by_segment
+}
+
+/// Tag conditions read an index of the leads' tags on SQLite (filled after
+/// a load into an empty store, kept by triggers afterwards) and a GIN index
+/// on PostgreSQL; every way a lead's tags change must show in them.
+fn tag_conditions_follow_every_write(s: &dyn Store) {
+    let with_tags = |b: &leadgen_store::Batch, from: u64, tags: &[&str]| {
+        let mut l = testing::lead_with_email(b, from, &format!("t{from}@tags.example"));
+        l.tags = tags.iter().map(|t| t.to_string()).collect();
+        l
+    };
+    // A load into the empty store, then one into a store with leads.
+    let first = testing::insert_leads(s, WS, "tags-1", |b| {
+        vec![
+            with_tags(b, 2, &["a", "b"]),
+            with_tags(b, 3, &[]),
+            with_tags(b, 4, &["b"]),
+        ]
+    })
+    .unwrap();
+    let second = testing::insert_leads(s, WS, "tags-2", |b| {
+        vec![with_tags(b, 2, &["a"]), with_tags(b, 3, &["c", "a"])]
+    })
+    .unwrap();
+    // Another workspace's lead with the same tag is never counted.
+    testing::insert_leads(s, WS + 1, "tags-other", |b| vec![with_tags(b, 2, &["a"])]).unwrap();
+    let (l1, l3) = (first[0].id, first[2].id);
+    let (l4, l5) = (second[0].id, second[1].id);
+    assert_eq!(tagged(s, "a"), vec![l1, l4, l5]);
+    assert_eq!(tagged(s, "b"), vec![l1, l3]);
+    assert_eq!(tagged(s, "c"), vec![l5]);
+
+    // A merge rewrites a lead with new tags.
+    let mut merged = first[2].clone();
+    merged.tags = vec!["c".into()];
+    let mut tx = s.begin_ingest(WS, &testing::meta("tags-3"), 5).unwrap();
+    tx.update_leads(&[merged]).unwrap();
+    tx.commit(Default::default(), 6).unwrap();
+    assert_eq!(tagged(s, "b"), vec![l1]);
+    assert_eq!(tagged(s, "c"), vec![l3, l5]);
+
+    // An edit from the API or the dashboard, then clearing all tags.
+    let edit = |tags: Vec<String>| LeadEdit {
+        status: None,
+        tags: Some(tags),
+    };
+    assert!(
+        s.edit_lead(WS, l1, &edit(vec!["b".into(), "d".into()]), 7)
+            .unwrap()
+    );
+    assert_eq!(tagged(s, "a"), vec![l4, l5]);
+    assert_eq!(tagged(s, "d"), vec![l1]);
+    assert!(s.edit_lead(WS, l5, &edit(vec![]), 8).unwrap());
+    assert_eq!(tagged(s, "a"), vec![l4]);
+    assert_eq!(tagged(s, "c"), vec![l3]);
+
+    // A deleted lead (erasure) leaves no tag behind.
+    assert!(s.delete_lead(WS, l1).unwrap());
+    assert_eq!(tagged(s, "b"), Vec::<i64>::new());
+    assert_eq!(tagged(s, "d"), Vec::<i64>::new());
 }
