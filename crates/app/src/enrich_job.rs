@@ -215,8 +215,20 @@ pub fn reserve_month(
     }
 }
 
+/// Runs a short store call from async code: on a multi-threaded runtime
+/// inside `block_in_place` (PostgreSQL's blocking client refuses to run
+/// on an async worker thread otherwise); elsewhere directly.
+fn store_call<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 /// The store as the waterfall's ledger. Its calls are short indexed
-/// statements; they run on the calling task.
+/// statements; they run on the calling task (see [`store_call`]).
 pub struct StoreLedger {
     pub store: Arc<dyn Store>,
     pub ws: WorkspaceId,
@@ -226,7 +238,7 @@ pub struct StoreLedger {
 
 impl Ledger for StoreLedger {
     fn cached(&self, provider: &str, kind: &str, key: &str) -> Option<Value> {
-        match self.store.cached_enrichment(self.ws, provider, kind, key) {
+        match store_call(|| self.store.cached_enrichment(self.ws, provider, kind, key)) {
             Ok(v) => v.and_then(|t| serde_json::from_str(&t).ok()),
             Err(e) => {
                 tracing::warn!(error = %e, "reading the enrichment cache");
@@ -236,16 +248,17 @@ impl Ledger for StoreLedger {
     }
 
     fn store_cache(&self, provider: &str, kind: &str, key: &str, value: &Value) {
-        let r =
+        let r = store_call(|| {
             self.store
-                .cache_enrichment(self.ws, provider, kind, key, &value.to_string(), now_ms());
+                .cache_enrichment(self.ws, provider, kind, key, &value.to_string(), now_ms())
+        });
         if let Err(e) = r {
             tracing::warn!(error = %e, "writing the enrichment cache");
         }
     }
 
     fn reserve_month(&self, micros: u64, limit_micros: Option<u64>) -> Reservation<'_> {
-        let granted = reserve_month(&*self.store, self.ws, micros, limit_micros);
+        let granted = store_call(|| reserve_month(&*self.store, self.ws, micros, limit_micros));
         Box::pin(std::future::ready(granted))
     }
 
@@ -264,7 +277,7 @@ impl Ledger for StoreLedger {
             output_tokens: s.output_tokens,
             cost_micros: s.cost_micros,
         };
-        if let Err(err) = self.store.record_enrichment(self.ws, &e, now_ms()) {
+        if let Err(err) = store_call(|| self.store.record_enrichment(self.ws, &e, now_ms())) {
             tracing::warn!(error = %err, "recording an enrichment");
         }
     }

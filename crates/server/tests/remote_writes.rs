@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{A, App, B, Backend, SAMPLE_CSV, error_code, seed_company, with_app_opts};
+use common::{A, App, B, SAMPLE_CSV, error_code, seed_company};
 use leadgen_app::config::Config;
 use leadgen_app::discovery::EnvLookup;
 use leadgen_app::enrich_job;
@@ -38,18 +38,8 @@ both_backends_with! {
     writes_need_the_job_held_by_the_calling_worker,
     a_job_of_one_workspace_cannot_write_into_another,
     malformed_writes_get_4xx_in_the_error_shape,
-}
-
-// SQLite only: the local handler's ledger calls the store on the async
-// task, which PostgreSQL's blocking client refuses (a known limit of
-// `enrich_job::StoreLedger`; the remote side does not touch the store).
-#[test]
-fn enrich_company_on_a_remote_worker_stores_what_the_local_handler_stores_sqlite() {
-    with_app_opts(
-        Backend::Sqlite,
-        opts(),
-        enrich_company_on_a_remote_worker_stores_what_the_local_handler_stores,
-    );
+    enrich_lead_on_a_remote_worker_reads_its_lead_in_the_job_s_workspace_only,
+    enrich_company_on_a_remote_worker_stores_what_the_local_handler_stores,
 }
 
 async fn post(app: &App, path: &str, body: &Value) -> reqwest::Response {
@@ -655,6 +645,60 @@ async fn enrich_company_on_a_remote_worker_stores_what_the_local_handler_stores(
         v
     };
     assert_eq!(summary(&results[0].1), summary(&results[1].1));
+}
+
+async fn enrich_lead_on_a_remote_worker_reads_its_lead_in_the_job_s_workspace_only(app: App) {
+    app.import(&app.a_member, SAMPLE_CSV).await;
+    let ann = app
+        .store(|s| {
+            let q = LeadQuery {
+                filter: LeadFilter {
+                    text: Some("ann@acme.example".into()),
+                    ..LeadFilter::default()
+                },
+                ..LeadQuery::default()
+            };
+            s.query_leads(A, &q).unwrap().leads[0].id
+        })
+        .await;
+    let own = enqueue(&app, A, types::ENRICH_LEAD, json!({"lead_id": ann})).await;
+    // A job of B naming A's lead: the server looks the lead up in B.
+    let cross = enqueue(&app, B, types::ENRICH_LEAD, json!({"lead_id": ann})).await;
+    let dir = tempfile::tempdir().unwrap();
+    let http = Arc::new(HttpSource::new(&app.base, SECRET, http_opts()).unwrap());
+    let lookup: EnvLookup = Arc::new(|_: &str| None);
+    let mut reg =
+        leadgen_app::remote_jobs::registry(http.clone(), Some(enrich_config(dir.path())), lookup);
+    reg.restrict(&[types::ENRICH_LEAD.to_owned()]).unwrap();
+    let rep = drain(Arc::new(Remote(http)), reg, worker("remote-lead")).await;
+    assert_eq!((rep.completed, rep.failed), (1, 0), "{rep:?}");
+    let (own, cross, validations) = app
+        .store(move |s| {
+            let f = JobFilter {
+                job_type: Some(types::VALIDATE_EMAIL.into()),
+                limit: 10,
+                ..JobFilter::default()
+            };
+            (
+                s.get_job(A, own).unwrap().unwrap(),
+                s.get_job(B, cross).unwrap().unwrap(),
+                s.list_jobs(A, &f).unwrap(),
+            )
+        })
+        .await;
+    // Ann has an email: nothing to find, as the local handler decides,
+    // and her validation is queued.
+    assert_eq!(own.status, JobStatus::Completed);
+    let result: Value = serde_json::from_str(own.result.as_deref().unwrap()).unwrap();
+    assert_eq!(result, json!({"lead": ann, "skipped": "has an email"}));
+    assert_eq!(validations.len(), 1, "{validations:?}");
+    assert_eq!(validations[0].payload, json!({"lead_id": ann}).to_string());
+    assert_eq!(cross.status, JobStatus::Failed, "{cross:?}");
+    assert!(
+        cross.errors[0].message.contains("no lead"),
+        "{:?}",
+        cross.errors
+    );
 }
 
 /// A server on `addr` in a runtime of its own, so that stopping it drops
