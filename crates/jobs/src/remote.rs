@@ -648,3 +648,76 @@ impl JobSource for Remote {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_first_pause_and_stops_at_the_cap() {
+        let o = HttpOptions::default();
+        let secs: Vec<f64> = (1..=10).map(|n| o.backoff(n).as_secs_f64()).collect();
+        assert_eq!(
+            secs,
+            vec![0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
+        );
+        assert_eq!(o.backoff(1_000), Duration::from_secs(30));
+    }
+
+    /// A port nothing listens on.
+    fn closed_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    #[tokio::test]
+    async fn a_call_waits_for_the_server_until_told_to_stop() {
+        let opts = HttpOptions {
+            first_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(50),
+            give_up_after: None,
+            ..HttpOptions::default()
+        };
+        let url = format!("http://127.0.0.1:{}", closed_port());
+        let http = Arc::new(HttpSource::new(&url, "secret", opts).unwrap());
+        assert!(http.is_reachable());
+        let call = tokio::spawn({
+            let http = http.clone();
+            async move {
+                http.post::<_, wire::CountReply>("jobs/reap", &wire::Empty {})
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!call.is_finished(), "still waiting for the server");
+        assert!(!http.is_reachable());
+        http.stop_retrying();
+        let r = tokio::time::timeout(Duration::from_secs(2), call)
+            .await
+            .expect("the call gives up once told to stop")
+            .unwrap();
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains("gave up"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_call_gives_up_after_its_time_limit() {
+        let opts = HttpOptions {
+            first_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(50),
+            give_up_after: Some(Duration::from_millis(200)),
+            ..HttpOptions::default()
+        };
+        let url = format!("http://127.0.0.1:{}", closed_port());
+        let http = HttpSource::new(&url, "secret", opts).unwrap();
+        let started = std::time::Instant::now();
+        let r = http
+            .post::<_, wire::CountReply>("jobs/reap", &wire::Empty {})
+            .await;
+        assert!(r.is_err());
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+}
