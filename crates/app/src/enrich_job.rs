@@ -17,13 +17,13 @@ use leadgen_enrich::crawl::{CrawlOptions, Crawler};
 use leadgen_enrich::net::FetchOptions;
 use leadgen_enrich::provider::{Contact, HunterProvider};
 use leadgen_enrich::waterfall::{
-    CompanyResult, Ledger, LlmSetup, StepRecord, Waterfall, WaterfallConfig,
+    CompanyResult, Ledger, LlmSetup, Reservation, StepRecord, Waterfall, WaterfallConfig,
 };
 use leadgen_integrations::ServiceConfig;
 use leadgen_integrations::llm::{LlmClient, ModelPrice};
 use leadgen_integrations::{anthropic, hunter, openai_compat};
 use leadgen_jobs::{HandlerError, HandlerSpec, JobContext, Outcome};
-use leadgen_store::{LeadFilter, LeadQuery, NewEnrichment, Store};
+use leadgen_store::{NewEnrichment, Store};
 use leadgen_verify::Verifier;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -196,8 +196,39 @@ pub fn build_waterfall(
     Ok(wf)
 }
 
+/// Reserves `micros` of the workspace's paid enrichment budget for this
+/// month (`limit_micros` at most): the spend ledger keyed by month
+/// (`YYYY-MM`) instead of day. Local and remote workers both come here.
+pub fn reserve_month(
+    store: &dyn Store,
+    ws: WorkspaceId,
+    micros: u64,
+    limit_micros: Option<u64>,
+) -> bool {
+    let month: String = date_of_ms(now_ms()).chars().take(7).collect();
+    match store.reserve_spend(ws, "enrich", &month, micros, limit_micros) {
+        Ok(granted) => granted.is_some(),
+        Err(e) => {
+            tracing::warn!(error = %e, "reserving enrichment budget");
+            false
+        }
+    }
+}
+
+/// Runs a short store call from async code: on a multi-threaded runtime
+/// inside `block_in_place` (PostgreSQL's blocking client refuses to run
+/// on an async worker thread otherwise); elsewhere directly.
+fn store_call<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 /// The store as the waterfall's ledger. Its calls are short indexed
-/// statements; they run on the calling task.
+/// statements; they run on the calling task (see [`store_call`]).
 pub struct StoreLedger {
     pub store: Arc<dyn Store>,
     pub ws: WorkspaceId,
@@ -207,7 +238,7 @@ pub struct StoreLedger {
 
 impl Ledger for StoreLedger {
     fn cached(&self, provider: &str, kind: &str, key: &str) -> Option<Value> {
-        match self.store.cached_enrichment(self.ws, provider, kind, key) {
+        match store_call(|| self.store.cached_enrichment(self.ws, provider, kind, key)) {
             Ok(v) => v.and_then(|t| serde_json::from_str(&t).ok()),
             Err(e) => {
                 tracing::warn!(error = %e, "reading the enrichment cache");
@@ -217,22 +248,18 @@ impl Ledger for StoreLedger {
     }
 
     fn store_cache(&self, provider: &str, kind: &str, key: &str, value: &Value) {
-        let r =
+        let r = store_call(|| {
             self.store
-                .cache_enrichment(self.ws, provider, kind, key, &value.to_string(), now_ms());
+                .cache_enrichment(self.ws, provider, kind, key, &value.to_string(), now_ms())
+        });
         if let Err(e) = r {
             tracing::warn!(error = %e, "writing the enrichment cache");
         }
     }
 
-    fn reserve_month(&self, micros: u64, limit_micros: Option<u64>) -> bool {
-        // The spend ledger keyed by month (`YYYY-MM`) instead of day.
-        let month: String = date_of_ms(now_ms()).chars().take(7).collect();
-        matches!(
-            self.store
-                .reserve_spend(self.ws, "enrich", &month, micros, limit_micros),
-            Ok(Some(_))
-        )
+    fn reserve_month(&self, micros: u64, limit_micros: Option<u64>) -> Reservation<'_> {
+        let granted = store_call(|| reserve_month(&*self.store, self.ws, micros, limit_micros));
+        Box::pin(std::future::ready(granted))
     }
 
     fn record(&self, subject: &str, s: &StepRecord) {
@@ -250,88 +277,76 @@ impl Ledger for StoreLedger {
             output_tokens: s.output_tokens,
             cost_micros: s.cost_micros,
         };
-        if let Err(err) = self.store.record_enrichment(self.ws, &e, now_ms()) {
+        if let Err(err) = store_call(|| self.store.record_enrichment(self.ws, &e, now_ms())) {
             tracing::warn!(error = %err, "recording an enrichment");
         }
     }
 }
 
+/// A company's contacts with an address, as the lead rows an import maps
+/// (`full_name`, `email`, `title`, `company_name`, `website`,
+/// `linkedin_url`). Local and remote workers store exactly these.
+pub fn contact_rows(company: &CompanyResult) -> Vec<BTreeMap<String, String>> {
+    let domain = company.company.domain.clone().unwrap_or_default();
+    company
+        .contacts
+        .iter()
+        .filter_map(|c| {
+            let email = c.email.clone()?;
+            let cells = [
+                ("full_name", c.name.clone()),
+                ("email", email),
+                ("title", c.title.clone().unwrap_or_default()),
+                (
+                    "company_name",
+                    company.company.name.clone().unwrap_or_default(),
+                ),
+                ("website", domain.clone()),
+                ("linkedin_url", c.linkedin.clone().unwrap_or_default()),
+            ];
+            Some(cells.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        })
+        .collect()
+}
+
+/// The tags leads found by enrichment get.
+pub fn contact_tags() -> Vec<String> {
+    vec!["enriched".into()]
+}
+
 /// Stores contacts with an address as leads (one import of source
-/// `enrich`) and returns their lead ids.
+/// `enrich`, through [`crate::lead_batch`]) and returns their lead ids.
 pub fn store_contacts(
     store: &dyn Store,
     config: &Config,
     ws: WorkspaceId,
     company: &CompanyResult,
 ) -> Result<Vec<i64>, String> {
-    let with_email: Vec<&Contact> = company
-        .contacts
-        .iter()
-        .filter(|c| c.email.is_some())
-        .collect();
-    if with_email.is_empty() {
+    let rows = contact_rows(company);
+    if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let dir = config.data_dir.join("enrich");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let domain = company.company.domain.clone().unwrap_or_default();
-    let path = dir.join(format!("{}-{}.csv", domain.replace('/', "_"), now_ms()));
-    let mut w = csv::Writer::from_path(&path).map_err(|e| e.to_string())?;
-    let header = [
-        "full_name",
-        "email",
-        "title",
-        "company_name",
-        "website",
-        "linkedin_url",
-    ];
-    w.write_record(header).map_err(|e| e.to_string())?;
-    for c in &with_email {
-        w.write_record([
-            c.name.as_str(),
-            c.email.as_deref().unwrap_or(""),
-            c.title.as_deref().unwrap_or(""),
-            company.company.name.as_deref().unwrap_or(""),
-            domain.as_str(),
-            c.linkedin.as_deref().unwrap_or(""),
-        ])
-        .map_err(|e| e.to_string())?;
-    }
-    w.flush().map_err(|e| e.to_string())?;
-    drop(w);
-    let opts = crate::import::ImportOptions {
-        path: path.clone(),
-        overrides: Vec::new(),
-        tags: vec!["enriched".into()],
-        source: ENRICH_SOURCE.into(),
-        default_country: config.default_country,
-        rules: config.scoring.clone(),
-        source_priority: config.source_priority.clone(),
+    let batch = crate::lead_batch::LeadBatch {
         workspace: ws,
+        source: ENRICH_SOURCE,
+        tags: contact_tags(),
+        name: format!("{}-{}", domain.replace('/', "_"), now_ms()),
     };
-    let imported = crate::import::import_csv(store, &opts, &|_| {});
-    let _ = std::fs::remove_file(&path);
-    imported.map_err(|e| e.to_string())?;
-    let mut ids = Vec::new();
-    for c in with_email {
-        let q = LeadQuery {
-            filter: LeadFilter {
-                text: c.email.clone(),
-                ..LeadFilter::default()
-            },
-            limit: 1,
-            ..LeadQuery::default()
-        };
-        if let Some(l) = store
-            .query_leads(ws, &q)
-            .map_err(|e| e.to_string())?
-            .leads
-            .first()
-        {
-            ids.push(l.id);
+    let reply =
+        crate::lead_batch::ingest(store, config, &batch, &rows).map_err(|e| e.to_string())?;
+    Ok(lead_ids(&reply.outcomes))
+}
+
+/// The leads a batch stored, in order, each once.
+pub fn lead_ids(outcomes: &[leadgen_jobs::remote::wire::LeadOutcome]) -> Vec<i64> {
+    let mut ids: Vec<i64> = Vec::new();
+    for id in outcomes.iter().filter_map(|o| o.lead) {
+        if !ids.contains(&id) {
+            ids.push(id);
         }
     }
-    Ok(ids)
+    ids
 }
 
 fn validate_jobs(ws: WorkspaceId, ids: &[i64]) -> Vec<NewJob> {
@@ -372,19 +387,70 @@ async fn finish(
     config: Arc<Config>,
     ws: WorkspaceId,
     found: CompanyResult,
-    mut summary: Value,
+    summary: Value,
     cost_usd: f64,
 ) -> Result<Outcome, HandlerError> {
     let ids = tokio::task::spawn_blocking(move || store_contacts(&*store, &config, ws, &found))
         .await
         .map_err(blocking_error)?
         .map_err(HandlerError::retry)?;
+    Ok(company_outcome(ws, &ids, summary, cost_usd))
+}
+
+/// An enrichment job's outcome once its contacts are stored as `ids`:
+/// `summary` with the lead ids and the cost, `validate_email` for each.
+pub fn company_outcome(ws: WorkspaceId, ids: &[i64], mut summary: Value, cost_usd: f64) -> Outcome {
     summary["leads"] = json!(ids);
     summary["cost_usd"] = json!(cost_usd);
     let mut out = Outcome::new(summary);
     out.delta.cost_micros = (cost_usd * 1e6).round() as u64;
-    out.follow_ups = validate_jobs(ws, &ids);
-    Ok(out)
+    out.follow_ups = validate_jobs(ws, ids);
+    out
+}
+
+/// The company an `enrich_company` payload names: its domain and id (a
+/// `company_id` without a domain is looked up in `ws`).
+pub fn resolve_company(
+    store: &dyn Store,
+    ws: WorkspaceId,
+    payload: &str,
+) -> Result<(String, Option<i64>), HandlerError> {
+    let p: CompanyPayload = serde_json::from_str(payload)
+        .map_err(|e| HandlerError::Permanent(format!("enrich_company payload: {e}")))?;
+    match (p.company_id, p.domain) {
+        (_, Some(d)) => Ok((d, p.company_id)),
+        (Some(id), None) => {
+            let c = store
+                .get_company(ws, id)
+                .map_err(blocking_error)?
+                .ok_or_else(|| HandlerError::Permanent(format!("no company {id}")))?;
+            let d = c.domain.map(|d| d.as_str().to_owned()).ok_or_else(|| {
+                HandlerError::Permanent(format!("company {id} has no website domain"))
+            })?;
+            Ok((d, Some(id)))
+        }
+        (None, None) => Err(HandlerError::Permanent(
+            "payload needs company_id or domain".into(),
+        )),
+    }
+}
+
+/// The waterfall for the company at `domain` with `ledger`: what it found
+/// and the job's summary so far. Local and remote workers both run this.
+pub async fn run_company(
+    config: &Config,
+    env: &EnvLookup,
+    ledger: Arc<dyn Ledger>,
+    domain: &str,
+) -> Result<(CompanyResult, Value), HandlerError> {
+    let wf = build_waterfall(config, env, config.enrich.allow_private_network, ledger)
+        .map_err(HandlerError::Permanent)?;
+    let r = wf
+        .enrich_company(domain, &[], &mut |_| {})
+        .await
+        .map_err(|e| HandlerError::Permanent(e.to_string()))?;
+    let summary = json!({"domain": domain, "contacts": r.contacts.len()});
+    Ok((r, summary))
 }
 
 /// `enrich_company`: the waterfall for one company; its contacts become
@@ -393,41 +459,19 @@ pub fn company_spec(config: Arc<Config>, env: EnvLookup) -> HandlerSpec {
     let mut spec = HandlerSpec::new(types::ENRICH_COMPANY, move |ctx: JobContext| {
         let (config, env) = (config.clone(), env.clone());
         async move {
-            let p: CompanyPayload = ctx.payload()?;
             let (store, ws) = (ctx.store()?.clone(), ctx.job.workspace);
-            let (domain, company_id) = match (p.company_id, p.domain) {
-                (_, Some(d)) => (d, p.company_id),
-                (Some(id), None) => {
-                    let s = store.clone();
-                    let c = tokio::task::spawn_blocking(move || s.get_company(ws, id))
-                        .await
-                        .map_err(blocking_error)?
-                        .map_err(blocking_error)?
-                        .ok_or_else(|| HandlerError::Permanent(format!("no company {id}")))?;
-                    let d = c.domain.map(|d| d.as_str().to_owned()).ok_or_else(|| {
-                        HandlerError::Permanent(format!("company {id} has no website domain"))
-                    })?;
-                    (d, Some(id))
-                }
-                (None, None) => {
-                    return Err(HandlerError::Permanent(
-                        "payload needs company_id or domain".into(),
-                    ));
-                }
-            };
+            let (s, payload) = (store.clone(), ctx.job.payload.clone());
+            let (domain, company_id) =
+                tokio::task::spawn_blocking(move || resolve_company(&*s, ws, &payload))
+                    .await
+                    .map_err(blocking_error)??;
             let ledger = Arc::new(StoreLedger {
                 store: store.clone(),
                 ws,
                 lead_id: None,
                 company_id,
             });
-            let wf = build_waterfall(&config, &env, config.enrich.allow_private_network, ledger)
-                .map_err(HandlerError::Permanent)?;
-            let r = wf
-                .enrich_company(&domain, &[], &mut |_| {})
-                .await
-                .map_err(|e| HandlerError::Permanent(e.to_string()))?;
-            let summary = json!({"domain": domain, "contacts": r.contacts.len()});
+            let (r, summary) = run_company(&config, &env, ledger, &domain).await?;
             let cost = r.cost_usd;
             finish(store, config, ws, r, summary, cost).await
         }
@@ -437,80 +481,148 @@ pub fn company_spec(config: Arc<Config>, env: EnvLookup) -> HandlerSpec {
     spec
 }
 
+/// What `enrich_lead` needs to know of its lead (the server hands it to a
+/// remote worker in the payload).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeadFacts {
+    pub lead_id: i64,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company_domain: Option<String>,
+    pub company_name: Option<String>,
+    pub title: Option<String>,
+}
+
+/// The lead an `enrich_lead` payload names, in `ws`.
+pub fn lead_facts(
+    store: &dyn Store,
+    ws: WorkspaceId,
+    payload: &str,
+) -> Result<LeadFacts, HandlerError> {
+    let p: LeadPayload = serde_json::from_str(payload)
+        .map_err(|e| HandlerError::Permanent(format!("enrich_lead payload: {e}")))?;
+    let lead = store
+        .get_lead(ws, p.lead_id)
+        .map_err(blocking_error)?
+        .ok_or_else(|| HandlerError::Permanent(format!("no lead {}", p.lead_id)))?;
+    Ok(LeadFacts {
+        lead_id: lead.id,
+        email: lead.email.map(|e| e.as_str().to_owned()),
+        first_name: lead.first_name,
+        last_name: lead.last_name,
+        company_domain: lead.company_domain.map(|d| d.as_str().to_owned()),
+        company_name: lead.company_name,
+        title: lead.title,
+    })
+}
+
+/// Where an enrichment run ended: done (nothing to store), or contacts
+/// to store as leads before the job's outcome ([`company_outcome`]).
+pub enum Enriched {
+    Done(Outcome),
+    Found {
+        found: Box<CompanyResult>,
+        summary: Value,
+        cost_usd: f64,
+    },
+}
+
+/// The waterfall for one lead's address with `ledger`. Local and remote
+/// workers both run this.
+pub async fn run_lead(
+    config: &Config,
+    env: &EnvLookup,
+    ledger: Arc<dyn Ledger>,
+    ws: WorkspaceId,
+    lead: &LeadFacts,
+) -> Result<Enriched, HandlerError> {
+    if lead.email.is_some() {
+        return Ok(Enriched::Done(
+            Outcome::new(json!({"lead": lead.lead_id, "skipped": "has an email"}))
+                .then(validate_jobs(ws, &[lead.lead_id]).remove(0)),
+        ));
+    }
+    let (Some(domain), Some(first), Some(last)) = (
+        lead.company_domain.clone(),
+        lead.first_name.clone(),
+        lead.last_name.clone(),
+    ) else {
+        return Err(HandlerError::Permanent(format!(
+            "lead {} needs a first name, a last name and a company domain",
+            lead.lead_id
+        )));
+    };
+    let wf = build_waterfall(config, env, config.enrich.allow_private_network, ledger)
+        .map_err(HandlerError::Permanent)?;
+    let full = format!("{first} {last}");
+    let r = wf
+        .enrich_person(
+            &format!("lead:{}", lead.lead_id),
+            &full,
+            &domain,
+            &[],
+            &[],
+            &mut |_| {},
+        )
+        .await;
+    let Some(email) = r.email.clone() else {
+        return Ok(Enriched::Done(Outcome::new(
+            json!({"lead": lead.lead_id, "email": null, "cost_usd": r.cost_usd}),
+        )));
+    };
+    let found = CompanyResult {
+        company: leadgen_enrich::waterfall::CompanyFacts {
+            domain: Some(domain.clone()),
+            name: lead.company_name.clone(),
+            ..Default::default()
+        },
+        contacts: vec![Contact {
+            name: full,
+            title: lead.title.clone(),
+            email: Some(email.clone()),
+            linkedin: None,
+            confidence: r.confidence.unwrap_or(0.0),
+            source: r.source.clone().unwrap_or_default(),
+            email_source: r.source.clone(),
+            reasoning: None,
+        }],
+        ..CompanyResult::default()
+    };
+    let summary = json!({"lead": lead.lead_id, "email": email, "confidence": r.confidence});
+    Ok(Enriched::Found {
+        found: Box::new(found),
+        summary,
+        cost_usd: r.cost_usd,
+    })
+}
+
 /// `enrich_lead`: finds the address of a lead that has a name and a
 /// company domain but no email; merged back through the import path.
 pub fn lead_spec(config: Arc<Config>, env: EnvLookup) -> HandlerSpec {
     let mut spec = HandlerSpec::new(types::ENRICH_LEAD, move |ctx: JobContext| {
         let (config, env) = (config.clone(), env.clone());
         async move {
-            let p: LeadPayload = ctx.payload()?;
             let (store, ws) = (ctx.store()?.clone(), ctx.job.workspace);
-            let s = store.clone();
-            let lead = tokio::task::spawn_blocking(move || s.get_lead(ws, p.lead_id))
+            let (s, payload) = (store.clone(), ctx.job.payload.clone());
+            let lead = tokio::task::spawn_blocking(move || lead_facts(&*s, ws, &payload))
                 .await
-                .map_err(blocking_error)?
-                .map_err(blocking_error)?
-                .ok_or_else(|| HandlerError::Permanent(format!("no lead {}", p.lead_id)))?;
-            if lead.email.is_some() {
-                return Ok(
-                    Outcome::new(json!({"lead": lead.id, "skipped": "has an email"}))
-                        .then(validate_jobs(ws, &[lead.id]).remove(0)),
-                );
-            }
-            let (Some(domain), Some(first), Some(last)) = (
-                lead.company_domain.as_ref().map(|d| d.as_str().to_owned()),
-                lead.first_name.clone(),
-                lead.last_name.clone(),
-            ) else {
-                return Err(HandlerError::Permanent(format!(
-                    "lead {} needs a first name, a last name and a company domain",
-                    lead.id
-                )));
-            };
+                .map_err(blocking_error)??;
             let ledger = Arc::new(StoreLedger {
                 store: store.clone(),
                 ws,
-                lead_id: Some(lead.id),
+                lead_id: Some(lead.lead_id),
                 company_id: None,
             });
-            let wf = build_waterfall(&config, &env, config.enrich.allow_private_network, ledger)
-                .map_err(HandlerError::Permanent)?;
-            let full = format!("{first} {last}");
-            let r = wf
-                .enrich_person(
-                    &format!("lead:{}", lead.id),
-                    &full,
-                    &domain,
-                    &[],
-                    &[],
-                    &mut |_| {},
-                )
-                .await;
-            let Some(email) = r.email.clone() else {
-                return Ok(Outcome::new(
-                    json!({"lead": lead.id, "email": null, "cost_usd": r.cost_usd}),
-                ));
-            };
-            let company = CompanyResult {
-                company: leadgen_enrich::waterfall::CompanyFacts {
-                    domain: Some(domain.clone()),
-                    name: lead.company_name.clone(),
-                    ..Default::default()
-                },
-                contacts: vec![Contact {
-                    name: full,
-                    title: lead.title.clone(),
-                    email: Some(email.clone()),
-                    linkedin: None,
-                    confidence: r.confidence.unwrap_or(0.0),
-                    source: r.source.clone().unwrap_or_default(),
-                    email_source: r.source.clone(),
-                    reasoning: None,
-                }],
-                ..CompanyResult::default()
-            };
-            let summary = json!({"lead": lead.id, "email": email, "confidence": r.confidence});
-            finish(store, config, ws, company, summary, r.cost_usd).await
+            match run_lead(&config, &env, ledger, ws, &lead).await? {
+                Enriched::Done(out) => Ok(out),
+                Enriched::Found {
+                    found,
+                    summary,
+                    cost_usd,
+                } => finish(store, config, ws, *found, summary, cost_usd).await,
+            }
         }
     });
     spec.max_attempts = 3;
@@ -575,25 +687,34 @@ pub fn configure(config: Config) {
     let _ = CONFIG.set(Arc::new(config));
 }
 
-/// Both handlers with the process's config (else the environment's) and
-/// the process environment; `None` when no config can be loaded.
-pub fn specs() -> Option<[HandlerSpec; 2]> {
-    let config = match CONFIG.get() {
-        Some(c) => c.clone(),
-        None => {
-            let env: std::collections::HashMap<String, String> = std::env::vars()
-                .filter(|(k, _)| k.starts_with("LEADGEN_"))
-                .collect();
-            match Config::load(None, &env) {
-                Ok(c) => Arc::new(c),
-                Err(e) => {
-                    tracing::warn!(error = %e, "enrichment jobs are not available");
-                    return None;
-                }
-            }
+/// The process's config (see [`configure`]), else the environment's;
+/// `None` when none can be loaded.
+pub fn process_config() -> Option<Arc<Config>> {
+    if let Some(c) = CONFIG.get() {
+        return Some(c.clone());
+    }
+    let env: std::collections::HashMap<String, String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("LEADGEN_"))
+        .collect();
+    match Config::load(None, &env) {
+        Ok(c) => Some(Arc::new(c)),
+        Err(e) => {
+            tracing::warn!(error = %e, "enrichment jobs are not available");
+            None
         }
-    };
-    let env: EnvLookup = Arc::new(|k: &str| std::env::var(k).ok());
+    }
+}
+
+/// The process environment, as the waterfall reads service keys.
+pub fn process_env() -> EnvLookup {
+    Arc::new(|k: &str| std::env::var(k).ok())
+}
+
+/// Both handlers with the process's config and environment; `None` when
+/// no config can be loaded.
+pub fn specs() -> Option<[HandlerSpec; 2]> {
+    let config = process_config()?;
+    let env = process_env();
     Some([
         company_spec(config.clone(), env.clone()),
         lead_spec(config, env),

@@ -33,7 +33,7 @@ pub struct WorkerArgs {
     #[arg(long)]
     json: bool,
     /// Work for the `leadgen serve` at this URL instead of the database (a
-    /// remote worker: runs noop and validate_email). The secret comes from
+    /// remote worker: runs noop, validate_email, enrich_company and enrich_lead). The secret comes from
     /// LEADGEN_WORKER_SECRET or --secret-file.
     #[arg(long)]
     server: Option<String>,

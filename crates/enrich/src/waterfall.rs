@@ -90,14 +90,18 @@ pub struct StepRecord {
     pub cost_micros: u64,
 }
 
+/// A budget reservation in flight: `true` when granted.
+pub type Reservation<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>>;
+
 /// Where results are cached, spend is reserved and steps are recorded.
 pub trait Ledger: Send + Sync {
     /// A cached result for (provider, kind, input key).
     fn cached(&self, provider: &str, kind: &str, key: &str) -> Option<Value>;
     fn store_cache(&self, provider: &str, kind: &str, key: &str, value: &Value);
     /// Reserves `micros` of this month's paid budget; `false` when that
-    /// would pass `limit_micros`.
-    fn reserve_month(&self, micros: u64, limit_micros: Option<u64>) -> bool;
+    /// would pass `limit_micros`. Asynchronous because the budget may live
+    /// on another machine (a remote worker asks its server).
+    fn reserve_month(&self, micros: u64, limit_micros: Option<u64>) -> Reservation<'_>;
     /// Records one step for `subject` (a company domain or lead id).
     fn record(&self, subject: &str, step: &StepRecord);
 }
@@ -128,13 +132,15 @@ impl Ledger for MemoryLedger {
         c.insert((provider.into(), kind.into(), key.into()), value.clone());
     }
 
-    fn reserve_month(&self, micros: u64, limit_micros: Option<u64>) -> bool {
-        self.month_micros
+    fn reserve_month(&self, micros: u64, limit_micros: Option<u64>) -> Reservation<'_> {
+        let granted = self
+            .month_micros
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |spent| {
                 let next = spent.saturating_add(micros);
                 limit_micros.is_none_or(|l| next <= l).then_some(next)
             })
-            .is_ok()
+            .is_ok();
+        Box::pin(std::future::ready(granted))
     }
 
     fn record(&self, subject: &str, step: &StepRecord) {
@@ -233,7 +239,7 @@ impl Waterfall {
 
     /// Takes `micros` from the lead's ceiling, the run's ceiling and the
     /// month's budget, in that order; the outcome to record when refused.
-    fn pay(&self, spend: &mut Spend, micros: u64) -> Result<(), &'static str> {
+    async fn pay(&self, spend: &mut Spend, micros: u64) -> Result<(), &'static str> {
         if spend.micros + micros > usd_to_micros(self.config.per_lead_ceiling_usd) {
             return Err("skipped_ceiling");
         }
@@ -250,6 +256,7 @@ impl Waterfall {
         if !self
             .ledger
             .reserve_month(micros, self.config.monthly_budget_usd.map(usd_to_micros))
+            .await
         {
             self.run_spent.fetch_sub(micros, Ordering::SeqCst);
             return Err("skipped_budget");
@@ -639,7 +646,7 @@ impl Waterfall {
             input_tokens: (chars / 4) as u64,
             output_tokens: u64::from(setup.max_tokens),
         });
-        if let Err(outcome) = self.pay(spend, estimate) {
+        if let Err(outcome) = self.pay(spend, estimate).await {
             return skipped(field, "llm", kind.as_str(), outcome);
         }
         let step = LlmStep {
@@ -728,7 +735,7 @@ impl Waterfall {
                 ..found_record(field, p.name(), &kind, v, None, 0)
             };
         }
-        if let Err(outcome) = self.pay(spend, p.cost_micros()) {
+        if let Err(outcome) = self.pay(spend, p.cost_micros()).await {
             return skipped(field, p.name(), &kind, outcome);
         }
         match call(p, domain).await {

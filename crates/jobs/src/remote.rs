@@ -7,16 +7,22 @@
 //! the wire are durations (`lease_ms`, `retry_in_ms`, `due_in_ms`), so the
 //! worker's and the server's clocks need not agree.
 //!
-//! Lease safety: a call that meets a connection error, a timeout, a 429 or
-//! a 5xx is tried again a few times with a growing pause; when the server
-//! stays unreachable the call fails and the worker stops (it claims nothing
-//! more). The jobs it held are not lost: their leases run out and the
-//! server's reaper gives them to another worker, and the ownership guards
-//! refuse a late result from this one. A retried claim or completion whose
-//! first try did reach the server is harmless for the same reasons (the
-//! jobs of a lost claim come back after their lease; a repeated completion
-//! is answered `not_owned`).
+//! Losing the server: a call that meets a connection error, a timeout, a
+//! 429 or a 5xx is tried again with capped exponential backoff
+//! ([`HttpOptions`]: 0.25 s doubling up to 30 s) until the server answers;
+//! the change to unreachable and back is logged once each, not per try.
+//! Meanwhile the worker claims nothing (its claim call is the one
+//! waiting). When it is told to stop, waiting calls give up
+//! ([`HttpSource::stop_retrying`]). Jobs it held are not lost either way:
+//! their leases run out and the reaper gives them to a worker again, and
+//! the ownership guards refuse a late result from this one. A retried
+//! claim or completion whose first try did reach the server is harmless
+//! for the same reasons (the jobs of a lost claim come back after their
+//! lease; a repeated completion is answered `not_owned`), and the
+//! `/workers/leads/batch` and `/workers/enrichments/*` writes carry an
+//! idempotency key.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -173,6 +179,114 @@ pub mod wire {
     #[derive(Debug, Clone, Default, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct Empty {}
+
+    /// `POST /workers/leads/batch`: leads a worker found for a job it holds.
+    /// A retry with the same `key` gets the first answer and adds nothing.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct LeadsBatchBody {
+        pub worker: String,
+        pub job: JobId,
+        /// Idempotency key, unique per job (e.g. `a1:contacts`).
+        pub key: String,
+        /// Tags every lead gets.
+        #[serde(default)]
+        pub tags: Vec<String>,
+        /// One object per lead: column name (as an import maps it, e.g.
+        /// `email`, `full_name`, `title`, `website`) → value.
+        pub leads: Vec<BTreeMap<String, String>>,
+    }
+
+    /// What became of one lead of a batch.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct LeadOutcome {
+        /// `inserted`, `merged` (into an existing lead) or `rejected`.
+        pub outcome: String,
+        #[serde(default)]
+        pub lead: Option<i64>,
+        #[serde(default)]
+        pub reason: Option<String>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct LeadsBatchReply {
+        /// The import batch the leads' source records belong to.
+        pub batch: Option<i64>,
+        /// One per lead, in order.
+        pub outcomes: Vec<LeadOutcome>,
+    }
+
+    /// One enrichment step, as the local handler records it.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct EnrichmentRow {
+        /// What was enriched (a company domain or `lead:<id>`).
+        pub subject: String,
+        pub provider: String,
+        pub kind: String,
+        pub outcome: String,
+        pub result: serde_json::Value,
+        #[serde(default)]
+        pub confidence: Option<f64>,
+        #[serde(default)]
+        pub reasoning: Option<String>,
+        #[serde(default)]
+        pub input_tokens: u64,
+        #[serde(default)]
+        pub output_tokens: u64,
+        #[serde(default)]
+        pub cost_micros: u64,
+    }
+
+    /// A paid answer for the server's enrichment cache.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct CacheEntry {
+        pub provider: String,
+        pub kind: String,
+        pub key: String,
+        pub value: serde_json::Value,
+    }
+
+    /// `POST /workers/enrichments/create`.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct EnrichmentsBody {
+        pub worker: String,
+        pub job: JobId,
+        pub key: String,
+        /// The lead or company of the job's workspace the rows are about.
+        #[serde(default)]
+        pub lead_id: Option<i64>,
+        #[serde(default)]
+        pub company_id: Option<i64>,
+        pub rows: Vec<EnrichmentRow>,
+        #[serde(default)]
+        pub cache: Vec<CacheEntry>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct EnrichmentsReply {
+        /// Ids of the stored rows, in order.
+        pub ids: Vec<i64>,
+    }
+
+    /// `POST /workers/enrichments/reserve`: `micros` of the month's paid
+    /// enrichment budget of the job's workspace, before a paid call.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ReserveBody {
+        pub worker: String,
+        pub job: JobId,
+        pub key: String,
+        pub micros: u64,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct ReserveReply {
+        /// `false`: the server's monthly budget would be passed.
+        pub granted: bool,
+    }
 }
 
 /// How a remote worker reaches the server.
@@ -181,8 +295,14 @@ pub struct HttpOptions {
     pub connect_timeout: Duration,
     /// Per request.
     pub timeout: Duration,
-    /// Pauses between tries of one call; its length is the number of retries.
-    pub retry_delays: Vec<Duration>,
+    /// The pause after a call's first failure; doubled after each further
+    /// failure, up to `max_backoff`.
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+    /// A call that keeps failing this long fails (the worker then stops);
+    /// `None`: it is tried until the server answers or the worker is told
+    /// to stop ([`HttpSource::stop_retrying`]).
+    pub give_up_after: Option<Duration>,
 }
 
 impl Default for HttpOptions {
@@ -190,12 +310,20 @@ impl Default for HttpOptions {
         HttpOptions {
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(30),
-            retry_delays: vec![
-                Duration::from_millis(250),
-                Duration::from_secs(1),
-                Duration::from_secs(3),
-            ],
+            first_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(30),
+            give_up_after: None,
         }
+    }
+}
+
+impl HttpOptions {
+    /// The pause before try `n + 1` (`n` failures so far, `n >= 1`).
+    pub fn backoff(&self, failures: u32) -> Duration {
+        let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(20));
+        self.first_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
     }
 }
 
@@ -205,6 +333,10 @@ pub struct HttpSource {
     secret: String,
     client: reqwest::Client,
     opts: HttpOptions,
+    /// Whether the last call reached the server: a change is logged once.
+    reachable: std::sync::atomic::AtomicBool,
+    /// Set when the worker stops: failing calls are not tried again.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for HttpSource {
@@ -238,17 +370,51 @@ impl HttpSource {
             secret: secret.trim().to_owned(),
             client,
             opts,
+            reachable: std::sync::atomic::AtomicBool::new(true),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
-    /// One call, retried on connection errors, timeouts, 429 and 5xx.
+    /// From now on a failing call fails at once instead of waiting for the
+    /// server (the worker is stopping; its leases will run out).
+    pub fn stop_retrying(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether the last call reached the server.
+    pub fn is_reachable(&self) -> bool {
+        self.reachable.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn set_reachable(&self, now: bool, problem: &str) {
+        let was = self
+            .reachable
+            .swap(now, std::sync::atomic::Ordering::SeqCst);
+        match (was, now) {
+            (true, false) => tracing::warn!(
+                server = %self.base,
+                error = %problem,
+                max_backoff = ?self.opts.max_backoff,
+                "server unreachable; claiming nothing and retrying with backoff until it answers"
+            ),
+            (false, true) => {
+                tracing::info!(server = %self.base, "server reachable again; carrying on")
+            }
+            _ => {}
+        }
+    }
+
+    /// One call to `/workers/{path}`, retried with capped exponential
+    /// backoff on connection errors, timeouts, 429 and 5xx.
     async fn post<B: Serialize + Sync, R: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
     ) -> Result<R> {
-        let url = format!("{}/workers/jobs/{path}", self.base);
-        let mut tries = 0;
+        let url = format!("{}/workers/{path}", self.base);
+        let started = std::time::Instant::now();
+        let mut failures = 0u32;
         loop {
             let sent = self
                 .client
@@ -259,6 +425,7 @@ impl HttpSource {
                 .await;
             let problem = match sent {
                 Ok(resp) if resp.status().is_success() => {
+                    self.set_reachable(true, "");
                     return resp
                         .json::<R>()
                         .await
@@ -269,6 +436,7 @@ impl HttpSource {
                     let text = resp.text().await.unwrap_or_default();
                     let message = format!("{url}: HTTP {status}: {}", text.trim());
                     if !(status.is_server_error() || status.as_u16() == 429) {
+                        self.set_reachable(true, "");
                         return Err(JobsError::Remote(message));
                     }
                     message
@@ -278,15 +446,21 @@ impl HttpSource {
                 }
                 Err(e) => return Err(JobsError::Remote(format!("{url}: {e}"))),
             };
-            let Some(delay) = self.opts.retry_delays.get(tries) else {
+            failures += 1;
+            let stopping = self.stopping.load(std::sync::atomic::Ordering::SeqCst);
+            let out_of_time = self
+                .opts
+                .give_up_after
+                .is_some_and(|limit| started.elapsed() >= limit);
+            if stopping || out_of_time {
                 return Err(JobsError::Remote(format!(
-                    "{problem} (gave up after {} tries)",
-                    tries + 1
+                    "{problem} (gave up after {failures} tries)"
                 )));
-            };
-            tracing::warn!(error = %problem, retry_in = ?delay, "server call failed; trying again");
-            tries += 1;
-            tokio::time::sleep(*delay).await;
+            }
+            self.set_reachable(false, &problem);
+            let delay = self.opts.backoff(failures);
+            tracing::debug!(error = %problem, retry_in = ?delay, "server call failed; trying again");
+            tokio::time::sleep(delay).await;
         }
     }
 
@@ -303,6 +477,24 @@ impl HttpSource {
     {
         let this = self.clone();
         Box::pin(async move { this.post::<B, R>(path, &body).await.map(map) })
+    }
+
+    /// `POST /workers/leads/batch`.
+    pub async fn leads_batch(&self, body: &wire::LeadsBatchBody) -> Result<wire::LeadsBatchReply> {
+        self.post("leads/batch", body).await
+    }
+
+    /// `POST /workers/enrichments/create`.
+    pub async fn create_enrichments(
+        &self,
+        body: &wire::EnrichmentsBody,
+    ) -> Result<wire::EnrichmentsReply> {
+        self.post("enrichments/create", body).await
+    }
+
+    /// `POST /workers/enrichments/reserve`.
+    pub async fn reserve(&self, body: &wire::ReserveBody) -> Result<wire::ReserveReply> {
+        self.post("enrichments/reserve", body).await
     }
 }
 
@@ -328,7 +520,7 @@ impl JobSource for Remote {
             lease_ms: req.lease_ms,
             caps: req.caps,
         };
-        self.0.call("claim", body, move |r: wire::ClaimReply| {
+        self.0.call("jobs/claim", body, move |r: wire::ClaimReply| {
             r.jobs
                 .into_iter()
                 .map(|j| Job {
@@ -361,7 +553,8 @@ impl JobSource for Remote {
             ids,
             lease_ms: None,
         };
-        self.0.call("start", body, |r: wire::CountReply| r.count)
+        self.0
+            .call("jobs/start", body, |r: wire::CountReply| r.count)
     }
 
     fn extend(
@@ -376,7 +569,8 @@ impl JobSource for Remote {
             ids,
             lease_ms: Some((lease_until - now).max(1) as u64),
         };
-        self.0.call("extend", body, |r: wire::CountReply| r.count)
+        self.0
+            .call("jobs/extend", body, |r: wire::CountReply| r.count)
     }
 
     fn complete(
@@ -409,7 +603,7 @@ impl JobSource for Remote {
             .collect();
         let body = wire::CompleteBody { worker, jobs };
         self.0
-            .call("complete", body, |r: wire::CompleteReply| r.outcomes)
+            .call("jobs/complete", body, |r: wire::CompleteReply| r.outcomes)
     }
 
     fn fail(
@@ -427,7 +621,8 @@ impl JobSource for Remote {
             })
             .collect();
         let body = wire::FailBody { worker, jobs };
-        self.0.call("fail", body, |r: wire::FailReply| r.statuses)
+        self.0
+            .call("jobs/fail", body, |r: wire::FailReply| r.statuses)
     }
 
     fn release(&self, worker: String, ids: Vec<JobId>, _now: i64) -> BoxFuture<Result<u64>> {
@@ -436,19 +631,93 @@ impl JobSource for Remote {
             ids,
             lease_ms: None,
         };
-        self.0.call("release", body, |r: wire::CountReply| r.count)
+        self.0
+            .call("jobs/release", body, |r: wire::CountReply| r.count)
     }
 
     fn reap(&self, _now: i64) -> BoxFuture<Result<u64>> {
         self.0
-            .call("reap", wire::Empty {}, |r: wire::CountReply| r.count)
+            .call("jobs/reap", wire::Empty {}, |r: wire::CountReply| r.count)
     }
 
     fn next_claimable(&self, types: Vec<String>, now: i64) -> BoxFuture<Result<Option<i64>>> {
         self.0.call(
-            "next",
+            "jobs/next",
             wire::NextBody { types },
             move |r: wire::NextReply| r.due_in_ms.map(|d| now + d),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_first_pause_and_stops_at_the_cap() {
+        let o = HttpOptions::default();
+        let secs: Vec<f64> = (1..=10).map(|n| o.backoff(n).as_secs_f64()).collect();
+        assert_eq!(
+            secs,
+            vec![0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
+        );
+        assert_eq!(o.backoff(1_000), Duration::from_secs(30));
+    }
+
+    /// A port nothing listens on.
+    fn closed_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    #[tokio::test]
+    async fn a_call_waits_for_the_server_until_told_to_stop() {
+        let opts = HttpOptions {
+            first_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(50),
+            give_up_after: None,
+            ..HttpOptions::default()
+        };
+        let url = format!("http://127.0.0.1:{}", closed_port());
+        let http = Arc::new(HttpSource::new(&url, "secret", opts).unwrap());
+        assert!(http.is_reachable());
+        let call = tokio::spawn({
+            let http = http.clone();
+            async move {
+                http.post::<_, wire::CountReply>("jobs/reap", &wire::Empty {})
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!call.is_finished(), "still waiting for the server");
+        assert!(!http.is_reachable());
+        http.stop_retrying();
+        let r = tokio::time::timeout(Duration::from_secs(2), call)
+            .await
+            .expect("the call gives up once told to stop")
+            .unwrap();
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains("gave up"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_call_gives_up_after_its_time_limit() {
+        let opts = HttpOptions {
+            first_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(50),
+            give_up_after: Some(Duration::from_millis(200)),
+            ..HttpOptions::default()
+        };
+        let url = format!("http://127.0.0.1:{}", closed_port());
+        let http = HttpSource::new(&url, "secret", opts).unwrap();
+        let started = std::time::Instant::now();
+        let r = http
+            .post::<_, wire::CountReply>("jobs/reap", &wire::Empty {})
+            .await;
+        assert!(r.is_err());
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

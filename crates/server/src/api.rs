@@ -106,6 +106,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = api_router().split_for_parts().1;
     doc.merge(crate::capture::router().split_for_parts().1);
+    doc.merge(crate::workers::openapi());
     doc
 }
 

@@ -9,28 +9,35 @@
 //! follow-up jobs and a `validate_email` verification are written for the
 //! workspace the held job belongs to, whatever the worker sends).
 //!
+//! `/workers/leads/batch` and `/workers/enrichments/*` write for a job the
+//! calling worker holds now (409 otherwise), in that job's workspace, once
+//! per (job, key): a retry gets the first answer (see
+//! `leadgen_app::remote_enrich`).
+//!
 //! The wire format is `leadgen_jobs::remote::wire`; times on it are
 //! durations measured by the server's clock.
 
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use leadgen_app::remote_enrich::{self, RemoteWriteError};
 use leadgen_app::remote_jobs;
-use leadgen_core::job::{Completion, CompletionOutcome, Failure, NewJob};
+use leadgen_core::job::{Completion, CompletionOutcome, Failure, Job, NewJob};
 use leadgen_jobs::HandlerError;
 use leadgen_jobs::remote::wire;
 use leadgen_store::ClaimRequest;
 use serde_json::json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::credentials::same_secret;
-use crate::error::{ApiError, ApiResult, field};
+use crate::error::{ApiError, ApiResult, ErrorBody, field};
 use crate::state::{AppState, now_ms};
 
 /// Most jobs per claim and ids per call.
@@ -39,18 +46,69 @@ const MAX_LEASE_MS: u64 = 3_600_000;
 /// Longest retry delay a worker may ask for (30 days).
 const MAX_RETRY_MS: u64 = 30 * 86_400_000;
 
+/// The error answers of every route (in the API's error shape).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum WorkerErrors {
+    #[response(status = 401, description = "Missing or wrong worker secret")]
+    Unauthorized(ErrorBody),
+    #[response(
+        status = 404,
+        description = "Remote-worker endpoints are off (no LEADGEN_WORKER_SECRET)"
+    )]
+    Off(ErrorBody),
+    #[response(
+        status = 409,
+        description = "A write for a job this worker does not hold"
+    )]
+    NotHeld(ErrorBody),
+    #[response(status = 422, description = "Malformed body")]
+    Malformed(ErrorBody),
+    #[response(status = 503, description = "Cannot be applied now; try again")]
+    Unavailable(ErrorBody),
+}
+
 /// The routes, behind their own bearer check.
-pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/workers/jobs/claim", post(claim))
-        .route("/workers/jobs/start", post(start))
-        .route("/workers/jobs/extend", post(extend))
-        .route("/workers/jobs/complete", post(complete))
-        .route("/workers/jobs/fail", post(fail))
-        .route("/workers/jobs/release", post(release))
-        .route("/workers/jobs/reap", post(reap))
-        .route("/workers/jobs/next", post(next))
+pub fn router(state: AppState) -> axum::Router<AppState> {
+    routes()
         .route_layer(axum::middleware::from_fn_with_state(state, require_secret))
+        .split_for_parts()
+        .0
+}
+
+/// The routes with their OpenAPI document: one list for both.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(claim))
+        .routes(routes!(start))
+        .routes(routes!(extend))
+        .routes(routes!(complete))
+        .routes(routes!(fail))
+        .routes(routes!(release))
+        .routes(routes!(reap))
+        .routes(routes!(next))
+        .routes(routes!(leads_batch))
+        .routes(routes!(create_enrichments))
+        .routes(routes!(reserve))
+}
+
+/// The document's part for these routes, with the `worker_secret` bearer
+/// scheme they use.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = routes().split_for_parts().1;
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "worker_secret",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "The operator's worker secret (LEADGEN_WORKER_SECRET of `leadgen serve`), not an API key",
+                ))
+                .build(),
+        ),
+    );
+    doc
 }
 
 /// Every path above, for tests and docs.
@@ -63,6 +121,9 @@ pub const ROUTES: &[&str] = &[
     "/workers/jobs/release",
     "/workers/jobs/reap",
     "/workers/jobs/next",
+    "/workers/leads/batch",
+    "/workers/enrichments/create",
+    "/workers/enrichments/reserve",
 ];
 
 async fn require_secret(State(st): State<AppState>, req: Request, next: Next) -> Response {
@@ -145,6 +206,14 @@ fn unavailable(message: String) -> ApiError {
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
 }
 
+#[utoipa::path(post, path = "/workers/jobs/claim", tag = "workers",
+    security(("worker_secret" = [])),
+    description = "Claims up to `limit` pending jobs of `types` for `worker` (`{\"worker\",\"types\",\"limit\",\"lease_ms\",\"caps\"?}`); the payloads carry what the server looked up for a worker without the database.",
+    request_body(content = Object, description = "JSON body (see the description)"),
+    responses(
+        (status = 200, description = "`{\"jobs\": [{\"id\",\"workspace\",\"job_type\",\"payload\",\"attempts\",...}]}`", body = Object),
+        WorkerErrors,
+    ))]
 async fn claim(
     State(st): State<AppState>,
     b: Result<Json<wire::ClaimBody>, JsonRejection>,
@@ -225,6 +294,14 @@ async fn ids_call(
     Ok(Json(wire::CountReply { count }))
 }
 
+#[utoipa::path(post, path = "/workers/jobs/start", tag = "workers",
+    security(("worker_secret" = [])),
+    description = "Marks held jobs as processing (`{\"worker\",\"ids\"}`).",
+    request_body(content = Object, description = "JSON body (see the description)"),
+    responses(
+        (status = 200, description = "`{\"count\"}`", body = Object),
+        WorkerErrors,
+    ))]
 async fn start(
     State(st): State<AppState>,
     b: Result<Json<wire::IdsBody>, JsonRejection>,
@@ -233,6 +310,14 @@ async fn start(
     ids_call(&st, b, |s, w, ids, now| s.start_jobs(w, ids, now)).await
 }
 
+#[utoipa::path(post, path = "/workers/jobs/extend", tag = "workers",
+    security(("worker_secret" = [])),
+    description = "Heartbeat: extends the leases of held jobs (`{\"worker\",\"ids\",\"lease_ms\"}`).",
+    request_body(content = Object, description = "JSON body (see the description)"),
+    responses(
+        (status = 200, description = "`{\"count\"}`", body = Object),
+        WorkerErrors,
+    ))]
 async fn extend(
     State(st): State<AppState>,
     b: Result<Json<wire::IdsBody>, JsonRejection>,
@@ -251,6 +336,14 @@ async fn extend(
     .await
 }
 
+#[utoipa::path(post, path = "/workers/jobs/release", tag = "workers",
+    security(("worker_secret" = [])),
+    description = "Hands held jobs back to the queue (`{\"worker\",\"ids\"}`).",
+    request_body(content = Object, description = "JSON body (see the description)"),
+    responses(
+        (status = 200, description = "`{\"count\"}`", body = Object),
+        WorkerErrors,
+    ))]
 async fn release(
     State(st): State<AppState>,
     b: Result<Json<wire::IdsBody>, JsonRejection>,
@@ -259,6 +352,14 @@ async fn release(
     ids_call(&st, b, |s, w, ids, now| s.release_jobs(w, ids, now)).await
 }
 
+#[utoipa::path(post, path = "/workers/jobs/reap", tag = "workers",
+    security(("worker_secret" = [])),
+    description = "Re-queues jobs whose lease ran out (`{}`).",
+    request_body(content = Object, description = "JSON body (see the description)"),
+    responses(
+        (status = 200, description = "`{\"count\"}`", body = Object),
+        WorkerErrors,
+    ))]
 async fn reap(
     State(st): State<AppState>,
     b: Result<Json<wire::Empty>, JsonRejection>,
@@ -268,6 +369,14 @@ async fn reap(
     Ok(Json(wire::CountReply { count }))
 }
 
+#[utoipa::path(post, path = "/workers/jobs/next", tag = "workers",
+    security(("worker_secret" = [])),
+    description = "How soon a job of `types` may need a worker (`{\"types\"}`).",
+    request_body(content = Object, description = "JSON body (see the description)"),
+    responses(
+        (status = 200, description = "`{\"due_in_ms\"}` (null: none pending or running)", body = Object),
+        WorkerErrors,
+    ))]
 async fn next(
     State(st): State<AppState>,
     b: Result<Json<wire::NextBody>, JsonRejection>,
@@ -283,6 +392,14 @@ async fn next(
     Ok(Json(wire::NextReply { due_in_ms }))
 }
 
+#[utoipa::path(post, path = "/workers/jobs/fail", tag = "workers",
+    security(("worker_secret" = [])),
+    description = "Fails attempts of held jobs (`{\"worker\",\"jobs\":[{\"id\",\"message\",\"retry_in_ms\"?}]}`).",
+    request_body(content = Object, description = "JSON body (see the description)"),
+    responses(
+        (status = 200, description = "`{\"statuses\":[\"pending\"|\"failed\"|null]}`", body = Object),
+        WorkerErrors,
+    ))]
 async fn fail(
     State(st): State<AppState>,
     b: Result<Json<wire::FailBody>, JsonRejection>,
@@ -308,6 +425,14 @@ async fn fail(
     Ok(Json(wire::FailReply { statuses }))
 }
 
+#[utoipa::path(post, path = "/workers/jobs/complete", tag = "workers",
+    security(("worker_secret" = [])),
+    description = "Completes held jobs (`{\"worker\",\"jobs\":[{\"id\",\"result\",\"effects\"?,\"delta\"?,\"follow_ups\"?}]}`); the server applies type-specific results in the job's own workspace.",
+    request_body(content = Object, description = "JSON body (see the description)"),
+    responses(
+        (status = 200, description = "`{\"outcomes\":[{\"outcome\":\"completed\"|\"not_owned\"|\"duplicate_effect\"|\"rejected\",...}]}`", body = Object),
+        WorkerErrors,
+    ))]
 async fn complete(
     State(st): State<AppState>,
     b: Result<Json<wire::CompleteBody>, JsonRejection>,
@@ -392,4 +517,121 @@ async fn complete(
         })
         .await?;
     Ok(Json(wire::CompleteReply { outcomes }))
+}
+
+/// The job `id` if `worker` holds it now; else a 409.
+fn held_job(s: &dyn leadgen_store::Store, worker: &str, id: i64) -> ApiResult<Job> {
+    s.held_jobs(worker, &[id])?
+        .into_iter()
+        .find(|j| j.id == id)
+        .ok_or_else(|| {
+            tracing::warn!(
+                job = id,
+                "remote-worker write for a job the worker does not hold"
+            );
+            ApiError::conflict(format!(
+                "job {id} is not held by this worker (finished, expired or never claimed)"
+            ))
+            .with_details(json!({"field": "job", "outcome": "not_owned"}))
+        })
+}
+
+/// A write `f` for `job`, which `worker` must hold now, in the job's
+/// workspace; `f` answers with its reply and whether it was a replay.
+async fn held_write<T: Send + 'static>(
+    st: &AppState,
+    worker: String,
+    job: i64,
+    what: &'static str,
+    f: impl FnOnce(&dyn leadgen_store::Store, &AppState, &Job) -> Result<(T, bool), RemoteWriteError>
+    + Send
+    + 'static,
+) -> ApiResult<T> {
+    check_worker(&worker)?;
+    let state = st.clone();
+    st.blocking(move |s| {
+        let job = held_job(s, &worker, job)?;
+        let (reply, replayed) = f(s, &state, &job).map_err(write_error)?;
+        tracing::info!(
+            job = job.id,
+            workspace = job.workspace,
+            replayed,
+            "remote worker's {what}"
+        );
+        Ok(reply)
+    })
+    .await
+}
+
+fn write_error(e: RemoteWriteError) -> ApiError {
+    match e {
+        RemoteWriteError::Invalid(m) => {
+            tracing::warn!(error = %m, "remote-worker write refused");
+            ApiError::unprocessable(m)
+        }
+        RemoteWriteError::Store(m) => unavailable(m),
+    }
+}
+
+#[utoipa::path(post, path = "/workers/leads/batch", tag = "workers",
+    security(("worker_secret" = [])),
+    description = "Leads a worker found for a job it holds (`{\"worker\",\"job\",\"key\",\"tags\"?,\"leads\":[{column: value}]}`), stored through the import path in the job's workspace (source: the job's, e.g. `enrich`); once per (job, key).",
+    request_body(content = Object, description = "JSON body (see the description)"),
+    responses(
+        (status = 200, description = "`{\"batch\",\"outcomes\":[{\"outcome\":\"inserted\"|\"merged\"|\"rejected\",\"lead\",\"reason\"}]}`", body = Object),
+        WorkerErrors,
+    ))]
+async fn leads_batch(
+    State(st): State<AppState>,
+    b: Result<Json<wire::LeadsBatchBody>, JsonRejection>,
+) -> ApiResult<Json<wire::LeadsBatchReply>> {
+    let b = body(b, "leads/batch")?;
+    let (worker, job) = (b.worker.clone(), b.job);
+    held_write(&st, worker, job, "lead batch", move |s, st, job| {
+        remote_enrich::store_leads(s, st.config(), job, &b)
+    })
+    .await
+    .map(Json)
+}
+
+#[utoipa::path(post, path = "/workers/enrichments/create", tag = "workers",
+    security(("worker_secret" = [])),
+    description = "Enrichment steps for a held job (`{\"worker\",\"job\",\"key\",\"lead_id\"?,\"company_id\"?,\"rows\":[{\"subject\",\"provider\",\"kind\",\"outcome\",\"result\",\"confidence\",\"reasoning\",\"input_tokens\",\"output_tokens\",\"cost_micros\"}],\"cache\"?}`), recorded in the job's workspace; once per (job, key).",
+    request_body(content = Object, description = "JSON body (see the description)"),
+    responses(
+        (status = 200, description = "`{\"ids\"}`", body = Object),
+        WorkerErrors,
+    ))]
+async fn create_enrichments(
+    State(st): State<AppState>,
+    b: Result<Json<wire::EnrichmentsBody>, JsonRejection>,
+) -> ApiResult<Json<wire::EnrichmentsReply>> {
+    let b = body(b, "enrichments/create")?;
+    let (worker, job) = (b.worker.clone(), b.job);
+    held_write(&st, worker, job, "enrichment rows", move |s, _, job| {
+        remote_enrich::store_enrichments(s, job, &b)
+    })
+    .await
+    .map(Json)
+}
+
+#[utoipa::path(post, path = "/workers/enrichments/reserve", tag = "workers",
+    security(("worker_secret" = [])),
+    description = "Reserves `micros` of the job's workspace's monthly enrichment budget before a paid call (`{\"worker\",\"job\",\"key\",\"micros\"}`); the server's budget applies; once per (job, key).",
+    request_body(content = Object, description = "JSON body (see the description)"),
+    responses(
+        (status = 200, description = "`{\"granted\"}`", body = Object),
+        WorkerErrors,
+    ))]
+async fn reserve(
+    State(st): State<AppState>,
+    b: Result<Json<wire::ReserveBody>, JsonRejection>,
+) -> ApiResult<Json<wire::ReserveReply>> {
+    let b = body(b, "enrichments/reserve")?;
+    let (worker, job) = (b.worker.clone(), b.job);
+    let granted = held_write(&st, worker, job, "budget reservation", move |s, st, job| {
+        remote_enrich::reserve(s, st.config(), job, &b)
+    })
+    .await?;
+    Ok(Json(wire::ReserveReply { granted }))
 }

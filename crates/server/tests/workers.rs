@@ -10,38 +10,20 @@ use std::time::{Duration, Instant};
 use common::{A, App, B, Backend, test_opts, with_app_opts};
 use leadgen_core::job::{JobStatus, NewJob, types};
 use leadgen_core::lead::LeadStatus;
-use leadgen_jobs::remote::{HttpOptions, HttpSource, Remote};
-use leadgen_jobs::{
-    Registry, StoreSource, SystemClock, WorkerOptions, WorkerReport, noop, run_worker_on,
-};
+use leadgen_jobs::remote::{HttpSource, Remote};
+use leadgen_jobs::{Registry, StoreSource, WorkerOptions, noop};
 use leadgen_server::workers::ROUTES;
-use leadgen_server::{ServerOptions, WorkerSecret};
 use leadgen_store::JobFilter;
 use leadgen_verify::Verifier;
 use leadgen_verify::testkit::{Behavior, FakeDns, SmtpFarm, loopback, options};
 use serde_json::{Value, json};
 
-const SECRET: &str = "a-long-worker-secret-for-tests";
+use common::WORKER_SECRET as SECRET;
 
-fn opts() -> ServerOptions {
-    ServerOptions {
-        worker_secret: WorkerSecret::new(SECRET),
-        ..test_opts()
-    }
-}
+use common::worker_secret_opts as opts;
 
-macro_rules! both {
-    ($($t:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[test] fn $t() { super::with_app_opts(super::Backend::Sqlite, super::opts(), super::$t); } )*
-        }
-        mod postgres {
-            $( #[test] fn $t() { super::with_app_opts(super::Backend::Postgres, super::opts(), super::$t); } )*
-        }
-    };
-}
-
-both! {
+both_backends_with! {
+    crate::common::worker_secret_opts;
     every_worker_route_refuses_a_missing_or_wrong_secret,
     malformed_bodies_get_4xx_in_the_error_shape,
     a_remote_and_a_local_worker_drain_noop_jobs_once,
@@ -50,12 +32,8 @@ both! {
 }
 
 fn remote(app: &App) -> Arc<Remote> {
-    let opts = HttpOptions {
-        retry_delays: vec![Duration::from_millis(50)],
-        ..HttpOptions::default()
-    };
     Arc::new(Remote(Arc::new(
-        HttpSource::new(&app.base, SECRET, opts).unwrap(),
+        HttpSource::new(&app.base, SECRET, common::worker_http_opts()).unwrap(),
     )))
 }
 
@@ -67,16 +45,7 @@ fn worker_opts(id: &str) -> WorkerOptions {
     o
 }
 
-async fn run(
-    source: Arc<dyn leadgen_jobs::JobSource>,
-    reg: Registry,
-    o: WorkerOptions,
-) -> WorkerReport {
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    run_worker_on(source, Arc::new(reg), Arc::new(SystemClock), o, rx)
-        .await
-        .unwrap()
-}
+use common::drain as run;
 
 fn noop_registry() -> Registry {
     let mut r = Registry::new();

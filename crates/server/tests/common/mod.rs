@@ -227,6 +227,46 @@ pub fn test_opts() -> ServerOptions {
     }
 }
 
+/// The worker secret of [`worker_secret_opts`].
+pub const WORKER_SECRET: &str = "a-long-worker-secret-for-tests";
+
+/// [`test_opts`] with the remote-worker endpoints on.
+pub fn worker_secret_opts() -> ServerOptions {
+    ServerOptions {
+        worker_secret: leadgen_server::WorkerSecret::new(WORKER_SECRET),
+        ..test_opts()
+    }
+}
+
+/// A remote worker's HTTP options for tests: short backoff, and a call
+/// gives up after 5 s.
+pub fn worker_http_opts() -> leadgen_jobs::remote::HttpOptions {
+    leadgen_jobs::remote::HttpOptions {
+        first_backoff: std::time::Duration::from_millis(50),
+        max_backoff: std::time::Duration::from_millis(200),
+        give_up_after: Some(std::time::Duration::from_secs(5)),
+        ..leadgen_jobs::remote::HttpOptions::default()
+    }
+}
+
+/// Runs a worker on `source` until the queue is idle; its report.
+pub async fn drain(
+    source: Arc<dyn leadgen_jobs::JobSource>,
+    reg: leadgen_jobs::Registry,
+    o: leadgen_jobs::WorkerOptions,
+) -> leadgen_jobs::WorkerReport {
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    leadgen_jobs::run_worker_on(
+        source,
+        Arc::new(reg),
+        Arc::new(leadgen_jobs::SystemClock),
+        o,
+        rx,
+    )
+    .await
+    .unwrap()
+}
+
 pub fn with_app<F, Fut>(backend: Backend, test: F)
 where
     F: FnOnce(App) -> Fut,
@@ -245,6 +285,19 @@ macro_rules! both_backends {
         }
         mod postgres {
             $( #[test] fn $t() { $crate::common::with_app($crate::common::Backend::Postgres, super::$t); } )*
+        }
+    };
+}
+
+/// [`both_backends!`] with the server options `$opts()`.
+#[macro_export]
+macro_rules! both_backends_with {
+    ($opts:path; $($t:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $t() { $crate::common::with_app_opts($crate::common::Backend::Sqlite, $opts(), super::$t); } )*
+        }
+        mod postgres {
+            $( #[test] fn $t() { $crate::common::with_app_opts($crate::common::Backend::Postgres, $opts(), super::$t); } )*
         }
     };
 }
