@@ -78,6 +78,7 @@ fn migrations() -> Vec<String> {
     all.push(crate::enrichments::enrichments_ddl("INTEGER PRIMARY KEY"));
     all.push(crate::intent::intent_ddl("INTEGER PRIMARY KEY"));
     all.push(format!("{LEAD_TAGS_DDL}\n{FILL_LEAD_TAGS};"));
+    all.push(crate::schema::WIDEN_SEGMENT_INDEXES.to_owned());
     all
 }
 

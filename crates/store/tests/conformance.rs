@@ -21,11 +21,12 @@ use tempfile::TempDir;
 
 const WS: WorkspaceId = 1;
 const OTHER_WS: WorkspaceId = 2;
-const LEAD_INDEXES: [&str; 4] = [
+const LEAD_INDEXES: [&str; 5] = [
     "leads_status_score",
     "leads_score",
     "leads_industry",
     "leads_state",
+    "leads_tier",
 ];
 
 // ---------------------------------------------------------------- harness

@@ -110,7 +110,8 @@ fn an_import_leaves_planner_statistics_over_every_row() {
             |r| r.get(0),
         )
         .unwrap();
-    // Rows, rows per workspace, rows per (workspace, industry): all 3,000
-    // counted, 30 industries of 100.
-    assert_eq!(stat, "3000 3000 100");
+    // Rows, rows per workspace, rows per (workspace, industry), per
+    // (workspace, industry, score): all 3,000 counted, 30 industries of 100,
+    // every score the same.
+    assert_eq!(stat, "3000 3000 100 100");
 }
