@@ -548,6 +548,7 @@ impl Store for PgStore {
             deliveries.as_str(),
             enrichments.as_str(),
             intent.as_str(),
+            crate::settings::SETTINGS_DDL,
         ];
         for (i, m) in MIGRATIONS.iter().copied().chain(later).enumerate() {
             let version = i as i64 + 1;

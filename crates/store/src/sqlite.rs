@@ -77,6 +77,7 @@ fn migrations() -> Vec<String> {
     all.push(crate::deliveries::deliveries_ddl("INTEGER PRIMARY KEY"));
     all.push(crate::enrichments::enrichments_ddl("INTEGER PRIMARY KEY"));
     all.push(crate::intent::intent_ddl("INTEGER PRIMARY KEY"));
+    all.push(crate::settings::SETTINGS_DDL.to_owned());
     all
 }
 
