@@ -629,6 +629,52 @@ mod tests {
         assert!(parse_scoring_text("tier_a = 80\n[[rules]]\nname = \"e\"\nweight = 3\nop = \"present\"\nfield = \"email\"\n").is_ok());
     }
 
+    /// A job of workspace 1 sees 1's stored key; workspace 2's job, with
+    /// nothing stored, sees the environment.
+    #[test]
+    fn jobs_see_their_workspaces_stored_key_over_the_environment() {
+        use leadgen_core::job::NewJob;
+        use leadgen_jobs::{Outcome, SystemClock};
+        let (_dir, store) = leadgen_store::testing::sqlite_store();
+        let store: Arc<dyn Store> = Arc::new(store);
+        configure(SecretBox::new([3; 32]));
+        let secrets = configured().expect("configured");
+        let update = IntegrationUpdate {
+            api_key: Some("stored-hunter-key".into()),
+            ..IntegrationUpdate::default()
+        };
+        save_integration(&*store, 1, secrets, "hunter", update, 1).unwrap();
+        let spec = with_workspace_settings(|env: EnvLookup| {
+            HandlerSpec::new("probe", move |_ctx: JobContext| {
+                let key = env("LEADGEN_HUNTER_API_KEY");
+                async move { Ok(Outcome::new(json!(key))) }
+            })
+        });
+        let jobs = [NewJob::new(1, "probe", "{}"), NewJob::new(2, "probe", "{}")];
+        let ids = store.enqueue(&jobs, 1).unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let seen: Vec<Value> = [1, 2]
+            .into_iter()
+            .zip(ids)
+            .map(|(ws, id)| {
+                let job = store.get_job(ws, id.unwrap()).unwrap().unwrap();
+                let ctx = JobContext {
+                    job,
+                    store: Some(store.clone()),
+                    clock: Arc::new(SystemClock),
+                };
+                let outcome = rt.block_on((spec.handler)(ctx));
+                outcome.map_err(|e| format!("{e:?}")).unwrap().result
+            })
+            .collect();
+        assert_eq!(seen[0], json!("stored-hunter-key"));
+        assert_eq!(
+            seen[1],
+            json!(std::env::var("LEADGEN_HUNTER_API_KEY").ok()),
+            "workspace 2 stored nothing"
+        );
+    }
+
     #[test]
     fn the_key_file_is_created_private_and_reused() {
         let dir = tempfile::tempdir().unwrap();
