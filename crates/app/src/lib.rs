@@ -5,6 +5,7 @@ pub mod bench;
 pub mod campaigns;
 pub mod companies;
 pub mod config;
+pub mod connection_test;
 pub mod consent;
 pub mod csv_source;
 pub mod delivery;

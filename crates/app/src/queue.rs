@@ -19,28 +19,31 @@ use crate::delivery::notify::{run_completed_spec, with_run_notice};
 
 /// Every job type this binary has a handler for.
 pub fn registry() -> Registry {
+    use crate::settings::with_workspace_settings as per_ws;
     let mut r = Registry::new();
     r.register(noop::spec());
     r.register(analytics_spec());
     r.register(crate::verify_job::spec());
-    r.register(with_run_notice(crate::discovery::maps_spec()));
-    r.register(with_run_notice(crate::discovery::ads::meta_ads_spec()));
-    r.register(run_completed_spec(Arc::new(|k: &str| {
-        std::env::var(k).ok()
-    })));
-    r.register(crate::intent::run_spec());
-    r.register(crate::campaigns::push_spec());
-    r.register(crate::campaigns::crm_spec());
-    r.register(crate::campaigns::analytics_spec());
+    r.register(per_ws(|env| {
+        with_run_notice(crate::discovery::maps::maps_spec_with(env))
+    }));
+    r.register(per_ws(|env| {
+        with_run_notice(crate::discovery::ads::meta_ads_spec_with(env))
+    }));
+    r.register(per_ws(run_completed_spec));
+    r.register(per_ws(crate::intent::run_spec_with));
+    r.register(per_ws(crate::campaigns::push_spec_with));
+    r.register(per_ws(crate::campaigns::crm_spec_with));
+    r.register(per_ws(crate::campaigns::analytics_spec_with));
     for spec in crate::enrich_job::specs().into_iter().flatten() {
         r.register(spec);
     }
-    r.register(with_run_notice(
-        crate::discovery::google_ads::google_ads_spec(),
-    ));
-    r.register(with_run_notice(
-        crate::discovery::linkedin_ads::linkedin_ads_spec(),
-    ));
+    r.register(per_ws(|env| {
+        with_run_notice(crate::discovery::google_ads::google_ads_spec_with(env))
+    }));
+    r.register(per_ws(|env| {
+        with_run_notice(crate::discovery::linkedin_ads::linkedin_ads_spec_with(env))
+    }));
     r
 }
 

@@ -56,7 +56,7 @@ fn company(config: &Config, input: &str, args: &EnrichArgs) -> Result<()> {
         lead_id: None,
         company_id: None,
     });
-    let env: leadgen_app::discovery::EnvLookup = Arc::new(|k: &str| std::env::var(k).ok());
+    let env = crate::workspace_env(config, store.as_ref())?;
     let wf = build_waterfall(config, &env, args.allow_private_network, ledger)
         .map_err(anyhow::Error::msg)?;
     let rt = tokio::runtime::Builder::new_multi_thread()

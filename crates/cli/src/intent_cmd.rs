@@ -156,7 +156,8 @@ pub fn intent(config: &Config, cmd: IntentCommand) -> Result<()> {
             }
         }
         IntentCommand::Run { json } => {
-            let client = DataShopperClient::from_env()?;
+            let env = crate::workspace_env(config, store.as_ref())?;
+            let client = DataShopperClient::from_lookup(|k| env(k))?;
             let store: Arc<dyn leadgen_store::Store> = Arc::from(store);
             let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             let s = rt.block_on(intent::run_intent(store, ws, &client, now))?;

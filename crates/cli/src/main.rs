@@ -322,6 +322,20 @@ fn load_config(cli: &Cli) -> Result<Config> {
     Ok(Config::load(cli.config.as_deref(), &env)?)
 }
 
+/// The variables as the default workspace sees them: its stored settings
+/// (when a secret key exists), else the process environment.
+fn workspace_env(config: &Config, store: &dyn Store) -> Result<leadgen_app::discovery::EnvLookup> {
+    use leadgen_app::settings;
+    let process = settings::process_env();
+    let secrets = settings::load_secret_box(&config.data_dir, &*process)?;
+    Ok(settings::workspace_env(
+        store,
+        DEFAULT_WORKSPACE,
+        secrets.as_ref(),
+        process,
+    )?)
+}
+
 fn open_store(config: &Config) -> Result<Box<dyn Store>> {
     open_store_with_readers(config, 0)
 }
@@ -337,6 +351,12 @@ fn run(cli: Cli) -> Result<()> {
     let config = load_config(&cli)?;
     leadgen_app::verify_job::configure(config.verify.clone());
     leadgen_app::enrich_job::configure(config.clone());
+    // Jobs open the workspaces' stored keys with it; no key, nothing stored.
+    match leadgen_app::settings::load_secret_box(&config.data_dir, &|k| std::env::var(k).ok()) {
+        Ok(Some(secrets)) => leadgen_app::settings::configure(secrets),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "stored integration settings cannot be opened"),
+    }
     match cli.command {
         Command::GenSample {
             rows,
@@ -581,6 +601,7 @@ fn import(config: &Config, args: ImportArgs) -> Result<()> {
         overrides,
         tags: args.tags,
         source: args.source,
+        rules: leadgen_app::settings::scoring_rules(&*store, DEFAULT_WORKSPACE, config)?,
         ..import_options(config, args.file.clone())
     };
     let bar = if args.json {
@@ -683,7 +704,10 @@ fn build_filter(f: &FilterArgs) -> Result<LeadFilter> {
 fn leads(config: &Config, cmd: LeadsCommand) -> Result<()> {
     let store = open_store(config)?;
     let (list, text) = match cmd {
-        LeadsCommand::Show { id, json } => return show_lead(&*store, &config.scoring, id, json),
+        LeadsCommand::Show { id, json } => {
+            let rules = leadgen_app::settings::scoring_rules(&*store, DEFAULT_WORKSPACE, config)?;
+            return show_lead(&*store, &rules, id, json);
+        }
         LeadsCommand::List(list) => (list, None),
         LeadsCommand::Search { text, list } => (list, Some(text)),
         LeadsCommand::Verify { filter, max, json } => {

@@ -381,3 +381,31 @@ fn hubspot_push_sends_selected_leads_but_not_suppressed_ones() {
         ["p0@example.com", "p2@example.com", "p3@example.com"]
     );
 }
+
+/// A key stored for the workspace (sealed with the data directory's key
+/// file) wins over the environment's: `deliver test` passes with a wrong
+/// key in the environment, and fails with it once the stored key is gone.
+#[test]
+fn a_stored_key_wins_over_the_environment() {
+    use leadgen_app::settings::{IntegrationUpdate, save_integration, secret_box};
+    let env = Env::new();
+    let data = env.dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let store = leadgen_store::open(&data.join("leadgen.db").display().to_string()).unwrap();
+    store.migrate().unwrap();
+    let secrets = secret_box(&data, &|_| None).unwrap();
+    let save = |key: &str| {
+        let update = IntegrationUpdate {
+            api_key: Some(key.to_owned()),
+            ..IntegrationUpdate::default()
+        };
+        save_integration(&*store, 1, &secrets, "hubspot", update, 1).unwrap();
+    };
+    save(FAKE_HUBSPOT_TOKEN);
+    let wrong = [("LEADGEN_HUBSPOT_API_KEY", "pat-wrong-in-the-environment")];
+    let out = env.ok(&["deliver", "test", "hubspot"], &wrong);
+    assert!(out.contains("hubspot: ok"), "{out}");
+    save("");
+    let err = env.fails(&["deliver", "test", "hubspot"], &wrong);
+    assert!(err.contains("FAILED (auth)"), "{err}");
+}

@@ -100,6 +100,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(replay_webhook))
         .routes(routes!(openapi_json))
         .merge(crate::campaigns_api::router())
+        .merge(crate::settings_api::router())
 }
 
 /// The generated document, for `openapi.json` and tests.
@@ -314,9 +315,13 @@ async fn get_lead(
     ApiPath(id): ApiPath<LeadId>,
 ) -> ApiResult<Json<Value>> {
     let ws = p.workspace;
-    let rules = st.config().scoring.clone();
+    let state = st.clone();
     Ok(Json(
-        st.blocking(move |s| lead_detail(s, &rules, ws, id)).await?,
+        st.blocking(move |s| {
+            let rules = leadgen_app::settings::scoring_rules(s, ws, state.config())?;
+            lead_detail(s, &rules, ws, id)
+        })
+        .await?,
     ))
 }
 
@@ -1256,16 +1261,19 @@ async fn replay_webhook(
     Ok(Json(replay_stored_webhook(&st, p.workspace, id).await?))
 }
 
-/// The settings document from the server's environment and config.
+/// The settings document: the workspace's stored settings (masked) over
+/// the server's environment and config.
 pub async fn settings_value(st: &AppState, ws: WorkspaceId) -> ApiResult<Value> {
-    let config = st.config().clone();
+    let secrets = st.existing_secrets()?;
+    let state = st.clone();
     st.blocking(move |s| {
         let env = |k: &str| std::env::var(k).ok();
         Ok(leadgen_app::settings::settings_json(
             s,
             ws,
-            &config,
+            state.config(),
             &env,
+            secrets.as_ref(),
             now_ms(),
         )?)
     })
@@ -1273,7 +1281,7 @@ pub async fn settings_value(st: &AppState, ws: WorkspaceId) -> ApiResult<Value> 
 }
 
 #[utoipa::path(get, path = "/api/v1/settings", tag = "settings",
-    responses((status = 200, description = "`{services: [{name, env_prefix, used_for, key_set, base_url, custom_base_url, daily_budget_usd}], secrets: [{variable, for, set}], spend: {day, today: [{provider, usd}], enrich_this_month_usd, enrich_monthly_budget_usd, per_lead_ceiling_usd, per_run_ceiling_usd}, scoring, waterfall}` — whether each key is set, never a key", body = Object),
+    responses((status = 200, description = "`{services: [{id, name, env_prefix, used_for, key_set, key_source, key_ends_in, base_url, custom_base_url, daily_budget_usd, stored: {service, base_url, daily_budget_usd, updated_at}, connection_test}], secrets: [{variable, for, set}], spend: {day, today: [{provider, usd}], enrich_this_month_usd, enrich_monthly_budget_usd, per_lead_ceiling_usd, per_run_ceiling_usd}, scoring_source, scoring, waterfall}` — whether each key is set (and, for a stored key of 12 or more characters, its last four), never a key; values in force are the workspace's stored ones, else the environment's", body = Object),
         (status = 403, body = ErrorBody)))]
 async fn get_settings(State(st): State<AppState>, Extension(p): Caller) -> ApiResult<Json<Value>> {
     p.require(Role::Admin)?;

@@ -104,7 +104,7 @@ pub async fn run_import(
     let cfg = st.config();
     let dir = tempfile::tempdir().map_err(ApiError::internal)?;
     let path = dir.path().join(&name);
-    let opts = ImportOptions {
+    let mut opts = ImportOptions {
         path: path.clone(),
         overrides,
         tags,
@@ -122,6 +122,8 @@ pub async fn run_import(
     let result = st
         .blocking(move |s| {
             std::fs::write(&path, &body).map_err(ApiError::internal)?;
+            // The workspace's own scoring rules, else the config's.
+            opts.rules = leadgen_app::settings::scoring_rules(s, opts.workspace, state.config())?;
             let progress = |pr: leadgen_app::import::ImportProgress| {
                 state.inner.imports.update(tracker_id, |t| {
                     t.bytes_read = pr.bytes_read;

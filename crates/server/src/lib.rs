@@ -12,9 +12,11 @@ pub mod credentials;
 pub mod error;
 mod imports;
 mod metrics;
+pub mod settings_api;
 mod state;
 mod ui;
 mod ui_campaigns;
+mod ui_settings;
 pub mod webhooks;
 pub mod workers;
 

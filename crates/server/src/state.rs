@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use leadgen_app::config::Config;
+use leadgen_core::WorkspaceId;
 use leadgen_store::Store;
 
 use crate::error::{ApiError, ApiResult};
@@ -49,6 +50,12 @@ pub struct ServerOptions {
     /// `LEADGEN_WORKER_SECRET`: remote workers send it as a bearer token on
     /// `/workers/*`; unset, those routes are off (404).
     pub worker_secret: Option<WorkerSecret>,
+    /// The key that seals stored integration keys; `None`: from
+    /// `LEADGEN_SECRET_KEY` or the data directory's key file, on first use.
+    pub secret_key: Option<leadgen_store::SecretBox>,
+    /// Let "test connection" call a service base URL on a loopback or
+    /// private address (tests, local demos).
+    pub allow_private_network: bool,
 }
 
 /// The remote workers' shared secret; `Debug` does not show it.
@@ -93,6 +100,8 @@ impl Default for ServerOptions {
             instantly_webhook_secret: None,
             intent_webhook_secret: None,
             worker_secret: None,
+            secret_key: None,
+            allow_private_network: false,
         }
     }
 }
@@ -114,6 +123,8 @@ pub(crate) struct Inner {
     /// Captures per capture key, and per client address.
     pub capture_limiter: RateLimiter,
     pub capture_ip_limiter: RateLimiter,
+    /// The secret key, once found or made.
+    pub secrets: std::sync::OnceLock<leadgen_store::SecretBox>,
 }
 
 impl AppState {
@@ -129,6 +140,7 @@ impl AppState {
                 opts,
                 metrics: Metrics::default(),
                 imports: ImportTracker::default(),
+                secrets: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -139,6 +151,61 @@ impl AppState {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The key stored integration keys are sealed with: the options', else
+    /// `LEADGEN_SECRET_KEY`, else the data directory's key file (made on
+    /// first use). This process's workers get it too.
+    pub fn secrets(&self) -> ApiResult<leadgen_store::SecretBox> {
+        if let Some(b) = self.inner.secrets.get() {
+            return Ok(b.clone());
+        }
+        let found = match &self.inner.opts.secret_key {
+            Some(b) => b.clone(),
+            None => leadgen_app::settings::secret_box(&self.inner.config.data_dir, &|k| {
+                std::env::var(k).ok()
+            })
+            .map_err(ApiError::internal)?,
+        };
+        leadgen_app::settings::configure(found.clone());
+        Ok(self.inner.secrets.get_or_init(|| found).clone())
+    }
+
+    /// Like [`AppState::secrets`], without making a key file: `None` when
+    /// no key exists yet (so nothing can have been stored).
+    pub fn existing_secrets(&self) -> ApiResult<Option<leadgen_store::SecretBox>> {
+        if let Some(b) = self.inner.secrets.get() {
+            return Ok(Some(b.clone()));
+        }
+        if self.inner.opts.secret_key.is_some() {
+            return self.secrets().map(Some);
+        }
+        match leadgen_app::settings::load_secret_box(&self.inner.config.data_dir, &|k| {
+            std::env::var(k).ok()
+        })
+        .map_err(ApiError::internal)?
+        {
+            Some(b) => Ok(Some(self.inner.secrets.get_or_init(|| b).clone())),
+            None => Ok(None),
+        }
+    }
+
+    /// The variables as workspace `ws` sees them: its stored settings over
+    /// the server's environment.
+    pub async fn workspace_env(
+        &self,
+        ws: WorkspaceId,
+    ) -> ApiResult<leadgen_app::discovery::EnvLookup> {
+        let secrets = self.existing_secrets()?;
+        self.blocking(move |s| {
+            Ok(leadgen_app::settings::workspace_env(
+                s,
+                ws,
+                secrets.as_ref(),
+                leadgen_app::settings::process_env(),
+            )?)
+        })
+        .await
     }
 
     /// Runs a store call on the blocking pool (the store is synchronous).

@@ -62,6 +62,7 @@ pub fn pages() -> Router<AppState> {
         .route("/settings/users", post(create_user_form))
         .route("/events", get(events))
         .merge(crate::ui_campaigns::pages())
+        .merge(crate::ui_settings::pages())
 }
 
 async fn css() -> Response {
@@ -657,8 +658,12 @@ async fn lead_page(
     ApiPath(id): ApiPath<i64>,
 ) -> Response {
     let ws = p.workspace;
-    let rules = st.config().scoring.clone();
-    let d = match st.blocking(move |s| lead_detail(s, &rules, ws, id)).await {
+    let state = st.clone();
+    let detail = st.blocking(move |s| {
+        let rules = leadgen_app::settings::scoring_rules(s, ws, state.config())?;
+        lead_detail(s, &rules, ws, id)
+    });
+    let d = match detail.await {
         Ok(d) => d,
         Err(e) => return error_page(&p, e),
     };
@@ -1011,14 +1016,17 @@ async fn settings_page(State(st): State<AppState>, Extension(p): Extension<Princ
     if let Err(e) = p.require(Role::Admin) {
         return error_page(&p, e);
     }
-    settings_response(&st, &p, None).await
+    settings_response(&st, &p, None, None, None).await
 }
 
-/// The settings page; `new_key` (name, key) is shown once after it is made.
-async fn settings_response(
+/// The settings page; `new_key` (name, key) is shown once after it is made,
+/// `flash` is a form's result, `scoring_draft` refused rules to edit again.
+pub(crate) async fn settings_response(
     st: &AppState,
     p: &Principal,
     new_key: Option<(&str, &str)>,
+    flash: Option<crate::ui_settings::Flash>,
+    scoring_draft: Option<&str>,
 ) -> Response {
     let ws = p.workspace;
     let data = st
@@ -1035,7 +1043,7 @@ async fn settings_response(
     page(
         "Settings",
         p,
-        settings_markup(p, &keys, &users, new_key, &settings),
+        settings_markup(p, &keys, &users, new_key, &settings, flash, scoring_draft),
     )
 }
 
@@ -1057,6 +1065,8 @@ fn settings_markup(
     users: &[leadgen_store::User],
     new_key: Option<(&str, &str)>,
     settings: &Value,
+    flash: Option<crate::ui_settings::Flash>,
+    scoring_draft: Option<&str>,
 ) -> Markup {
     let arr = |k: &str| settings[k].as_array().cloned().unwrap_or_default();
     let text = |v: &Value| match v {
@@ -1066,6 +1076,7 @@ fn settings_markup(
     };
     html! {
         h1 { "Settings" }
+        @if let Some(f) = &flash { (crate::ui_settings::flash_markup(f)) }
         @if let Some((name, key)) = new_key {
             div.notice role="status" {
                 p { "New key " strong { (name) } " — copy it now, it is not shown again:" }
@@ -1113,23 +1124,14 @@ fn settings_markup(
         }
         section {
             h2 { "Integrations" }
-            p.muted { "Keys and URLs come from the environment of the server and the workers ("
+            p.muted { "A key, base URL or budget saved here is sealed in the store for this workspace and wins over the server's environment ("
                 code { "LEADGEN_<PREFIX>_API_KEY" } ", " code { "_BASE_URL" } ", " code { "_DAILY_BUDGET_USD" }
-                "); a key is only ever shown as set or not set. "
-                code { "leadgen deliver test <target>" } " tests a connection." }
-            div.table-wrap { table {
-                thead { tr { th { "Service" } th { "Prefix" } th { "Used for" } th { "Key" } th { "Base URL" } th { "Daily budget" } } }
+                "). A saved key is never shown again, only its last four characters. "
+                code { "leadgen deliver test <target>" } " runs the same connection tests." }
+            div.table-wrap { table.settings {
+                thead { tr { th { "Service" } th { "Key" } th { "Base URL" } th { "Daily budget" } th {} } }
                 tbody {
-                    @for sv in arr("services") {
-                        tr {
-                            td { (text(&sv["name"])) }
-                            td { code { (text(&sv["env_prefix"])) } }
-                            td { (text(&sv["used_for"])) }
-                            td { @if sv["key_set"] == Value::Bool(true) { "set" } @else { span.muted { "not set" } } }
-                            td { code { (text(&sv["base_url"])) } }
-                            td { @let b = text(&sv["daily_budget_usd"]); @if b.is_empty() { span.muted { "none" } } @else { "$" (b) } }
-                        }
-                    }
+                    @for sv in arr("services") { (crate::ui_settings::integration_markup(p, &sv)) }
                 }
             } }
             h3 { "Secrets and channels" }
@@ -1157,8 +1159,9 @@ fn settings_markup(
         }
         section {
             h2 { "Scoring rules and the enrichment waterfall" }
-            p.muted { "In force from " code { "leadgen.toml" } " (" code { "[scoring]" } ", " code { "[enrich.waterfall]" } "); a change applies to leads scored after it." }
-            details { summary { "Scoring rules" } pre { (serde_json::to_string_pretty(&settings["scoring"]).unwrap_or_default()) } }
+            p.muted { "Scoring rules: " @if settings["scoring_source"] == "workspace" { "this workspace's own" } @else { "from " code { "leadgen.toml" } " (" code { "[scoring]" } ")" }
+                "; the waterfall from " code { "[enrich.waterfall]" } ". A change applies to leads scored after it (stored leads are not re-scored)." }
+            (crate::ui_settings::scoring_markup(p, settings, scoring_draft))
             details { summary { "Waterfall" } pre { (serde_json::to_string_pretty(&settings["waterfall"]).unwrap_or_default()) } }
         }
         section {
@@ -1197,7 +1200,7 @@ async fn create_key_form(
         .blocking(move |s| Ok(credentials::issue_api_key(s, ws, &name, role, now_ms())?))
         .await;
     match r {
-        Ok(issued) => settings_response(&st, &p, Some((&f.name, &issued.key))).await,
+        Ok(issued) => settings_response(&st, &p, Some((&f.name, &issued.key)), None, None).await,
         Err(e) => error_page(&p, e),
     }
 }

@@ -346,6 +346,26 @@ async fn walk_through(app: App) {
     );
     b.screenshot("06-lead-detail.png").await;
 
+    // Save a service's key on the settings page: it comes back masked.
+    b.goto(&app.url("/settings")).await;
+    b.click("#service-hunter details summary").await;
+    b.type_into(
+        "#service-hunter input[name=api_key]",
+        "hk_browser_secret_7777",
+    )
+    .await;
+    b.type_into("#service-hunter input[name=daily_budget_usd]", "5")
+        .await;
+    b.click("#service-hunter form.stack button[type=submit]")
+        .await;
+    b.wait_for(
+        "document.body.innerText.includes('ends in …7777')",
+        "the saved key, masked",
+    )
+    .await;
+    assert!(!b.text("main").await.contains("hk_browser_secret"));
+    b.screenshot("08-settings-saved.png").await;
+
     // The same table on a phone-sized window.
     b.cmd(
         reqwest::Method::POST,
@@ -355,6 +375,8 @@ async fn walk_through(app: App) {
     .await;
     b.goto(&app.url("/leads")).await;
     b.screenshot("07-leads-phone.png").await;
+    b.goto(&app.url("/settings")).await;
+    b.screenshot("09-settings-phone.png").await;
     b.close().await;
 }
 

@@ -19,6 +19,7 @@ mod pg_jobs;
 pub mod postgres;
 mod query;
 mod schema;
+pub mod settings;
 pub mod spend;
 pub mod sqlite;
 mod sqlite_auth;
@@ -42,6 +43,7 @@ pub use intent::IntentStore;
 pub use jobs::{ClaimRequest, JobFilter, JobQueue, JobWakeup, QueueStats};
 pub use lead_edits::{LeadEdit, LeadEdits};
 pub use query::{Cursor, LeadFilter, LeadPage, LeadQuery, SortOrder};
+pub use settings::{IntegrationSettings, SecretBox, SettingsStore};
 pub use spend::SpendLedger;
 pub use suppression::{
     AuditEntry, AuditLog, PersonData, Suppression, SuppressionKind, SuppressionReason,
@@ -147,6 +149,7 @@ pub trait Store:
     + deliveries::DeliveryStore
     + enrichments::EnrichmentStore
     + intent::IntentStore
+    + settings::SettingsStore
     + Send
     + Sync
 {

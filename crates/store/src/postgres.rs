@@ -561,6 +561,7 @@ impl Store for PgStore {
             enrichments.as_str(),
             intent.as_str(),
             crate::schema::WIDEN_SEGMENT_INDEXES,
+            crate::settings::SETTINGS_DDL,
         ];
         for (i, m) in MIGRATIONS.iter().copied().chain(later).enumerate() {
             let version = i as i64 + 1;

@@ -223,6 +223,8 @@ pub fn test_opts() -> ServerOptions {
         secure_cookies: false,
         key_rate_per_s: 1000.0,
         key_burst: 1000.0,
+        // Stored keys sealed with a fixed key, not a file in the data dir.
+        secret_key: Some(leadgen_store::SecretBox::new([9; 32])),
         ..ServerOptions::default()
     }
 }
