@@ -705,18 +705,15 @@ pub fn process_config() -> Option<Arc<Config>> {
     }
 }
 
-/// The process environment, as the waterfall reads service keys.
-pub fn process_env() -> EnvLookup {
-    Arc::new(|k: &str| std::env::var(k).ok())
-}
-
-/// Both handlers with the process's config and environment; `None` when
+/// Both handlers with the process's config; each job reads service keys
+/// from its workspace's stored settings over the environment. `None` when
 /// no config can be loaded.
 pub fn specs() -> Option<[HandlerSpec; 2]> {
+    use crate::settings::with_workspace_settings;
     let config = process_config()?;
-    let env = process_env();
+    let for_leads = config.clone();
     Some([
-        company_spec(config.clone(), env.clone()),
-        lead_spec(config, env),
+        with_workspace_settings(move |env| company_spec(config.clone(), env)),
+        with_workspace_settings(move |env| lead_spec(for_leads.clone(), env)),
     ])
 }

@@ -121,7 +121,7 @@ pub async fn work_with(
         registry(
             http.clone(),
             crate::enrich_job::process_config(),
-            crate::enrich_job::process_env(),
+            crate::settings::process_env(),
         ),
         types,
     )?;

@@ -16,7 +16,11 @@ pub const LEAD_INDEXES: [(&str, &str, bool); 5] = [
         false,
     ),
     ("leads_score", "workspace_id, score, id", false),
-    ("leads_industry", "workspace_id, lower(industry), score", false),
+    (
+        "leads_industry",
+        "workspace_id, lower(industry), score",
+        false,
+    ),
     ("leads_state", "workspace_id, lower(state), score", false),
     ("leads_tier", "workspace_id, tier, score, id", false),
 ];

@@ -77,8 +77,10 @@ fn migrations() -> Vec<String> {
     all.push(crate::deliveries::deliveries_ddl("INTEGER PRIMARY KEY"));
     all.push(crate::enrichments::enrichments_ddl("INTEGER PRIMARY KEY"));
     all.push(crate::intent::intent_ddl("INTEGER PRIMARY KEY"));
-    all.push(format!("{LEAD_TAGS_DDL}
-{FILL_LEAD_TAGS};"));
+    all.push(format!(
+        "{LEAD_TAGS_DDL}
+{FILL_LEAD_TAGS};"
+    ));
     all.push(crate::schema::WIDEN_SEGMENT_INDEXES.to_owned());
     all.push(crate::settings::SETTINGS_DDL.to_owned());
     all
