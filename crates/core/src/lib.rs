@@ -30,6 +30,7 @@ pub mod dedupe;
 pub mod domain;
 pub mod email;
 pub mod geo;
+pub mod hex;
 pub mod intent;
 pub mod job;
 pub mod lead;

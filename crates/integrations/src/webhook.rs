@@ -14,6 +14,7 @@
 //! clock, so a captured request cannot be replayed later. The scheme is
 //! documented for receivers in `docs/webhooks.md`.
 
+use leadgen_core::hex::{hex, unhex};
 use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -58,20 +59,6 @@ pub enum SignatureError {
 fn mac(secret: &str) -> Hmac<Sha256> {
     // HMAC takes keys of any length.
     <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// The signature header value for `body` signed at `timestamp` (Unix s).

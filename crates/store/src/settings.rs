@@ -13,6 +13,7 @@
 use chacha20poly1305::aead::{Aead, Generate, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use leadgen_core::WorkspaceId;
+pub use leadgen_core::hex::{hex, unhex};
 use leadgen_core::score::ScoringRules;
 use rusqlite::{OptionalExtension, params};
 
@@ -87,22 +88,6 @@ impl SecretBox {
             .map_err(|_| refused())?;
         String::from_utf8(plain).map_err(|_| refused())
     }
-}
-
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The bytes of a hex string, `None` when it is not one.
-pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// What seals a service's key: its row, so it opens nowhere else.
