@@ -187,7 +187,27 @@ async fn guard(test: &ConnectionTest, ctx: &TestContext) -> Result<(), Failure> 
             redacted_target(&cfg.base_url)
         ),
     };
-    let url = url::Url::parse(&cfg.base_url).map_err(|e| refused(e.to_string()))?;
+    public_address(&cfg.base_url)
+        .await
+        .map_err(|e| refused(e.to_string()))
+}
+
+/// Why a base URL is not called.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotPublic {
+    /// Its host is, or resolves to, a loopback, private or reserved address.
+    #[error("{0}")]
+    Private(String),
+    /// Its host does not resolve (now); nothing can be said about it.
+    #[error("{0}")]
+    Unresolved(String),
+}
+
+/// Whether `base_url`'s host is (and resolves only to) public addresses.
+/// A connection test refuses either failure; saving a base URL refuses a
+/// private one (see the server's settings API).
+pub async fn public_address(base_url: &str) -> Result<(), NotPublic> {
+    let url = url::Url::parse(base_url).map_err(|e| NotPublic::Private(e.to_string()))?;
     let ips: Vec<std::net::IpAddr> = match url.host() {
         Some(url::Host::Ipv4(ip)) => vec![ip.into()],
         Some(url::Host::Ipv6(ip)) => vec![ip.into()],
@@ -195,14 +215,14 @@ async fn guard(test: &ConnectionTest, ctx: &TestContext) -> Result<(), Failure> 
             let port = url.port_or_known_default().unwrap_or(443);
             tokio::net::lookup_host((d, port))
                 .await
-                .map_err(|e| refused(format!("{d} does not resolve: {e}")))?
+                .map_err(|e| NotPublic::Unresolved(format!("{d} does not resolve: {e}")))?
                 .map(|a| a.ip())
                 .collect()
         }
-        None => return Err(refused("no host".into())),
+        None => return Err(NotPublic::Private("no host".into())),
     };
     match ips.iter().find(|ip| !leadgen_enrich::net::is_public(**ip)) {
-        Some(ip) => Err(refused(format!("{ip} is not a public address"))),
+        Some(ip) => Err(NotPublic::Private(format!("{ip} is not a public address"))),
         None => Ok(()),
     }
 }

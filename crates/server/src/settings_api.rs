@@ -5,7 +5,7 @@
 
 use axum::Extension;
 use axum::Json;
-use leadgen_app::connection_test::{self, TestContext, TestReport};
+use leadgen_app::connection_test::{self, NotPublic, TestContext, TestReport, public_address};
 use leadgen_app::delivery::ChannelSettings;
 use leadgen_app::settings::{self, IntegrationUpdate, SettingsError};
 use leadgen_core::WorkspaceId;
@@ -62,6 +62,19 @@ pub async fn save_integration(
     update: IntegrationUpdate,
 ) -> ApiResult<Value> {
     let secrets = st.secrets()?;
+    // Jobs call a stored base URL without asking again: one that is or
+    // resolves to a private or loopback address is refused here, as the
+    // connection test refuses it. A name that does not resolve now is kept.
+    if let Some(Some(url)) = &update.base_url
+        && !url.trim().is_empty()
+        && !st.opts().allow_private_network
+        && let Err(NotPublic::Private(why)) = public_address(url.trim()).await
+    {
+        return Err(ApiError::unprocessable(format!(
+            "base_url {why}; only public addresses are called"
+        ))
+        .with_details(field("base_url")));
+    }
     let service = id.clone();
     st.blocking(move |s| {
         settings::save_integration(s, ws, &secrets, &service, update, now_ms())?;

@@ -405,17 +405,52 @@ async fn connection_test_passes_and_fails_against_the_fake(app: App) {
 }
 
 async fn connection_tests_refuse_private_addresses_by_default(app: App) {
+    // A loopback base URL is not stored, so no job or test can call it.
     let fake = FakeHubspot::spawn();
-    let v = hubspot_test(&app, FAKE_HUBSPOT_TOKEN, &fake.base_url()).await;
-    assert_eq!(v["ok"], false, "{v}");
-    assert_eq!(v["class"], "refused", "{v}");
+    let r = put(
+        &app,
+        "/api/v1/settings/integrations/hubspot",
+        &app.a_admin,
+        json!({"api_key": FAKE_HUBSPOT_TOKEN, "base_url": fake.base_url()}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["details"]["field"], "base_url", "{v}");
     assert!(
-        v["message"]
+        v["error"]["message"]
             .as_str()
             .unwrap()
             .contains("not a public address"),
         "{v}"
     );
+    let settings = app.get("/api/v1/settings", &app.a_admin).json_value().await;
+    let hubspot = service(&settings, "hubspot");
+    assert_eq!(hubspot["custom_base_url"], false, "{settings}");
+    assert_eq!(
+        hubspot["key_source"],
+        Value::Null,
+        "nothing was stored: {settings}"
+    );
+    // `localhost` resolves to loopback: refused too.
+    let r = put(
+        &app,
+        "/api/v1/settings/integrations/hubspot",
+        &app.a_admin,
+        json!({"base_url": "http://localhost:9/"}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 422);
+    // The connection test of the vendor's own URL never reaches the fake.
+    let v = app
+        .post("/api/v1/settings/integrations/hubspot/test", &app.a_admin)
+        .json_value()
+        .await;
+    assert_eq!(v["ok"], false, "{v}");
     assert_eq!(fake.state().requests, 0, "nothing was sent");
 }
 
