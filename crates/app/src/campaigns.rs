@@ -289,10 +289,6 @@ pub fn push_spec_with(env: EnvLookup) -> HandlerSpec {
     spec
 }
 
-pub fn push_spec() -> HandlerSpec {
-    push_spec_with(Arc::new(|k| std::env::var(k).ok()))
-}
-
 async fn push(
     ctx: &JobContext,
     client: &InstantlyClient,
@@ -450,10 +446,6 @@ pub fn analytics_spec_with(env: EnvLookup) -> HandlerSpec {
     });
     spec.max_attempts = 3;
     spec
-}
-
-pub fn analytics_spec() -> HandlerSpec {
-    analytics_spec_with(Arc::new(|k| std::env::var(k).ok()))
 }
 
 // ------------------------------------------------------------- webhooks
@@ -658,8 +650,4 @@ pub fn crm_spec_with(env: EnvLookup) -> HandlerSpec {
     });
     spec.max_attempts = 5;
     spec
-}
-
-pub fn crm_spec() -> HandlerSpec {
-    crm_spec_with(Arc::new(|k| std::env::var(k).ok()))
 }

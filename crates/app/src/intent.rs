@@ -565,14 +565,9 @@ pub fn ready_leads(
 }
 
 /// `run_intent`: the daily run as a job (on cron by default), for the job's
-/// workspace, with the provider configured in the environment. Without a
+/// workspace, with the provider's URL and key read through `env`. Without a
 /// provider key or an active query there is nothing to pull: the job ends
 /// saying so instead of failing every day.
-pub fn run_spec() -> leadgen_jobs::HandlerSpec {
-    run_spec_with(Arc::new(|k: &str| std::env::var(k).ok()))
-}
-
-/// [`run_spec`] reading the provider's URL and key through `env`.
 pub fn run_spec_with(env: crate::discovery::EnvLookup) -> leadgen_jobs::HandlerSpec {
     use leadgen_integrations::intent::{DataShopperClient, ENV_NAME};
     use leadgen_jobs::{HandlerError, JobContext, Outcome};

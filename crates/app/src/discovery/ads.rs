@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use leadgen_core::WorkspaceId;
@@ -316,12 +315,7 @@ pub(crate) async fn store_advertisers(
     Ok(stored.outcome(result, ctx.job.workspace, 0))
 }
 
-/// The `scrape_meta_ads` handler.
-pub fn meta_ads_spec() -> HandlerSpec {
-    meta_ads_spec_with(Arc::new(|k: &str| std::env::var(k).ok()))
-}
-
-/// [`meta_ads_spec`] reading `LEADGEN_META_BASE_URL` and
+/// The `scrape_meta_ads` handler, reading `LEADGEN_META_BASE_URL` and
 /// `LEADGEN_META_API_KEY` (the access token) through `env`.
 pub fn meta_ads_spec_with(env: EnvLookup) -> HandlerSpec {
     let spec = HandlerSpec::new(types::SCRAPE_META_ADS, move |ctx: JobContext| {

@@ -3,8 +3,6 @@
 //! search text is what the site's search box takes — an advertiser name or
 //! a website — narrowed by advertiser ids and a region.
 
-use std::sync::Arc;
-
 use leadgen_core::WorkspaceId;
 use leadgen_core::ads::{Ad, date_of_ms, shift_date};
 use leadgen_core::domain::Domain;
@@ -97,12 +95,7 @@ fn settle(ads: &mut [Ad], today: &str, searched: Option<&Domain>) {
     }
 }
 
-/// The `scrape_google_ads` handler.
-pub fn google_ads_spec() -> HandlerSpec {
-    google_ads_spec_with(Arc::new(|k: &str| std::env::var(k).ok()))
-}
-
-/// [`google_ads_spec`] reading `LEADGEN_GOOGLE_ADS_TRANSPARENCY_BASE_URL`
+/// The `scrape_google_ads` handler, reading `LEADGEN_GOOGLE_ADS_TRANSPARENCY_BASE_URL`
 /// through `env`.
 pub fn google_ads_spec_with(env: EnvLookup) -> HandlerSpec {
     let spec = HandlerSpec::new(types::SCRAPE_GOOGLE_ADS, move |ctx: JobContext| {

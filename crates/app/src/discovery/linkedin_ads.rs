@@ -2,8 +2,6 @@
 //! (scraped; see `leadgen_integrations::linkedin_ads`): by keyword and/or
 //! the advertisers' LinkedIn company ids, in the window's date range.
 
-use std::sync::Arc;
-
 use leadgen_core::WorkspaceId;
 use leadgen_core::ads::{date_of_ms, shift_date};
 use leadgen_core::geo::Country;
@@ -80,12 +78,7 @@ pub fn start_linkedin_scan(
     enqueue_scan(store, ws, types::SCRAPE_LINKEDIN_ADS, &name, p, now)
 }
 
-/// The `scrape_linkedin_ads` handler.
-pub fn linkedin_ads_spec() -> HandlerSpec {
-    linkedin_ads_spec_with(Arc::new(|k: &str| std::env::var(k).ok()))
-}
-
-/// [`linkedin_ads_spec`] reading `LEADGEN_LINKEDIN_ADS_BASE_URL` through
+/// The `scrape_linkedin_ads` handler, reading `LEADGEN_LINKEDIN_ADS_BASE_URL` through
 /// `env`.
 pub fn linkedin_ads_spec_with(env: EnvLookup) -> HandlerSpec {
     let spec = HandlerSpec::new(types::SCRAPE_LINKEDIN_ADS, move |ctx: JobContext| {

@@ -303,13 +303,9 @@ async fn search_zips(
     Ok(found)
 }
 
-/// The `scrape_google_maps` handler. Sweeps cover US ZIP codes, so a
-/// listing's phone without a country code is read as a US number.
-pub fn maps_spec() -> HandlerSpec {
-    maps_spec_with(Arc::new(|k: &str| std::env::var(k).ok()))
-}
-
-/// [`maps_spec`] reading the vendors' URLs and keys through `env`.
+/// The `scrape_google_maps` handler, reading the vendors' URLs and keys
+/// through `env`. Sweeps cover US ZIP codes, so a listing's phone without a
+/// country code is read as a US number.
 pub fn maps_spec_with(env: EnvLookup) -> HandlerSpec {
     let default_country = Country::US;
     let mut spec = HandlerSpec::new(types::SCRAPE_GOOGLE_MAPS, move |ctx: JobContext| {

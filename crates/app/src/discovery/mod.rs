@@ -21,8 +21,7 @@ pub mod linkedin_ads;
 pub mod maps;
 
 pub use maps::{
-    MapsPayload, MapsVendor, SweepPlan, SweepRequest, maps_spec, maps_spec_with, plan_sweep,
-    start_sweep,
+    MapsPayload, MapsVendor, SweepPlan, SweepRequest, maps_spec_with, plan_sweep, start_sweep,
 };
 
 /// Reads a variable: the process environment, or a test's own.
