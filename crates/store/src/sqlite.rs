@@ -143,6 +143,11 @@ fn create_derived(conn: &Connection, fill_tags: bool) -> Result<()> {
     Ok(())
 }
 
+/// The writer connection's page cache, in KiB.
+const CACHE_KIB: u32 = 256 * 1024;
+/// Its page cache while a load builds its indexes (see `commit`).
+const INDEX_BUILD_CACHE_KIB: u32 = 4 * 1024;
+
 /// Rows per multi-row INSERT: fewer statement executions, within SQLite's
 /// limit of 32766 bound parameters.
 const INSERT_ROWS: usize = 128;
@@ -211,10 +216,10 @@ impl SqliteStore {
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA busy_timeout = 10000;
-             PRAGMA cache_size = -262144;
              PRAGMA threads = 2;
              PRAGMA foreign_keys = ON;",
         )?;
+        conn.execute_batch(&format!("PRAGMA cache_size = -{CACHE_KIB}"))?;
         let store = SqliteStore {
             conn: Mutex::new(conn),
             readers: Vec::new(),
@@ -582,11 +587,26 @@ impl IngestTx for SqliteIngest<'_> {
     }
 
     fn insert_keys(&mut self, keys: &[(i64, LeadId)]) -> Result<()> {
-        let mut stmt = self.conn.prepare_cached(
-            "INSERT OR IGNORE INTO lead_keys (key, workspace_id, lead_id) VALUES (?1, ?2, ?3)",
-        )?;
-        for (key, id) in keys {
-            stmt.execute(params![key, self.ws, id])?;
+        const ROWS: usize = 256;
+        let insert = |rows: usize| {
+            format!(
+                "INSERT OR IGNORE INTO lead_keys (key, workspace_id, lead_id) VALUES {}",
+                vec!["(?, ?, ?)"; rows].join(",")
+            )
+        };
+        let mut chunks = keys.chunks_exact(ROWS);
+        let mut many = self.conn.prepare_cached(&insert(ROWS))?;
+        let mut values: Vec<i64> = Vec::with_capacity(ROWS * 3);
+        for chunk in &mut chunks {
+            values.clear();
+            for (key, id) in chunk {
+                values.extend([*key, self.ws, *id]);
+            }
+            many.execute(params_from_iter(values.iter()))?;
+        }
+        let mut one = self.conn.prepare_cached(&insert(1))?;
+        for (key, id) in chunks.remainder() {
+            one.execute(params![key, self.ws, id])?;
         }
         Ok(())
     }
@@ -683,7 +703,19 @@ impl IngestTx for SqliteIngest<'_> {
             ],
         )?;
         if self.rebuild_indexes {
-            create_derived(&self.conn, true)?;
+            // SQLite's sorter hands a full buffer to a helper thread
+            // (`PRAGMA threads`) and goes on scanning, but its buffer is as
+            // large as the page cache: with the 256 MiB cache every index
+            // is one buffer, sorted after the scan on this thread alone. A
+            // 4 MiB cache while the indexes are built lets the other core
+            // sort beside the scan: five indexes over 850K leads take ~3.1 s
+            // instead of ~4.3 s.
+            self.conn
+                .execute_batch(&format!("PRAGMA cache_size = -{INDEX_BUILD_CACHE_KIB}"))?;
+            let built = create_derived(&self.conn, true);
+            self.conn
+                .execute_batch(&format!("PRAGMA cache_size = -{CACHE_KIB}"))?;
+            built?;
         }
         self.conn.execute_batch("COMMIT")?;
         self.done = true;

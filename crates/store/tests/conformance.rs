@@ -64,6 +64,35 @@ impl Harness {
         })
     }
 
+    /// Whether `lead_keys` has its primary key (a load into an empty
+    /// store drops it for the load), read through a separate connection.
+    fn keys_have_primary_key(&self) -> bool {
+        match &self.probe {
+            Probe::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                conn.query_row(
+                    "SELECT count(*) FROM pragma_table_info('lead_keys') WHERE name = 'key' AND pk = 1",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .unwrap()
+                    == 1
+            }
+            Probe::Postgres(url) => {
+                let mut client = ::postgres::Client::connect(url, ::postgres::NoTls).unwrap();
+                client
+                    .query_one(
+                        "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid \
+                         WHERE c.relname = 'lead_keys' AND i.indisprimary",
+                        &[],
+                    )
+                    .unwrap()
+                    .get::<_, i64>(0)
+                    == 1
+            }
+        }
+    }
+
     /// Names of the indexes on `leads`, read through a separate connection.
     fn index_names(&self) -> BTreeSet<String> {
         match &self.probe {
@@ -1093,6 +1122,10 @@ fn indexes_exist_after_ingest_into_empty_store(h: &Harness) {
         "after a load into the empty table: {:?}",
         h.index_names()
     );
+    assert!(
+        h.keys_have_primary_key(),
+        "identity keys lost their primary key"
+    );
     ingest(s, WS, "idx2", |b| vec![minimal_lead(b, 2, 1)]);
     assert!(
         has_all(&h.index_names()),
@@ -1101,6 +1134,7 @@ fn indexes_exist_after_ingest_into_empty_store(h: &Harness) {
     );
     s.migrate().unwrap();
     assert!(has_all(&h.index_names()));
+    assert!(h.keys_have_primary_key());
 }
 
 fn verification_is_stored_with_the_lead_status(s: &dyn Store) {
