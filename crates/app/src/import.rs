@@ -1,10 +1,11 @@
 //! `leadgen import`: a CSV file becomes clean, deduplicated, scored leads.
 //!
-//! Two threads: a producer reads, parses and normalizes rows (and writes
-//! rejects); the caller's thread resolves identities against everything seen
-//! so far and writes to the store inside one transaction. One transaction
-//! makes an interrupted import leave no trace, so a re-run ends exactly as an
-//! uninterrupted one would.
+//! A reader thread splits the file into batches of rows; parser threads
+//! (one per core) parse, normalize and key a batch each; the caller's thread
+//! takes the batches back in file order, writes rejects, resolves identities
+//! against everything seen so far and writes to the store inside one
+//! transaction. One transaction makes an interrupted import leave no trace,
+//! so a re-run ends exactly as an uninterrupted one would.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -102,10 +103,26 @@ struct Parsed {
 struct Chunk {
     rows: Vec<Parsed>,
     records: Option<RecordChunk>,
+    /// Rows refused, for the rejects file: line, reason, cells.
+    rejects: Vec<(u64, String, Vec<String>)>,
     rows_read: u64,
-    rejected: u64,
     bytes_read: u64,
 }
+
+/// Rows as read, waiting for a parser. `rows[..used]` are this batch's; the
+/// vector goes back to the reader afterwards, so row buffers are reused.
+struct RawBatch {
+    seq: u64,
+    rows: Vec<RawRow>,
+    used: usize,
+    /// Rows the CSV reader already refused, by index into `rows`.
+    bad: Vec<(usize, crate::csv_source::RowError)>,
+    bytes_read: u64,
+}
+
+/// Batches a parser may hold or have finished before the writer takes them:
+/// bounds the memory of rows read ahead.
+const IN_FLIGHT: usize = 8;
 
 /// The mapping an import would use, for `--dry-run` style previews.
 pub fn preview_mapping(
@@ -200,64 +217,87 @@ pub fn import_csv(
     let mut rejects = RejectsWriter::new(&opts.path, source.headers())?;
     let encoding = source.encoding();
 
-    let (sender, receiver) = crossbeam_channel::bounded::<Result<Chunk, ImportError>>(4);
+    let parsers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
+    let (raw_tx, raw_rx) = crossbeam_channel::bounded::<RawBatch>(parsers);
+    let (recycle_tx, recycle_rx) = crossbeam_channel::unbounded::<Vec<RawRow>>();
+    let (chunk_tx, chunk_rx) = crossbeam_channel::unbounded::<(u64, Result<Chunk, ImportError>)>();
+    // One token per batch in flight: the reader takes one before reading a
+    // batch, the writer gives it back once the batch is written.
+    let (token_tx, token_rx) = crossbeam_channel::bounded::<()>(IN_FLIGHT);
+    for _ in 0..IN_FLIGHT {
+        let _ = token_tx.send(());
+    }
     let mut counts = BatchCounts::default();
-    let outcome = std::thread::scope(|scope| {
-        let producer = std::thread::Builder::new()
-            .name("leadgen-parse".into())
-            .spawn_scoped(scope, move || {
-                let res = produce(
-                    &mut source,
-                    &parser,
-                    batch_id,
-                    observed_at,
-                    &mut rejects,
-                    &sender,
-                );
-                if let Err(e) = res {
-                    let _ = sender.send(Err(e));
-                    return None;
-                }
-                Some(rejects)
-            });
-        let producer = match producer {
-            Ok(p) => p,
-            Err(e) => {
-                return Err(ImportError::Read {
+    std::thread::scope(|scope| {
+        let mut threads = Vec::with_capacity(parsers + 1);
+        let reader_out = chunk_tx.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("leadgen-read".into())
+                .spawn_scoped(scope, move || {
+                    if let Err((seq, e)) =
+                        read_batches(&mut source, &raw_tx, &recycle_rx, &token_rx)
+                    {
+                        let _ = reader_out.send((seq, Err(e)));
+                    }
+                }),
+        );
+        for _ in 0..parsers {
+            let (raw_rx, recycle_tx, out) = (raw_rx.clone(), recycle_tx.clone(), chunk_tx.clone());
+            let parser = &parser;
+            threads.push(
+                std::thread::Builder::new()
+                    .name("leadgen-parse".into())
+                    .spawn_scoped(scope, move || {
+                        for batch in raw_rx {
+                            let chunk = parse_batch(&batch, parser, batch_id, observed_at);
+                            let _ = recycle_tx.send(batch.rows);
+                            if out.send((batch.seq, Ok(chunk))).is_err() {
+                                return;
+                            }
+                        }
+                    }),
+            );
+        }
+        // The writer's channel closes once every thread is done with it.
+        drop((chunk_tx, raw_rx, recycle_tx));
+        let spawned: Result<Vec<_>, _> = threads.into_iter().collect();
+        let consumed = match &spawned {
+            Ok(_) => consume(
+                &mut *tx,
+                opts,
+                &chunk_rx,
+                &token_tx,
+                &mut rejects,
+                &mut counts,
+                total_bytes,
+                progress,
+            ),
+            Err(e) => Err(ImportError::Read {
+                path: opts.path.clone(),
+                source: std::io::Error::new(e.kind(), e.to_string()),
+            }),
+        };
+        // Unblock the reader and parsers if the writer stopped early.
+        drop((chunk_rx, token_tx));
+        // A panic in a reading or parsing thread is a bug; the rows it never
+        // sent must not be committed as if the file had ended there.
+        for handle in spawned.into_iter().flatten() {
+            if let Err(panic) = handle.join() {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                return Err(ImportError::ParserPanicked {
                     path: opts.path.clone(),
-                    source: e,
+                    what,
                 });
             }
-        };
-        let consumed = consume(
-            &mut *tx,
-            opts,
-            &receiver,
-            &mut counts,
-            total_bytes,
-            progress,
-        );
-        // Unblock the producer if the consumer stopped early.
-        drop(receiver);
-        // A panic in the parser is a bug; the rows it never sent must not be
-        // committed as if the file had ended there.
-        let rejects = producer.join().map_err(|panic| {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            ImportError::ParserPanicked {
-                path: opts.path.clone(),
-                what,
-            }
-        })?;
-        consumed.map(|()| rejects)
+        }
+        consumed
     })?;
-    let rejects_file = match outcome {
-        Some(r) => r.finish()?,
-        None => None,
-    };
+    let rejects_file = rejects.finish()?;
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "rows written");
     tx.commit(counts, now_ms())?;
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "committed");
@@ -274,64 +314,90 @@ pub fn import_csv(
     })
 }
 
-/// The producer: read, parse, normalize, key; reject what cannot be used.
-fn produce(
+/// The reader: splits the file into batches of rows for the parsers, in
+/// order, each tagged with its place. A fatal read error ends the import;
+/// it comes back with the place it would have had.
+fn read_batches(
     source: &mut CsvSource,
-    parser: &RowParser,
-    batch_id: i64,
-    observed_at: i64,
-    rejects: &mut RejectsWriter,
-    out: &crossbeam_channel::Sender<Result<Chunk, ImportError>>,
-) -> Result<(), ImportError> {
-    let mut row = RawRow::new();
-    loop {
-        let mut chunk = Chunk {
-            rows: Vec::with_capacity(CHUNK_ROWS),
-            records: None,
-            rows_read: 0,
-            rejected: 0,
+    out: &crossbeam_channel::Sender<RawBatch>,
+    recycled: &crossbeam_channel::Receiver<Vec<RawRow>>,
+    tokens: &crossbeam_channel::Receiver<()>,
+) -> Result<(), (u64, ImportError)> {
+    for seq in 0.. {
+        // No token: the writer has stopped.
+        if tokens.recv().is_err() {
+            return Ok(());
+        }
+        let mut batch = RawBatch {
+            seq,
+            rows: recycled
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(CHUNK_ROWS)),
+            used: 0,
+            bad: Vec::new(),
             bytes_read: 0,
         };
-        let mut records = RecordChunkWriter::default();
         let mut eof = false;
-        while chunk.rows.len() < CHUNK_ROWS {
-            match source.read_row(&mut row) {
+        while batch.used < CHUNK_ROWS {
+            if batch.used == batch.rows.len() {
+                batch.rows.push(RawRow::new());
+            }
+            match source.read_row(&mut batch.rows[batch.used]) {
                 Ok(false) => {
                     eof = true;
                     break;
                 }
-                Ok(true) => {
-                    chunk.rows_read += 1;
-                    let origin = SourceRef {
-                        at: observed_at,
-                        record: RecordId::new(batch_id, row.line()),
-                    };
-                    match parser.parse(&row, origin) {
-                        Ok(lead) => {
-                            records.push(row.line(), row.raw_cells());
-                            let keys = LeadKeys::of(&lead).hashes();
-                            chunk.rows.push(Parsed { lead, keys });
-                        }
-                        Err(reason) => {
-                            chunk.rejected += 1;
-                            rejects.write(row.line(), &reason.to_string(), row.lossy_cells())?;
-                        }
-                    }
-                }
+                Ok(true) => batch.used += 1,
                 Err(ReadError::Row(e)) => {
-                    chunk.rows_read += 1;
-                    chunk.rejected += 1;
-                    rejects.write(e.line, &e.reason(), row.lossy_cells())?;
+                    batch.bad.push((batch.used, e));
+                    batch.used += 1;
                 }
-                Err(ReadError::Fatal(e)) => return Err(e.into()),
+                Err(ReadError::Fatal(e)) => return Err((seq, e.into())),
             }
         }
-        chunk.records = records.finish();
-        chunk.bytes_read = source.bytes_read();
-        if out.send(Ok(chunk)).is_err() || eof {
+        batch.bytes_read = source.bytes_read();
+        if (batch.used > 0 && out.send(batch).is_err()) || eof {
             return Ok(());
         }
     }
+    Ok(())
+}
+
+/// A parser: parse, normalize, key; set aside what cannot be used.
+fn parse_batch(batch: &RawBatch, parser: &RowParser, batch_id: i64, observed_at: i64) -> Chunk {
+    let rows = &batch.rows[..batch.used];
+    let mut chunk = Chunk {
+        rows: Vec::with_capacity(rows.len()),
+        records: None,
+        rejects: Vec::new(),
+        rows_read: rows.len() as u64,
+        bytes_read: batch.bytes_read,
+    };
+    let mut records = RecordChunkWriter::default();
+    let mut bad = batch.bad.iter().peekable();
+    let lossy = |row: &RawRow| row.lossy_cells().map(|c| c.into_owned()).collect();
+    for (i, row) in rows.iter().enumerate() {
+        if let Some((_, e)) = bad.next_if(|(at, _)| *at == i) {
+            chunk.rejects.push((e.line, e.reason(), lossy(row)));
+            continue;
+        }
+        let origin = SourceRef {
+            at: observed_at,
+            record: RecordId::new(batch_id, row.line()),
+        };
+        match parser.parse(row, origin) {
+            Ok(lead) => {
+                records.push(row.line(), row.raw_cells());
+                let keys = LeadKeys::of(&lead).hashes();
+                chunk.rows.push(Parsed { lead, keys });
+            }
+            Err(reason) => chunk
+                .rejects
+                .push((row.line(), reason.to_string(), lossy(row))),
+        }
+    }
+    chunk.records = records.finish();
+    chunk
 }
 
 /// What a parsed row will do to the store.
@@ -415,14 +481,59 @@ impl Resolver {
     }
 }
 
+/// The parsers' chunks in file order: each as soon as it and every chunk
+/// before it have arrived. Ends with an error if the channel closes with a
+/// chunk missing (a thread that sends chunks stopped without its error).
+struct InOrder<'a> {
+    chunks: &'a crossbeam_channel::Receiver<(u64, Result<Chunk, ImportError>)>,
+    held: std::collections::BTreeMap<u64, Chunk>,
+    next: u64,
+    path: &'a Path,
+}
+
+impl Iterator for InOrder<'_> {
+    type Item = Result<Chunk, ImportError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(chunk) = self.held.remove(&self.next) {
+                self.next += 1;
+                return Some(Ok(chunk));
+            }
+            match self.chunks.recv() {
+                Ok((_, Err(e))) => return Some(Err(e)),
+                Ok((seq, Ok(chunk))) => {
+                    self.held.insert(seq, chunk);
+                }
+                Err(_) if self.held.is_empty() => return None,
+                Err(_) => {
+                    return Some(Err(ImportError::ParserPanicked {
+                        path: self.path.to_path_buf(),
+                        what: format!("rows from batch {} on never arrived", self.next),
+                    }));
+                }
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn consume(
     tx: &mut dyn IngestTx,
     opts: &ImportOptions,
-    chunks: &crossbeam_channel::Receiver<Result<Chunk, ImportError>>,
+    chunks: &crossbeam_channel::Receiver<(u64, Result<Chunk, ImportError>)>,
+    tokens: &crossbeam_channel::Sender<()>,
+    rejects: &mut RejectsWriter,
     counts: &mut BatchCounts,
     total_bytes: u64,
     progress: &(dyn Fn(ImportProgress) + Sync),
 ) -> Result<(), ImportError> {
+    let chunks = InOrder {
+        chunks,
+        held: Default::default(),
+        next: 0,
+        path: &opts.path,
+    };
     let priority = BatchPriority(
         tx.batch_sources()?
             .into_iter()
@@ -463,7 +574,10 @@ fn consume(
         lap(&mut t_wait);
         let chunk = chunk?;
         counts.rows_read += chunk.rows_read;
-        counts.rejected += chunk.rejected;
+        counts.rejected += chunk.rejects.len() as u64;
+        for (line, reason, cells) in &chunk.rejects {
+            rejects.write(*line, reason, cells)?;
+        }
         actions.clear();
         inserts.clear();
 
@@ -518,6 +632,8 @@ fn consume(
             lap(&mut t_flush);
             apply_pending(tx, &mut pending, &priority, &opts.rules, &mut t_fetch)?;
         }
+        // The reader may read another batch.
+        let _ = tokens.send(());
         progress(ImportProgress {
             rows_read: counts.rows_read,
             bytes_read: chunk.bytes_read,

@@ -291,8 +291,8 @@ fn raw_bytes() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
-/// Panics in the import's parsing thread. `import_csv` joins that thread
-/// itself, so a panic there would not fail the test on its own.
+/// Panics in the import's reading and parsing threads. `import_csv` joins
+/// those threads itself, so a panic there would not fail the test on its own.
 static PARSE_THREAD_PANICS: AtomicU64 = AtomicU64::new(0);
 
 fn count_parse_thread_panics() {
@@ -300,7 +300,10 @@ fn count_parse_thread_panics() {
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if std::thread::current().name() == Some("leadgen-parse") {
+            if matches!(
+                std::thread::current().name(),
+                Some("leadgen-read" | "leadgen-parse")
+            ) {
                 PARSE_THREAD_PANICS.fetch_add(1, Ordering::SeqCst);
             }
             previous(info);
