@@ -38,6 +38,7 @@ pub mod linkedin;
 pub mod mapping;
 pub mod names;
 pub mod phone;
+mod phone_valid;
 pub mod place;
 pub mod record;
 pub mod reply;

@@ -290,7 +290,7 @@ fn parse_with_phonenumber(s: &str, raw: &str, region: Country) -> Result<Phone, 
     if usize::from(len) < 8 {
         return Err(PhoneError::TooShort);
     }
-    if !phonenumber::is_valid(&pn) {
+    if !crate::phone_valid::is_valid(&pn) {
         return Err(PhoneError::Invalid {
             e164: e164_str.to_owned(),
         });
