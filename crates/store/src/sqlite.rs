@@ -712,14 +712,19 @@ impl IngestTx for SqliteIngest<'_> {
             // instead of ~4.3 s.
             self.conn
                 .execute_batch(&format!("PRAGMA cache_size = -{INDEX_BUILD_CACHE_KIB}"))?;
+            let started = std::time::Instant::now();
             let built = create_derived(&self.conn, true);
             self.conn
                 .execute_batch(&format!("PRAGMA cache_size = -{CACHE_KIB}"))?;
             built?;
+            tracing::debug!(ms = started.elapsed().as_millis() as u64, "indexes built");
         }
+        let started = std::time::Instant::now();
         self.conn.execute_batch("COMMIT")?;
         self.done = true;
         self.restore_wal();
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, "committed");
+        let started = std::time::Instant::now();
         // Planner statistics over every row: a sample of 1,000 rows in a
         // workspace of 850K leads made `lower(industry) = ?` look as wide
         // as `score >= 60`, and segment counts took the score index (1.3 s
@@ -728,6 +733,7 @@ impl IngestTx for SqliteIngest<'_> {
         // rare.
         self.conn
             .execute_batch("PRAGMA analysis_limit = 0; PRAGMA optimize = 0x10002;")?;
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, "analysed");
         Ok(())
     }
 }
