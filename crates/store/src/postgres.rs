@@ -841,9 +841,7 @@ impl PgIngest<'_> {
         }
         Ok(())
     }
-}
 
-impl PgIngest<'_> {
     fn restore_keys_pkey(&mut self) -> Result<()> {
         if std::mem::take(&mut self.keys_pkey_dropped) {
             self.conn.client.batch_execute(&format!(
@@ -900,10 +898,9 @@ impl IngestTx for PgIngest<'_> {
             buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
             buf.extend_from_slice(&0i32.to_be_bytes());
             buf.extend_from_slice(&0i32.to_be_bytes());
-            for (key, id) in keys {
+            for &(key, id) in keys {
                 buf.extend_from_slice(&fields.to_be_bytes());
-                let all = [*key, ws, *id];
-                let values: &[i64] = if with_ws { &all } else { &[all[0], all[2]] };
+                let values: &[i64] = if with_ws { &[key, ws, id] } else { &[key, id] };
                 for v in values {
                     buf.extend_from_slice(&8i32.to_be_bytes());
                     buf.extend_from_slice(&v.to_be_bytes());
