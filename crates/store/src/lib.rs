@@ -23,6 +23,7 @@ pub mod settings;
 pub mod spend;
 pub mod sqlite;
 mod sqlite_auth;
+mod sqlite_bulk;
 mod sqlite_companies;
 mod sqlite_jobs;
 pub mod suppression;

@@ -8,10 +8,11 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
 
 use crate::codec::{
-    self, LEAD_COLUMNS, RowGet, SqlValue, lead_from_row, lead_values, push_lead_values, select_list,
+    self, LEAD_COLUMNS, RowGet, SqlValue, lead_from_row, push_lead_values, select_list,
 };
 use crate::query::{Dialect, SortOrder, order_by, paginate, where_clause};
 use crate::schema::{LEAD_INDEXES, create_index_sql};
+use crate::sqlite_bulk::BulkStatement;
 use crate::{
     Batch, BatchCounts, BatchMeta, ExportError, IngestTx, LeadFilter, LeadPage, LeadQuery,
     RecordChunk, Result, SourceRecord, Store, StoreError, StoreStats,
@@ -640,21 +641,28 @@ impl IngestTx for SqliteIngest<'_> {
             "INSERT INTO leads ({cols}) VALUES {}",
             vec![row.as_str(); INSERT_ROWS].join(",")
         );
-        let mut stmt = self.conn.prepare_cached(&many)?;
         let mut values: Vec<SqlValue<'_>> =
             Vec::with_capacity(INSERT_ROWS * (LEAD_COLUMNS.len() + 1));
-        for chunk in &mut chunks {
-            values.clear();
-            for lead in chunk {
-                push_lead_values(&mut values, lead, self.ws);
+        if leads.len() >= INSERT_ROWS {
+            let mut stmt = BulkStatement::prepare(&self.conn, &many)?;
+            for chunk in &mut chunks {
+                values.clear();
+                for lead in chunk {
+                    push_lead_values(&mut values, lead, self.ws);
+                }
+                stmt.execute(&values)?;
             }
-            stmt.execute(params_from_iter(values.iter()))?;
         }
-        let mut one = self
-            .conn
-            .prepare_cached(&format!("INSERT INTO leads ({cols}) VALUES {row}"))?;
-        for lead in chunks.remainder() {
-            one.execute(params_from_iter(lead_values(lead, self.ws).iter()))?;
+        if !chunks.remainder().is_empty() {
+            let mut one = BulkStatement::prepare(
+                &self.conn,
+                &format!("INSERT INTO leads ({cols}) VALUES {row}"),
+            )?;
+            for lead in chunks.remainder() {
+                values.clear();
+                push_lead_values(&mut values, lead, self.ws);
+                one.execute(&values)?;
+            }
         }
         Ok(())
     }
@@ -671,9 +679,12 @@ impl IngestTx for SqliteIngest<'_> {
             "UPDATE leads SET {} WHERE id = ?1 AND workspace_id = ?2",
             sets.join(", ")
         );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut stmt = BulkStatement::prepare(&self.conn, &sql)?;
+        let mut values: Vec<SqlValue<'_>> = Vec::with_capacity(LEAD_COLUMNS.len() + 1);
         for lead in leads {
-            stmt.execute(params_from_iter(lead_values(lead, self.ws).iter()))?;
+            values.clear();
+            push_lead_values(&mut values, lead, self.ws);
+            stmt.execute(&values)?;
         }
         Ok(())
     }
