@@ -1065,9 +1065,20 @@ impl IngestTx for PgIngest<'_> {
             self.conn
                 .client
                 .batch_execute("SET LOCAL maintenance_work_mem = '256MB'")?;
+            let started = std::time::Instant::now();
             self.restore_keys_pkey()?;
-            for (_, ddl) in lead_indexes() {
+            tracing::debug!(
+                ms = started.elapsed().as_millis() as u64,
+                "lead_keys key built"
+            );
+            for (name, ddl) in lead_indexes() {
+                let started = std::time::Instant::now();
                 self.conn.client.batch_execute(&ddl)?;
+                tracing::debug!(
+                    ms = started.elapsed().as_millis() as u64,
+                    name,
+                    "index built"
+                );
             }
         }
         self.conn.client.batch_execute("COMMIT")?;

@@ -133,10 +133,21 @@ fn drop_derived(conn: &Connection) -> Result<()> {
 /// `lead_tags` is first filled from the leads (after [`drop_derived`]).
 fn create_derived(conn: &Connection, fill_tags: bool) -> Result<()> {
     for (name, cols, unique) in LEAD_INDEXES {
+        let started = std::time::Instant::now();
         conn.execute_batch(&create_index_sql(name, cols, unique))?;
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            name,
+            "index built"
+        );
     }
     if fill_tags {
+        let started = std::time::Instant::now();
         conn.execute_batch(FILL_LEAD_TAGS)?;
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            "lead_tags filled"
+        );
     }
     for (name, body) in LEAD_TAG_TRIGGERS {
         conn.execute_batch(&format!("CREATE TRIGGER IF NOT EXISTS {name} {body}"))?;
