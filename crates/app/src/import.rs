@@ -556,6 +556,10 @@ fn consume(
     let mut actions: Vec<Action> = Vec::with_capacity(CHUNK_ROWS);
     let mut inserts: Vec<Lead> = Vec::with_capacity(CHUNK_ROWS);
     let recycler = Recycler::start();
+    let flush =
+        |tx: &mut dyn IngestTx, pending: &mut Vec<(LeadId, Lead)>, t_fetch: &mut Duration| {
+            apply_pending(tx, pending, &priority, &opts.rules, t_fetch, &recycler)
+        };
     // Rows merging into leads written before their chunk, in file order.
     let mut pending: Vec<(LeadId, Lead)> = Vec::new();
     // Where the writer's time goes, for `LEADGEN_LOG=debug`.
@@ -631,14 +635,7 @@ fn consume(
         lap(&mut t_records);
         if pending.len() >= PENDING_FLUSH {
             lap(&mut t_flush);
-            apply_pending(
-                tx,
-                &mut pending,
-                &priority,
-                &opts.rules,
-                &mut t_fetch,
-                &recycler,
-            )?;
+            flush(tx, &mut pending, &mut t_fetch)?;
         }
         // The reader may read another batch.
         let _ = tokens.send(());
@@ -650,14 +647,7 @@ fn consume(
         lap(&mut t_flush);
     }
     lap(&mut t_flush);
-    apply_pending(
-        tx,
-        &mut pending,
-        &priority,
-        &opts.rules,
-        &mut t_fetch,
-        &recycler,
-    )?;
+    flush(tx, &mut pending, &mut t_fetch)?;
     lap(&mut t_flush);
     r.new_keys.sort_unstable();
     tx.insert_keys(&r.new_keys)?;

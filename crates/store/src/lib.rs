@@ -70,6 +70,15 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Runs `step`, logging how long it took at debug level (where a bulk
+/// load's time goes: `LEADGEN_LOG=leadgen_store=debug`).
+pub(crate) fn timed<T>(what: &str, step: impl FnOnce() -> Result<T>) -> Result<T> {
+    let started = std::time::Instant::now();
+    let out = step();
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, what, "step took");
+    out
+}
+
 /// What a batch of source records is: an import file, an API call, a scrape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchMeta {

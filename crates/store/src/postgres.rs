@@ -1065,20 +1065,9 @@ impl IngestTx for PgIngest<'_> {
             self.conn
                 .client
                 .batch_execute("SET LOCAL maintenance_work_mem = '256MB'")?;
-            let started = std::time::Instant::now();
-            self.restore_keys_pkey()?;
-            tracing::debug!(
-                ms = started.elapsed().as_millis() as u64,
-                "lead_keys key built"
-            );
+            crate::timed("lead_keys key", || self.restore_keys_pkey())?;
             for (name, ddl) in lead_indexes() {
-                let started = std::time::Instant::now();
-                self.conn.client.batch_execute(&ddl)?;
-                tracing::debug!(
-                    ms = started.elapsed().as_millis() as u64,
-                    name,
-                    "index built"
-                );
+                crate::timed(name, || Ok(self.conn.client.batch_execute(&ddl)?))?;
             }
         }
         self.conn.client.batch_execute("COMMIT")?;

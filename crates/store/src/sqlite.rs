@@ -133,21 +133,12 @@ fn drop_derived(conn: &Connection) -> Result<()> {
 /// `lead_tags` is first filled from the leads (after [`drop_derived`]).
 fn create_derived(conn: &Connection, fill_tags: bool) -> Result<()> {
     for (name, cols, unique) in LEAD_INDEXES {
-        let started = std::time::Instant::now();
-        conn.execute_batch(&create_index_sql(name, cols, unique))?;
-        tracing::debug!(
-            ms = started.elapsed().as_millis() as u64,
-            name,
-            "index built"
-        );
+        crate::timed(name, || {
+            Ok(conn.execute_batch(&create_index_sql(name, cols, unique))?)
+        })?;
     }
     if fill_tags {
-        let started = std::time::Instant::now();
-        conn.execute_batch(FILL_LEAD_TAGS)?;
-        tracing::debug!(
-            ms = started.elapsed().as_millis() as u64,
-            "lead_tags filled"
-        );
+        crate::timed("lead_tags", || Ok(conn.execute_batch(FILL_LEAD_TAGS)?))?;
     }
     for (name, body) in LEAD_TAG_TRIGGERS {
         conn.execute_batch(&format!("CREATE TRIGGER IF NOT EXISTS {name} {body}"))?;
@@ -647,32 +638,25 @@ impl IngestTx for SqliteIngest<'_> {
     fn insert_leads(&mut self, leads: &[Lead]) -> Result<()> {
         let cols = format!("{}, updated_at", LEAD_COLUMNS.join(", "));
         let row = format!("({})", vec!["?"; LEAD_COLUMNS.len() + 1].join(","));
-        let mut chunks = leads.chunks_exact(INSERT_ROWS);
-        let many = format!(
-            "INSERT INTO leads ({cols}) VALUES {}",
-            vec![row.as_str(); INSERT_ROWS].join(",")
-        );
         let mut values: Vec<SqlValue<'_>> =
             Vec::with_capacity(INSERT_ROWS * (LEAD_COLUMNS.len() + 1));
-        if leads.len() >= INSERT_ROWS {
-            let mut stmt = BulkStatement::prepare(&self.conn, &many)?;
-            for chunk in &mut chunks {
+        // Full groups of INSERT_ROWS rows per statement, then one row each.
+        let (full, rest) = leads.split_at(leads.len() - leads.len() % INSERT_ROWS);
+        for (rows, part) in [(INSERT_ROWS, full), (1, rest)] {
+            if part.is_empty() {
+                continue;
+            }
+            let sql = format!(
+                "INSERT INTO leads ({cols}) VALUES {}",
+                vec![row.as_str(); rows].join(",")
+            );
+            let mut stmt = BulkStatement::prepare(&self.conn, &sql)?;
+            for group in part.chunks(rows) {
                 values.clear();
-                for lead in chunk {
+                for lead in group {
                     push_lead_values(&mut values, lead, self.ws);
                 }
                 stmt.execute(&values)?;
-            }
-        }
-        if !chunks.remainder().is_empty() {
-            let mut one = BulkStatement::prepare(
-                &self.conn,
-                &format!("INSERT INTO leads ({cols}) VALUES {row}"),
-            )?;
-            for lead in chunks.remainder() {
-                values.clear();
-                push_lead_values(&mut values, lead, self.ws);
-                one.execute(&values)?;
             }
         }
         Ok(())
