@@ -13,14 +13,14 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use leadgen_core::dedupe::{KeyHashes, LeadKeys, SourcePriority, merge_into};
+use leadgen_core::dedupe::{LeadKeys, SourcePriority, merge_into};
 use leadgen_core::geo::Country;
 use leadgen_core::mapping::{ColumnMapping, auto_map};
 use leadgen_core::record::{Cells, RowParser};
 use leadgen_core::score::ScoringRules;
 use leadgen_core::{Field, Lead, LeadId, RecordId, SourceRef, WorkspaceId};
 use leadgen_store::{
-    BatchCounts, BatchMeta, IngestTx, RecordChunk, RecordChunkWriter, Store, StoreError,
+    BatchCounts, BatchMeta, IngestTx, LeadRow, RecordChunk, RecordChunkWriter, Store, StoreError,
 };
 
 use crate::csv_source::{CsvSource, CsvSourceError, RawRow, ReadError};
@@ -32,6 +32,12 @@ const CHUNK_ROWS: usize = 4096;
 /// Rows that merge into leads already written, held before they are
 /// applied: the targets are then read and rewritten once each, in id order.
 const PENDING_FLUSH: usize = 100_000;
+/// Rows an import makes room for up front, at most (see `consume`).
+const RESERVE_ROWS: usize = 2_000_000;
+/// Identity keys a row has at most (email, LinkedIn, name and domain).
+const KEYS_PER_ROW: usize = 3;
+/// The default [`ImportOptions::staging_bytes`]: a million-row file fits.
+pub const STAGING_BYTES: usize = 320 << 20;
 
 /// Everything an import needs besides the store.
 #[derive(Debug, Clone)]
@@ -45,6 +51,11 @@ pub struct ImportOptions {
     pub rules: ScoringRules,
     pub source_priority: HashMap<String, i32>,
     pub workspace: WorkspaceId,
+    /// Memory for new leads held before they are written (encoded, a few
+    /// hundred bytes each): a row merging into a held lead changes it in
+    /// memory, where one merging into a written lead costs a read and a
+    /// rewrite. Once it is full the oldest held leads are written.
+    pub staging_bytes: usize,
 }
 
 /// The summary `--json` prints.
@@ -93,10 +104,14 @@ pub enum ImportError {
     },
 }
 
-/// One parsed row on its way to the store.
+/// One parsed row on its way to the store: the lead, for merging into
+/// another, and the same lead encoded, for storing as a new one (the
+/// parser's core encodes it, off the writer's).
 struct Parsed {
     lead: Lead,
-    keys: KeyHashes,
+    row: LeadRow,
+    /// Identity keys as stored, in match order (see `KeyHashes::stored`).
+    keys: [Option<i64>; 3],
 }
 
 /// A chunk of parsed rows, in file order.
@@ -207,6 +222,7 @@ pub fn import_csv(
         "transaction open"
     );
     let (batch_id, observed_at) = (tx.batch().id, tx.batch().started_at);
+    let ws = opts.workspace;
     let parser = RowParser::new(
         mapping.clone(),
         opts.default_country,
@@ -250,7 +266,7 @@ pub fn import_csv(
                     .name("leadgen-parse".into())
                     .spawn_scoped(scope, move || {
                         for batch in raw_rx {
-                            let chunk = parse_batch(&batch, parser, batch_id, observed_at);
+                            let chunk = parse_batch(&batch, parser, ws, batch_id, observed_at);
                             let _ = recycle_tx.send(batch.rows);
                             if out.send((batch.seq, Ok(chunk))).is_err() {
                                 return;
@@ -364,7 +380,13 @@ fn read_batches(
 }
 
 /// A parser: parse, normalize, key; set aside what cannot be used.
-fn parse_batch(batch: &RawBatch, parser: &RowParser, batch_id: i64, observed_at: i64) -> Chunk {
+fn parse_batch(
+    batch: &RawBatch,
+    parser: &RowParser,
+    ws: WorkspaceId,
+    batch_id: i64,
+    observed_at: i64,
+) -> Chunk {
     let rows = &batch.rows[..batch.used];
     let mut chunk = Chunk {
         rows: Vec::with_capacity(rows.len()),
@@ -388,8 +410,9 @@ fn parse_batch(batch: &RawBatch, parser: &RowParser, batch_id: i64, observed_at:
         match parser.parse(row, origin) {
             Ok(lead) => {
                 records.push(row.line(), row.raw_cells());
-                let keys = LeadKeys::of(&lead).hashes();
-                chunk.rows.push(Parsed { lead, keys });
+                let keys = LeadKeys::of(&lead).hashes().stored(ws);
+                let row = LeadRow::encode(&lead);
+                chunk.rows.push(Parsed { lead, row, keys });
             }
             Err(reason) => chunk
                 .rejects
@@ -402,7 +425,7 @@ fn parse_batch(batch: &RawBatch, parser: &RowParser, batch_id: i64, observed_at:
 
 /// What a parsed row will do to the store.
 enum Action {
-    Insert,
+    Insert(LeadId),
     Merge(LeadId),
 }
 
@@ -437,7 +460,6 @@ type KeyMap = HashMap<u64, LeadId, BuildHasherDefault<PreHashed>>;
 
 /// Identity keys of every lead in the workspace (as stored 64-bit keys).
 struct Resolver {
-    ws: WorkspaceId,
     keys: KeyMap,
     /// Keys first seen in this import, written at the end in key order.
     new_keys: Vec<(i64, LeadId)>,
@@ -472,6 +494,12 @@ impl Resolver {
             self.id_end = self.next_id + CHUNK_ROWS as LeadId;
         }
         Ok(self.next_id)
+    }
+
+    /// Room for the keys of `rows` more rows.
+    fn reserve(&mut self, rows: usize) {
+        self.keys.reserve(rows * KEYS_PER_ROW);
+        self.new_keys.reserve(rows * KEYS_PER_ROW);
     }
 
     fn allocate(&mut self, tx: &mut dyn IngestTx) -> Result<LeadId, StoreError> {
@@ -543,7 +571,6 @@ fn consume(
     let stored = tx.load_keys()?;
     tracing::debug!(keys = stored.len(), "loaded identity keys");
     let mut r = Resolver {
-        ws: opts.workspace,
         keys: KeyMap::with_capacity_and_hasher(stored.len() * 2 + CHUNK_ROWS, Default::default()),
         new_keys: Vec::new(),
         next_id: 0,
@@ -554,13 +581,13 @@ fn consume(
     }
 
     let mut actions: Vec<Action> = Vec::with_capacity(CHUNK_ROWS);
-    let mut inserts: Vec<Lead> = Vec::with_capacity(CHUNK_ROWS);
-    let recycler = Recycler::start();
+    let mut staged = Staged::default();
+    let freer = Freer::start();
     let flush =
         |tx: &mut dyn IngestTx, pending: &mut Vec<(LeadId, Lead)>, t_fetch: &mut Duration| {
-            apply_pending(tx, pending, &priority, &opts.rules, t_fetch, &recycler)
+            apply_pending(tx, pending, &priority, &opts.rules, t_fetch, &freer)
         };
-    // Rows merging into leads written before their chunk, in file order.
+    // Rows merging into leads written before, in file order.
     let mut pending: Vec<(LeadId, Lead)> = Vec::new();
     // Where the writer's time goes, for `LEADGEN_LOG=debug`.
     let mut t_wait = Duration::ZERO;
@@ -578,6 +605,17 @@ fn consume(
     for chunk in chunks {
         lap(&mut t_wait);
         let chunk = chunk?;
+        if counts.rows_read == 0 && chunk.bytes_read > 0 {
+            // Room for the whole file's rows at once, as the first chunk
+            // predicts: grown step by step, the key map and lists copy
+            // themselves into fresh memory again and again.
+            let rows = total_bytes.saturating_mul(chunk.rows_read) / chunk.bytes_read;
+            let rows = usize::try_from(rows)
+                .unwrap_or(usize::MAX)
+                .min(RESERVE_ROWS);
+            r.reserve(rows);
+            staged.reserve(rows);
+        }
         counts.rows_read += chunk.rows_read;
         counts.rejected += chunk.rejects.len() as u64;
         for (line, reason, cells) in &chunk.rejects {
@@ -589,7 +627,7 @@ fn consume(
         // same chunk find them.
         let mut rows = chunk.rows;
         for p in &mut rows {
-            let stored = p.keys.stored(r.ws);
+            let stored = p.keys;
             match r.find(&stored) {
                 Some(id) => {
                     r.register(&stored, id);
@@ -597,37 +635,46 @@ fn consume(
                 }
                 None => {
                     let id = r.allocate(tx)?;
-                    p.lead.id = id;
                     r.register(&stored, id);
-                    actions.push(Action::Insert);
+                    actions.push(Action::Insert(id));
                 }
             }
         }
-        // Pass 2: apply in file order. `inserts` stays sorted by id; a row
-        // merging into a lead written before waits in `pending`.
-        for (p, action) in rows.into_iter().zip(actions.drain(..)) {
+        // Pass 2: apply in file order. New leads are held in id order; a
+        // row merging into a lead written before waits in `pending`.
+        let mut spent = Vec::with_capacity(rows.len());
+        for (mut p, action) in rows.into_iter().zip(actions.drain(..)) {
             match action {
-                Action::Insert => {
-                    inserts.push(p.lead);
+                Action::Insert(id) => {
+                    p.row.set_id(id);
+                    staged.push(p.row);
+                    spent.push(p.lead);
                     counts.inserted += 1;
                 }
                 Action::Merge(id) => {
                     counts.merged += 1;
-                    match inserts.binary_search_by_key(&id, |l| l.id) {
-                        Ok(pos) => {
-                            let target = &mut inserts[pos];
-                            if merge_into(target, &p.lead, &priority).changed() {
-                                opts.rules.apply(target);
+                    match staged.get_mut(id) {
+                        Some(held) => {
+                            let mut target = held.decode()?;
+                            if merge_into(&mut target, &p.lead, &priority).changed() {
+                                opts.rules.apply(&mut target);
+                                staged.replace(id, LeadRow::encode(&target));
                             }
+                            spent.push(p.lead);
                         }
-                        Err(_) => pending.push((id, p.lead)),
+                        None => pending.push((id, p.lead)),
                     }
                 }
             }
         }
         lap(&mut t_resolve);
-        tx.insert_leads(&inserts)?;
-        inserts = recycler.swap(inserts);
+        freer.discard(spent);
+        lap(&mut t_records);
+        if staged.bytes > opts.staging_bytes {
+            let oldest = staged.take_oldest(staged.bytes - opts.staging_bytes / 4 * 3);
+            tx.insert_rows(&oldest)?;
+            freer.discard(oldest);
+        }
         lap(&mut t_insert);
         if let Some(records) = &chunk.records {
             tx.store_records(records)?;
@@ -647,6 +694,10 @@ fn consume(
         lap(&mut t_flush);
     }
     lap(&mut t_flush);
+    let rest = staged.take_oldest(usize::MAX);
+    tx.insert_rows(&rest)?;
+    freer.discard(rest);
+    lap(&mut t_insert);
     flush(tx, &mut pending, &mut t_fetch)?;
     lap(&mut t_flush);
     r.new_keys.sort_unstable();
@@ -666,6 +717,73 @@ fn consume(
     Ok(())
 }
 
+/// New leads not written yet, encoded, in id order (ids are allocated in
+/// increasing order, so pushing keeps the order).
+#[derive(Default)]
+struct Staged {
+    rows: std::collections::VecDeque<LeadRow>,
+    /// The rows' ids, searched without touching the rows themselves.
+    ids: std::collections::VecDeque<LeadId>,
+    /// Heap bytes held, with each row's own overhead.
+    bytes: usize,
+}
+
+impl Staged {
+    /// Bookkeeping of a row beside its bytes: the box and its allocation.
+    const ROW_OVERHEAD: usize = 32;
+
+    fn reserve(&mut self, rows: usize) {
+        self.rows.reserve(rows);
+        self.ids.reserve(rows);
+    }
+
+    fn push(&mut self, row: LeadRow) {
+        self.bytes += row.size() + Self::ROW_OVERHEAD;
+        self.ids.push_back(row.id());
+        self.rows.push_back(row);
+    }
+
+    fn get_mut(&mut self, id: LeadId) -> Option<&mut LeadRow> {
+        // Ids are allocated in blocks, so they are nearly always consecutive:
+        // try the place that assumes so before searching.
+        let front = *self.ids.front()?;
+        let guess = usize::try_from(id.checked_sub(front)?).ok()?;
+        let pos = if self.ids.get(guess) == Some(&id) {
+            guess
+        } else {
+            self.ids.binary_search(&id).ok()?
+        };
+        self.rows.get_mut(pos)
+    }
+
+    /// Replaces the held lead `id` with `row` (same id).
+    fn replace(&mut self, id: LeadId, mut row: LeadRow) {
+        if let Some(held) = self.get_mut(id) {
+            row.set_id(id);
+            let old = std::mem::replace(held, row);
+            let new_size = held.size();
+            self.bytes = self.bytes + new_size - old.size();
+        }
+    }
+
+    /// The oldest rows, at least `bytes` of them (all when `bytes` is more
+    /// than is held), in id order.
+    fn take_oldest(&mut self, bytes: usize) -> Vec<LeadRow> {
+        let mut taken = 0;
+        let mut n = 0;
+        for row in &self.rows {
+            if taken >= bytes {
+                break;
+            }
+            taken += row.size() + Self::ROW_OVERHEAD;
+            n += 1;
+        }
+        self.bytes -= taken;
+        self.ids.drain(..n);
+        self.rows.drain(..n).collect()
+    }
+}
+
 /// Merges the held rows into their leads: each lead is read once (in id
 /// order, which walks the table forwards), takes its rows in file order,
 /// and is written back once if anything changed.
@@ -675,7 +793,7 @@ fn apply_pending(
     priority: &dyn SourcePriority,
     rules: &ScoringRules,
     t_fetch: &mut Duration,
-    recycler: &Recycler,
+    freer: &Freer,
 ) -> Result<(), ImportError> {
     if pending.is_empty() {
         return Ok(());
@@ -708,60 +826,44 @@ fn apply_pending(
         .filter_map(|(l, changed)| changed.then_some(l))
         .collect();
     tx.update_leads(&changed)?;
-    recycler.discard(changed);
+    freer.discard(changed);
     Ok(())
 }
 
-/// Frees written leads on a helper thread: a chunk's 4,096 leads hold some
-/// 60K heap strings, and freeing them took the writer (the import's
-/// bottleneck) about a second per million rows while the parsers' core had
-/// time to spare. Emptied vectors come back for the next chunk.
-struct Recycler {
-    waste: Option<crossbeam_channel::Sender<Vec<Lead>>>,
-    spare: crossbeam_channel::Receiver<Vec<Lead>>,
+/// Frees what the writer is done with on a helper thread: a chunk's 4,096
+/// leads hold some 60K heap strings, and freeing them took the writer (the
+/// import's bottleneck) about a second per million rows while the parsers'
+/// core had time to spare.
+struct Freer {
+    waste: Option<crossbeam_channel::Sender<Box<dyn Send>>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl Recycler {
-    fn start() -> Recycler {
-        let (waste_tx, waste_rx) = crossbeam_channel::bounded::<Vec<Lead>>(4);
-        let (spare_tx, spare_rx) = crossbeam_channel::bounded::<Vec<Lead>>(4);
+impl Freer {
+    fn start() -> Freer {
+        let (waste_tx, waste_rx) = crossbeam_channel::bounded::<Box<dyn Send>>(4);
         // Without the thread (spawn failed), sends fail and the caller's
-        // thread frees the leads itself.
+        // thread frees what it discards itself.
         let thread = std::thread::Builder::new()
             .name("leadgen-free".into())
-            .spawn(move || {
-                for mut leads in waste_rx {
-                    leads.clear();
-                    let _ = spare_tx.try_send(leads);
-                }
-            })
+            .spawn(move || for _ in waste_rx {})
             .ok();
-        Recycler {
-            waste: Some(waste_tx),
-            spare: spare_rx,
+        Freer {
+            waste: thread.is_some().then_some(waste_tx),
             thread,
         }
     }
 
-    /// Hands `leads` over to be freed.
-    fn discard(&self, leads: Vec<Lead>) {
-        if let Some(waste) = &self.waste {
-            // A failed send hands the vector back, freed here.
-            let _ = waste.send(leads);
+    /// Hands `waste` over to be freed.
+    fn discard<T: Send + 'static>(&self, waste: T) {
+        if let Some(tx) = &self.waste {
+            // A failed send hands the value back, freed here.
+            let _ = tx.send(Box::new(waste));
         }
-    }
-
-    /// Hands `leads` over and returns an empty vector to fill next.
-    fn swap(&self, leads: Vec<Lead>) -> Vec<Lead> {
-        self.discard(leads);
-        self.spare
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(CHUNK_ROWS))
     }
 }
 
-impl Drop for Recycler {
+impl Drop for Freer {
     fn drop(&mut self) {
         self.waste = None;
         if let Some(thread) = self.thread.take() {

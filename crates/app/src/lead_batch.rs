@@ -141,6 +141,7 @@ pub fn ingest(
             rules: config.scoring.clone(),
             source_priority: config.source_priority.clone(),
             workspace: batch.workspace,
+            staging_bytes: crate::import::STAGING_BYTES,
         };
         let started = now_ms();
         let imported = written

@@ -321,6 +321,7 @@ fn options(path: &Path) -> ImportOptions {
         rules: ScoringRules::default(),
         source_priority: HashMap::new(),
         workspace: DEFAULT_WORKSPACE,
+        staging_bytes: leadgen_app::import::STAGING_BYTES,
     }
 }
 

@@ -61,6 +61,7 @@ fn import_leads(store: &dyn Store, dir: &Path) {
         rules: ScoringRules::default(),
         source_priority: Default::default(),
         workspace: WS,
+        staging_bytes: leadgen_app::import::STAGING_BYTES,
     };
     import_csv(store, &opts, &|_| {}).unwrap();
 }

@@ -113,6 +113,7 @@ pub async fn run_import(
         rules: cfg.scoring.clone(),
         source_priority: cfg.source_priority.clone(),
         workspace: p.workspace,
+        staging_bytes: leadgen_app::import::STAGING_BYTES,
     };
     let tracker_id = st
         .inner

@@ -13,7 +13,7 @@ use leadgen_core::{Lead, RecordId, SourceRef, WorkspaceId};
 
 use crate::{Result, StoreError};
 
-/// The `leads` columns in the order `lead_values` produces them.
+/// The `leads` columns in the order `push_lead_values` produces them.
 pub const LEAD_COLUMNS: [&str; 33] = [
     "id",
     "workspace_id",
@@ -83,13 +83,6 @@ pub fn phone_to_stored(p: &Phone) -> Cow<'_, str> {
 
 fn phone_from_stored(s: &str) -> Result<Phone> {
     Phone::from_e164(s).map_err(|e| StoreError::Corrupt(format!("phone '{s}': {e}")))
-}
-
-/// Column values of a lead, ending with `updated_at`.
-pub fn lead_values(lead: &Lead, ws: WorkspaceId) -> Vec<SqlValue<'_>> {
-    let mut out = Vec::with_capacity(LEAD_COLUMNS.len() + 1);
-    push_lead_values(&mut out, lead, ws);
-    out
 }
 
 /// Appends the column values of a lead to `out`, so a batch of rows shares

@@ -13,6 +13,7 @@ pub mod enrichments;
 pub mod intent;
 pub mod jobs;
 pub mod lead_edits;
+mod lead_row;
 mod pg_auth;
 mod pg_companies;
 mod pg_jobs;
@@ -43,6 +44,7 @@ pub use enrichments::{Enrichment, EnrichmentStore, EnrichmentTotals, NewEnrichme
 pub use intent::IntentStore;
 pub use jobs::{ClaimRequest, JobFilter, JobQueue, JobWakeup, QueueStats};
 pub use lead_edits::{LeadEdit, LeadEdits};
+pub use lead_row::LeadRow;
 pub use query::{Cursor, LeadFilter, LeadPage, LeadQuery, SortOrder};
 pub use settings::{IntegrationSettings, SecretBox, SettingsStore};
 pub use spend::SpendLedger;
@@ -218,7 +220,13 @@ pub trait IngestTx {
     /// Reserves `n` new lead ids; returns the first of a contiguous range.
     fn reserve_lead_ids(&mut self, n: u64) -> Result<LeadId>;
     fn get_leads(&mut self, ids: &[LeadId]) -> Result<Vec<Lead>>;
-    fn insert_leads(&mut self, leads: &[Lead]) -> Result<()>;
+    /// Inserts new leads, given as encoded rows (their ids set).
+    fn insert_rows(&mut self, rows: &[LeadRow]) -> Result<()>;
+    /// [`IngestTx::insert_rows`] for leads at hand.
+    fn insert_leads(&mut self, leads: &[Lead]) -> Result<()> {
+        let rows: Vec<LeadRow> = leads.iter().map(LeadRow::encode).collect();
+        self.insert_rows(&rows)
+    }
     fn update_leads(&mut self, leads: &[Lead]) -> Result<()>;
     /// Stores raw records of this batch, for provenance. Storing a chunk
     /// that is already stored (a re-run of the same batch) is a no-op.

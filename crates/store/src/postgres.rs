@@ -14,13 +14,11 @@ use leadgen_core::{Lead, LeadId, RecordId, WorkspaceId};
 use postgres::types::{IsNull, ToSql, Type};
 use postgres::{Client, NoTls, Row, Statement};
 
-use crate::codec::{
-    self, LEAD_COLUMNS, RowGet, SqlValue, UPDATED_AT, lead_from_row, lead_values, select_list,
-};
+use crate::codec::{self, LEAD_COLUMNS, RowGet, SqlValue, UPDATED_AT, lead_from_row, select_list};
 use crate::query::{Dialect, SortOrder, order_by, paginate, where_clause};
 use crate::schema::{LEAD_INDEXES, create_index_sql};
 use crate::{
-    Batch, BatchCounts, BatchMeta, ExportError, IngestTx, LeadFilter, LeadPage, LeadQuery,
+    Batch, BatchCounts, BatchMeta, ExportError, IngestTx, LeadFilter, LeadPage, LeadQuery, LeadRow,
     RecordChunk, Result, SourceRecord, Store, StoreError, StoreStats,
 };
 
@@ -179,7 +177,7 @@ impl Conn {
     ///
     /// Large inputs are encoded on a second thread while this one sends, so
     /// the encoding overlaps the server's work instead of adding to it.
-    fn copy_leads(&mut self, table: &str, ws: WorkspaceId, leads: &[Lead]) -> Result<u64> {
+    fn copy_leads(&mut self, table: &str, ws: WorkspaceId, leads: &[LeadRow]) -> Result<u64> {
         let columns = select_list();
         let mut writer = self.client.copy_in(&format!(
             "COPY {table} ({columns}) FROM STDIN (FORMAT binary)"
@@ -243,11 +241,11 @@ impl Conn {
 const PIPELINE_MIN: usize = 2_000;
 
 /// Appends one lead as a binary COPY tuple.
-fn encode_copy_row(buf: &mut Vec<u8>, lead: &Lead, ws: WorkspaceId) -> Result<()> {
-    let values = lead_values(lead, ws);
-    debug_assert_eq!(values.len(), INT_COLUMN.len());
-    buf.extend_from_slice(&(values.len() as i16).to_be_bytes());
-    for (i, value) in values.iter().enumerate() {
+fn encode_copy_row(buf: &mut Vec<u8>, lead: &LeadRow, ws: WorkspaceId) -> Result<()> {
+    buf.extend_from_slice(&(INT_COLUMN.len() as i16).to_be_bytes());
+    let mut count = 0;
+    for (i, value) in lead.values(ws).enumerate() {
+        count += 1;
         match (value, INT_COLUMN.get(i).copied().unwrap_or(false)) {
             (SqlValue::Null, _) => buf.extend_from_slice(&(-1i32).to_be_bytes()),
             (SqlValue::Int(n), true) => {
@@ -255,11 +253,11 @@ fn encode_copy_row(buf: &mut Vec<u8>, lead: &Lead, ws: WorkspaceId) -> Result<()
                 buf.extend_from_slice(&n.to_be_bytes());
             }
             (SqlValue::Text(s), false) => {
-                let s = pg_text(s, i == TAGS_COLUMN);
+                let s = pg_text(&s, i == TAGS_COLUMN);
                 let len = i32::try_from(s.len()).map_err(|_| {
                     StoreError::Invalid(format!(
                         "lead {}: {} is {} bytes, over PostgreSQL's limit",
-                        lead.id,
+                        lead.id(),
                         column_name(i),
                         s.len()
                     ))
@@ -270,12 +268,19 @@ fn encode_copy_row(buf: &mut Vec<u8>, lead: &Lead, ws: WorkspaceId) -> Result<()
             (v, is_int) => {
                 return Err(StoreError::Invalid(format!(
                     "lead {}: column {} is {} but the codec gave {v:?}; the codec and the PostgreSQL schema disagree",
-                    lead.id,
+                    lead.id(),
                     column_name(i),
                     if is_int { "BIGINT" } else { "TEXT" },
                 )));
             }
         }
+    }
+    if count != INT_COLUMN.len() {
+        return Err(StoreError::Corrupt(format!(
+            "lead {}: an encoded row held {count} values, not {}",
+            lead.id(),
+            INT_COLUMN.len()
+        )));
     }
     Ok(())
 }
@@ -973,7 +978,7 @@ impl IngestTx for PgIngest<'_> {
         rows.iter().map(lead_from_row).collect()
     }
 
-    fn insert_leads(&mut self, leads: &[Lead]) -> Result<()> {
+    fn insert_rows(&mut self, leads: &[LeadRow]) -> Result<()> {
         if leads.is_empty() {
             return Ok(());
         }
@@ -1026,7 +1031,8 @@ impl IngestTx for PgIngest<'_> {
                 .collect();
             &present
         };
-        self.conn.copy_leads("leads", self.ws, leads)?;
+        let rows: Vec<LeadRow> = leads.iter().map(LeadRow::encode).collect();
+        self.conn.copy_leads("leads", self.ws, &rows)?;
         Ok(())
     }
 

@@ -14,7 +14,7 @@ use crate::query::{Dialect, SortOrder, order_by, paginate, where_clause};
 use crate::schema::{LEAD_INDEXES, create_index_sql};
 use crate::sqlite_bulk::BulkStatement;
 use crate::{
-    Batch, BatchCounts, BatchMeta, ExportError, IngestTx, LeadFilter, LeadPage, LeadQuery,
+    Batch, BatchCounts, BatchMeta, ExportError, IngestTx, LeadFilter, LeadPage, LeadQuery, LeadRow,
     RecordChunk, Result, SourceRecord, Store, StoreError, StoreStats,
 };
 
@@ -150,6 +150,8 @@ fn create_derived(conn: &Connection, fill_tags: bool) -> Result<()> {
 const CACHE_KIB: u32 = 256 * 1024;
 /// Its page cache while a load builds its indexes (see `commit`).
 const INDEX_BUILD_CACHE_KIB: u32 = 4 * 1024;
+/// Page cache while loading into an empty table (see `start`).
+const LOAD_CACHE_KIB: u32 = 32 * 1024;
 
 /// Rows per multi-row INSERT: fewer statement executions, within SQLite's
 /// limit of 32766 bound parameters.
@@ -553,6 +555,10 @@ impl SqliteIngest<'_> {
         if empty {
             drop_derived(c)?;
             self.rebuild_indexes = true;
+            // A load into an empty table appends: the page cache then holds
+            // little worth reading again, and its memory is better spent by
+            // the import holding new leads until they are written.
+            c.execute_batch(&format!("PRAGMA cache_size = -{LOAD_CACHE_KIB}"))?;
         }
         Ok(())
     }
@@ -563,6 +569,12 @@ impl Drop for SqliteIngest<'_> {
         if !self.done {
             // Dropped without commit: an error or a panic upstream.
             let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        if self.rebuild_indexes {
+            // The load's own cache sizes end with it.
+            let _ = self
+                .conn
+                .execute_batch(&format!("PRAGMA cache_size = -{CACHE_KIB}"));
         }
         self.restore_wal();
     }
@@ -635,7 +647,7 @@ impl IngestTx for SqliteIngest<'_> {
         Ok(out)
     }
 
-    fn insert_leads(&mut self, leads: &[Lead]) -> Result<()> {
+    fn insert_rows(&mut self, leads: &[LeadRow]) -> Result<()> {
         let cols = format!("{}, updated_at", LEAD_COLUMNS.join(", "));
         let row = format!("({})", vec!["?"; LEAD_COLUMNS.len() + 1].join(","));
         let mut values: Vec<SqlValue<'_>> =
@@ -654,7 +666,7 @@ impl IngestTx for SqliteIngest<'_> {
             for group in part.chunks(rows) {
                 values.clear();
                 for lead in group {
-                    push_lead_values(&mut values, lead, self.ws);
+                    values.extend(lead.values(self.ws));
                 }
                 stmt.execute(&values)?;
             }
@@ -719,10 +731,7 @@ impl IngestTx for SqliteIngest<'_> {
             self.conn
                 .execute_batch(&format!("PRAGMA cache_size = -{INDEX_BUILD_CACHE_KIB}"))?;
             let started = std::time::Instant::now();
-            let built = create_derived(&self.conn, true);
-            self.conn
-                .execute_batch(&format!("PRAGMA cache_size = -{CACHE_KIB}"))?;
-            built?;
+            create_derived(&self.conn, true)?;
             tracing::debug!(ms = started.elapsed().as_millis() as u64, "indexes built");
         }
         let started = std::time::Instant::now();
