@@ -653,12 +653,12 @@ fn consume(
                 }
                 Action::Merge(id) => {
                     counts.merged += 1;
-                    match staged.get_mut(id) {
-                        Some(held) => {
-                            let mut target = held.decode()?;
+                    match staged.position(id) {
+                        Some(pos) => {
+                            let mut target = staged.rows[pos].decode()?;
                             if merge_into(&mut target, &p.lead, &priority).changed() {
                                 opts.rules.apply(&mut target);
-                                staged.replace(id, LeadRow::encode(&target));
+                                staged.replace(pos, LeadRow::encode(&target));
                             }
                             spent.push(p.lead);
                         }
@@ -667,9 +667,8 @@ fn consume(
                 }
             }
         }
-        lap(&mut t_resolve);
         freer.discard(spent);
-        lap(&mut t_records);
+        lap(&mut t_resolve);
         if staged.bytes > opts.staging_bytes {
             let oldest = staged.take_oldest(staged.bytes - opts.staging_bytes / 4 * 3);
             tx.insert_rows(&oldest)?;
@@ -743,27 +742,24 @@ impl Staged {
         self.rows.push_back(row);
     }
 
-    fn get_mut(&mut self, id: LeadId) -> Option<&mut LeadRow> {
+    /// Where the held lead `id` is, if it is held.
+    fn position(&self, id: LeadId) -> Option<usize> {
         // Ids are allocated in blocks, so they are nearly always consecutive:
         // try the place that assumes so before searching.
         let front = *self.ids.front()?;
         let guess = usize::try_from(id.checked_sub(front)?).ok()?;
-        let pos = if self.ids.get(guess) == Some(&id) {
-            guess
+        if self.ids.get(guess) == Some(&id) {
+            Some(guess)
         } else {
-            self.ids.binary_search(&id).ok()?
-        };
-        self.rows.get_mut(pos)
+            self.ids.binary_search(&id).ok()
+        }
     }
 
-    /// Replaces the held lead `id` with `row` (same id).
-    fn replace(&mut self, id: LeadId, mut row: LeadRow) {
-        if let Some(held) = self.get_mut(id) {
-            row.set_id(id);
-            let old = std::mem::replace(held, row);
-            let new_size = held.size();
-            self.bytes = self.bytes + new_size - old.size();
-        }
+    /// Replaces the lead held at `pos` with `row`, which keeps its id.
+    fn replace(&mut self, pos: usize, row: LeadRow) {
+        let held = &mut self.rows[pos];
+        self.bytes = self.bytes + row.size() - held.size();
+        *held = row;
     }
 
     /// The oldest rows, at least `bytes` of them (all when `bytes` is more
