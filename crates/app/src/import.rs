@@ -867,3 +867,57 @@ impl Drop for Freer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: LeadId) -> LeadRow {
+        let mut lead = Lead::empty(
+            "csv_upload",
+            SourceRef {
+                at: 1,
+                record: RecordId::new(1, 2),
+            },
+        );
+        lead.id = id;
+        LeadRow::encode(&lead)
+    }
+
+    #[test]
+    fn held_leads_are_found_across_a_gap_in_their_ids_and_leave_oldest_first() {
+        let mut staged = Staged::default();
+        // Two blocks of ids with a gap between them, as two reservations
+        // interleaved with another writer's would leave.
+        for id in [10, 11, 12, 40, 41] {
+            staged.push(row(id));
+        }
+        assert_eq!(staged.position(11), Some(1));
+        assert_eq!(staged.position(40), Some(3));
+        assert_eq!(staged.position(41), Some(4));
+        assert_eq!(staged.position(13), None);
+        assert_eq!(staged.position(9), None);
+
+        let bigger = {
+            let mut lead = row(40).decode().unwrap();
+            lead.title = Some("Head of Operations".into());
+            LeadRow::encode(&lead)
+        };
+        let before = staged.bytes;
+        let growth = bigger.size() - staged.rows[3].size();
+        staged.replace(3, bigger);
+        assert_eq!(staged.bytes, before + growth);
+        assert_eq!(staged.rows[3].id(), 40);
+
+        let oldest = staged.take_oldest(1);
+        assert_eq!(oldest.iter().map(LeadRow::id).collect::<Vec<_>>(), [10]);
+        assert_eq!(staged.position(40), Some(2));
+        let rest = staged.take_oldest(usize::MAX);
+        assert_eq!(
+            rest.iter().map(LeadRow::id).collect::<Vec<_>>(),
+            [11, 12, 40, 41]
+        );
+        assert_eq!(staged.bytes, 0);
+        assert_eq!(staged.position(41), None);
+    }
+}

@@ -995,14 +995,12 @@ impl IngestTx for PgIngest<'_> {
         for (i, l) in leads.iter().enumerate() {
             last.insert(l.id, i);
         }
-        let deduped: Vec<Lead>;
-        let leads = if last.len() == leads.len() {
-            leads
+        let leads: Vec<&Lead> = if last.len() == leads.len() {
+            leads.iter().collect()
         } else {
             let mut keep: Vec<usize> = last.into_values().collect();
             keep.sort_unstable();
-            deduped = keep.into_iter().map(|i| leads[i].clone()).collect();
-            &deduped
+            keep.into_iter().map(|i| &leads[i]).collect()
         };
         // The new rows replace the old ones: a delete by id and a COPY,
         // where an UPDATE joined to a staging table both copied the rows
@@ -1020,18 +1018,11 @@ impl IngestTx for PgIngest<'_> {
             .iter()
             .map(|r| r.try_get(0))
             .collect::<std::result::Result<_, _>>()?;
-        let present: Vec<Lead>;
-        let leads = if deleted.len() == leads.len() {
-            leads
-        } else {
-            present = leads
-                .iter()
-                .filter(|l| deleted.contains(&l.id))
-                .cloned()
-                .collect();
-            &present
-        };
-        let rows: Vec<LeadRow> = leads.iter().map(LeadRow::encode).collect();
+        let rows: Vec<LeadRow> = leads
+            .into_iter()
+            .filter(|l| deleted.contains(&l.id))
+            .map(LeadRow::encode)
+            .collect();
         self.conn.copy_leads("leads", self.ws, &rows)?;
         Ok(())
     }
