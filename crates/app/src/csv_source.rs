@@ -255,6 +255,11 @@ impl RawRow {
         self.raw_cells().map(String::from_utf8_lossy)
     }
 
+    /// Bytes of all cells together.
+    pub fn data_len(&self) -> usize {
+        self.raw_data().len()
+    }
+
     /// All cells' bytes run together.
     fn raw_data(&self) -> &[u8] {
         if self.utf8 {

@@ -104,19 +104,15 @@ pub enum ImportError {
     },
 }
 
-/// One parsed row on its way to the store: the lead, for merging into
-/// another, and the same lead encoded, for storing as a new one (the
-/// parser's core encodes it, off the writer's).
-struct Parsed {
-    lead: Lead,
-    row: LeadRow,
-    /// Identity keys as stored, in match order (see `KeyHashes::stored`).
-    keys: [Option<i64>; 3],
-}
-
-/// A chunk of parsed rows, in file order.
+/// A chunk of parsed rows, in file order. Row `i` is `leads[i]`, for
+/// merging into another lead; `encoded[i]`, the same lead encoded for
+/// storing as a new one (the parser's core encodes it, off the writer's);
+/// and `keys[i]`, its identity keys as stored, in match order (see
+/// `KeyHashes::stored`).
 struct Chunk {
-    rows: Vec<Parsed>,
+    leads: Vec<Lead>,
+    encoded: Vec<LeadRow>,
+    keys: Vec<[Option<i64>; 3]>,
     records: Option<RecordChunk>,
     /// Rows refused, for the rejects file: line, reason, cells.
     rejects: Vec<(u64, String, Vec<String>)>,
@@ -236,6 +232,10 @@ pub fn import_csv(
     let parsers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
     let (raw_tx, raw_rx) = crossbeam_channel::bounded::<RawBatch>(parsers);
     let (recycle_tx, recycle_rx) = crossbeam_channel::unbounded::<Vec<RawRow>>();
+    // Emptied lead vectors back from the writer: a chunk's 4,096 leads take
+    // some 4 MB, which fresh from the allocator is fresh pages for the
+    // kernel to zero, chunk after chunk.
+    let (spent_tx, spent_rx) = crossbeam_channel::unbounded::<Vec<Lead>>();
     let (chunk_tx, chunk_rx) = crossbeam_channel::unbounded::<(u64, Result<Chunk, ImportError>)>();
     // One token per batch in flight: the reader takes one before reading a
     // batch, the writer gives it back once the batch is written.
@@ -260,13 +260,18 @@ pub fn import_csv(
         );
         for _ in 0..parsers {
             let (raw_rx, recycle_tx, out) = (raw_rx.clone(), recycle_tx.clone(), chunk_tx.clone());
+            let spent = spent_rx.clone();
             let parser = &parser;
             threads.push(
                 std::thread::Builder::new()
                     .name("leadgen-parse".into())
                     .spawn_scoped(scope, move || {
                         for batch in raw_rx {
-                            let chunk = parse_batch(&batch, parser, ws, batch_id, observed_at);
+                            let leads = spent
+                                .try_recv()
+                                .unwrap_or_else(|_| Vec::with_capacity(batch.used));
+                            let chunk =
+                                parse_batch(&batch, leads, parser, ws, batch_id, observed_at);
                             let _ = recycle_tx.send(batch.rows);
                             if out.send((batch.seq, Ok(chunk))).is_err() {
                                 return;
@@ -276,7 +281,7 @@ pub fn import_csv(
             );
         }
         // The writer's channel closes once every thread is done with it.
-        drop((chunk_tx, raw_rx, recycle_tx));
+        drop((chunk_tx, raw_rx, recycle_tx, spent_rx));
         let spawned: Result<Vec<_>, _> = threads.into_iter().collect();
         let consumed = match &spawned {
             Ok(_) => consume(
@@ -284,6 +289,7 @@ pub fn import_csv(
                 opts,
                 &chunk_rx,
                 &token_tx,
+                &spent_tx,
                 &mut rejects,
                 &mut counts,
                 total_bytes,
@@ -382,6 +388,7 @@ fn read_batches(
 /// A parser: parse, normalize, key; set aside what cannot be used.
 fn parse_batch(
     batch: &RawBatch,
+    leads: Vec<Lead>,
     parser: &RowParser,
     ws: WorkspaceId,
     batch_id: i64,
@@ -389,13 +396,18 @@ fn parse_batch(
 ) -> Chunk {
     let rows = &batch.rows[..batch.used];
     let mut chunk = Chunk {
-        rows: Vec::with_capacity(rows.len()),
+        leads,
+        encoded: Vec::with_capacity(rows.len()),
+        keys: Vec::with_capacity(rows.len()),
         records: None,
         rejects: Vec::new(),
         rows_read: rows.len() as u64,
         bytes_read: batch.bytes_read,
     };
-    let mut records = RecordChunkWriter::default();
+    // Room for the rows as CSV text: their cells, a separator each, the
+    // line number, and an eighth more for quoting.
+    let text: usize = rows.iter().map(|r| r.data_len() + r.len() + 12).sum();
+    let mut records = RecordChunkWriter::with_capacity(text + text / 8);
     let mut bad = batch.bad.iter().peekable();
     let lossy = |row: &RawRow| row.lossy_cells().map(|c| c.into_owned()).collect();
     for (i, row) in rows.iter().enumerate() {
@@ -410,9 +422,9 @@ fn parse_batch(
         match parser.parse(row, origin) {
             Ok(lead) => {
                 records.push(row.line(), row.raw_cells());
-                let keys = LeadKeys::of(&lead).hashes().stored(ws);
-                let row = LeadRow::encode(&lead);
-                chunk.rows.push(Parsed { lead, row, keys });
+                chunk.keys.push(LeadKeys::of(&lead).hashes().stored(ws));
+                chunk.encoded.push(LeadRow::encode(&lead));
+                chunk.leads.push(lead);
             }
             Err(reason) => chunk
                 .rejects
@@ -551,6 +563,7 @@ fn consume(
     opts: &ImportOptions,
     chunks: &crossbeam_channel::Receiver<(u64, Result<Chunk, ImportError>)>,
     tokens: &crossbeam_channel::Sender<()>,
+    spent: &crossbeam_channel::Sender<Vec<Lead>>,
     rejects: &mut RejectsWriter,
     counts: &mut BatchCounts,
     total_bytes: u64,
@@ -625,30 +638,33 @@ fn consume(
 
         // Pass 1: who is who. New leads get ids now, so later rows of the
         // same chunk find them.
-        let mut rows = chunk.rows;
-        for p in &mut rows {
-            let stored = p.keys;
-            match r.find(&stored) {
+        let Chunk {
+            mut leads,
+            mut encoded,
+            keys,
+            records,
+            ..
+        } = chunk;
+        for stored in &keys {
+            match r.find(stored) {
                 Some(id) => {
-                    r.register(&stored, id);
+                    r.register(stored, id);
                     actions.push(Action::Merge(id));
                 }
                 None => {
                     let id = r.allocate(tx)?;
-                    r.register(&stored, id);
+                    r.register(stored, id);
                     actions.push(Action::Insert(id));
                 }
             }
         }
         // Pass 2: apply in file order. New leads are held in id order; a
         // row merging into a lead written before waits in `pending`.
-        let mut spent = Vec::with_capacity(rows.len());
-        for (mut p, action) in rows.into_iter().zip(actions.drain(..)) {
+        for ((mut row, action), lead) in encoded.drain(..).zip(actions.drain(..)).zip(&mut leads) {
             match action {
                 Action::Insert(id) => {
-                    p.row.set_id(id);
-                    staged.push(p.row);
-                    spent.push(p.lead);
+                    row.set_id(id);
+                    staged.push(row);
                     counts.inserted += 1;
                 }
                 Action::Merge(id) => {
@@ -656,18 +672,29 @@ fn consume(
                     match staged.position(id) {
                         Some(pos) => {
                             let mut target = staged.rows[pos].decode()?;
-                            if merge_into(&mut target, &p.lead, &priority).changed() {
+                            if merge_into(&mut target, lead, &priority).changed() {
                                 opts.rules.apply(&mut target);
                                 staged.replace(pos, LeadRow::encode(&target));
                             }
-                            spent.push(p.lead);
                         }
-                        None => pending.push((id, p.lead)),
+                        None => {
+                            let empty = SourceRef {
+                                at: 0,
+                                record: RecordId(0),
+                            };
+                            pending.push((id, std::mem::replace(lead, Lead::empty("", empty))));
+                        }
                     }
                 }
             }
         }
-        freer.discard(spent);
+        // Freed on the helper thread, then back to the parsers for reuse.
+        let back = spent.clone();
+        freer.run(move || {
+            leads.clear();
+            let _ = back.send(leads);
+        });
+        freer.discard(encoded);
         lap(&mut t_resolve);
         if staged.bytes > opts.staging_bytes {
             let oldest = staged.take_oldest(staged.bytes - opts.staging_bytes / 4 * 3);
@@ -675,8 +702,9 @@ fn consume(
             freer.discard(oldest);
         }
         lap(&mut t_insert);
-        if let Some(records) = &chunk.records {
-            tx.store_records(records)?;
+        if let Some(records) = records {
+            tx.store_records(&records)?;
+            freer.discard(records);
         }
         lap(&mut t_records);
         if pending.len() >= PENDING_FLUSH {
@@ -831,37 +859,50 @@ fn apply_pending(
 /// import's bottleneck) about a second per million rows while the parsers'
 /// core had time to spare.
 struct Freer {
-    waste: Option<crossbeam_channel::Sender<Box<dyn Send>>>,
+    work: Option<crossbeam_channel::Sender<Box<dyn FnOnce() + Send>>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Freer {
     fn start() -> Freer {
-        let (waste_tx, waste_rx) = crossbeam_channel::bounded::<Box<dyn Send>>(4);
+        let (work_tx, work_rx) = crossbeam_channel::bounded::<Box<dyn FnOnce() + Send>>(4);
         // Without the thread (spawn failed), sends fail and the caller's
-        // thread frees what it discards itself.
+        // thread does the work itself.
         let thread = std::thread::Builder::new()
             .name("leadgen-free".into())
-            .spawn(move || for _ in waste_rx {})
+            .spawn(move || {
+                for work in work_rx {
+                    work();
+                }
+            })
             .ok();
         Freer {
-            waste: thread.is_some().then_some(waste_tx),
+            work: thread.is_some().then_some(work_tx),
             thread,
+        }
+    }
+
+    /// Runs `work` (which frees something) on the helper thread.
+    fn run(&self, work: impl FnOnce() + Send + 'static) {
+        match &self.work {
+            Some(tx) => {
+                if let Err(failed) = tx.send(Box::new(work)) {
+                    (failed.into_inner())();
+                }
+            }
+            None => work(),
         }
     }
 
     /// Hands `waste` over to be freed.
     fn discard<T: Send + 'static>(&self, waste: T) {
-        if let Some(tx) = &self.waste {
-            // A failed send hands the value back, freed here.
-            let _ = tx.send(Box::new(waste));
-        }
+        self.run(move || drop(waste));
     }
 }
 
 impl Drop for Freer {
     fn drop(&mut self) {
-        self.waste = None;
+        self.work = None;
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

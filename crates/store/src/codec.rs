@@ -368,24 +368,28 @@ pub struct RecordChunkWriter {
 
 impl Default for RecordChunkWriter {
     fn default() -> Self {
+        RecordChunkWriter::with_capacity(1 << 20)
+    }
+}
+
+impl RecordChunkWriter {
+    /// A writer with room for `bytes` of CSV text before it grows.
+    pub fn with_capacity(bytes: usize) -> Self {
         RecordChunkWriter {
             w: csv::WriterBuilder::new()
                 .flexible(true)
-                .from_writer(Vec::with_capacity(1 << 20)),
+                .from_writer(Vec::with_capacity(bytes)),
             first_line: None,
             last_line: 0,
             line_buf: itoa::Buffer::new(),
         }
     }
-}
 
-impl RecordChunkWriter {
     pub fn push<'c>(&mut self, line: u64, cells: impl Iterator<Item = &'c [u8]>) {
         self.first_line.get_or_insert(line);
         self.last_line = line;
-        let line = self.line_buf.format(line).as_bytes().to_vec();
         // Writing into a Vec cannot fail.
-        let _ = self.w.write_field(line);
+        let _ = self.w.write_field(self.line_buf.format(line));
         for cell in cells {
             let _ = self.w.write_field(cell);
         }
