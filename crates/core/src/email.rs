@@ -250,7 +250,7 @@ fn check_dot_atom_local(local: &str) -> Result<(), EmailError> {
         return Err(EmailError::LocalTooLong(local.len()));
     }
     let b = local.as_bytes();
-    if b[0] == b'.' || b[b.len() - 1] == b'.' || local.contains("..") {
+    if b[0] == b'.' || b[b.len() - 1] == b'.' || b.windows(2).any(|w| w == b"..") {
         if local.contains(char::is_whitespace) {
             return Err(EmailError::Space);
         }

@@ -265,7 +265,7 @@ impl Condition {
             Condition::OneOf { field, values } => field_text(lead, *field)
                 .is_some_and(|v| values.iter().any(|x| x.eq_ignore_ascii_case(&v))),
             Condition::Contains { field, words } => {
-                field_text(lead, *field).is_some_and(|v| words.iter().any(|w| contains_word(&v, w)))
+                field_text(lead, *field).is_some_and(|v| contains_any_word(&v, words))
             }
             Condition::Between { field, min, max } => numeric(lead, *field)
                 .is_some_and(|n| min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m)),
@@ -273,19 +273,25 @@ impl Condition {
     }
 }
 
-/// Whole-word, ASCII-case-insensitive containment, so that "vp" matches
-/// "VP Sales" but not "mvp". Allocates nothing: it runs for every lead.
-fn contains_word(haystack: &str, word: &str) -> bool {
-    let (h, w) = (haystack.as_bytes(), word.as_bytes());
-    if w.is_empty() || w.len() > h.len() {
-        return false;
-    }
+/// Whether any of `words` is in `haystack` as a whole word, ASCII case
+/// ignored, so that "vp" matches "VP Sales" but not "mvp". Allocates
+/// nothing: it runs for every lead. A match starts a word, so the words
+/// are tried only where one starts (a title has a few such places, and a
+/// rule a dozen words).
+fn contains_any_word<W: AsRef<str>>(haystack: &str, words: &[W]) -> bool {
+    let h = haystack.as_bytes();
     let is_word = |b: u8| b.is_ascii_alphanumeric() || b >= 0x80;
-    (0..=h.len() - w.len()).any(|i| {
-        h[i..i + w.len()].eq_ignore_ascii_case(w)
-            && (i == 0 || !is_word(h[i - 1]))
-            && h.get(i + w.len()).is_none_or(|&b| !is_word(b))
-    })
+    (0..h.len())
+        .filter(|&i| i == 0 || !is_word(h[i - 1]))
+        .any(|i| {
+            words.iter().any(|w| {
+                let w = w.as_ref().as_bytes();
+                !w.is_empty()
+                    && h.get(i..i + w.len())
+                        .is_some_and(|m| m.eq_ignore_ascii_case(w))
+                    && h.get(i + w.len()).is_none_or(|&b| !is_word(b))
+            })
+        })
 }
 
 fn numeric(lead: &Lead, field: Field) -> Option<u64> {
@@ -338,5 +344,52 @@ pub fn intent_level(high: u32, medium: u32) -> IntentLevel {
         IntentLevel::Warm
     } else {
         IntentLevel::Cold
+    }
+}
+
+#[cfg(test)]
+mod word_tests {
+    use super::contains_any_word;
+
+    fn contains_word(h: &str, w: &str) -> bool {
+        contains_any_word(h, &[w])
+    }
+    use proptest::prelude::*;
+
+    /// Whole-word containment, the obvious way: some place where the word
+    /// matches with no word character just before or after it.
+    fn contains_word_slowly(h: &str, w: &str) -> bool {
+        let is_word = |b: u8| b.is_ascii_alphanumeric() || b >= 0x80;
+        let (h, w) = (h.as_bytes(), w.as_bytes());
+        !w.is_empty()
+            && (0..h.len()).filter(|i| i + w.len() <= h.len()).any(|i| {
+                h[i..i + w.len()].eq_ignore_ascii_case(w)
+                    && (i == 0 || !is_word(h[i - 1]))
+                    && (i + w.len() == h.len() || !is_word(h[i + w.len()]))
+            })
+    }
+
+    #[test]
+    fn any_of_several_words_matches() {
+        assert!(contains_any_word("Chief Revenue Officer", &["vp", "chief"]));
+        assert!(!contains_any_word("Chiefly Sales", &["vp", "chief"]));
+        assert!(!contains_any_word("Sales", &[] as &[&str]));
+    }
+
+    #[test]
+    fn words_match_whole_and_in_any_case() {
+        assert!(contains_word("VP Sales", "vp"));
+        assert!(contains_word("Head of Sales", "head of"));
+        assert!(contains_word("Co-Founder", "founder"));
+        assert!(!contains_word("MVP Engineer", "vp"));
+        assert!(!contains_word("Directorate", "director"));
+        assert!(!contains_word("VP", ""));
+    }
+
+    proptest! {
+        #[test]
+        fn contains_word_agrees_with_the_obvious_way(h in "[a-cA-C -é]{0,16}", w in "[a-cA-C ]{0,3}") {
+            prop_assert_eq!(contains_word(&h, &w), contains_word_slowly(&h, &w));
+        }
     }
 }
