@@ -678,6 +678,8 @@ fn consume(
                             }
                         }
                         None => {
+                            // The lead waits in `pending`; an empty one
+                            // (no heap memory) keeps its place in `leads`.
                             let empty = SourceRef {
                                 at: 0,
                                 record: RecordId(0),
