@@ -723,13 +723,25 @@ fn consume(
         lap(&mut t_flush);
     }
     lap(&mut t_flush);
-    let rest = staged.take_oldest(usize::MAX);
-    tx.insert_rows(&rest)?;
-    freer.discard(rest);
-    lap(&mut t_insert);
-    flush(tx, &mut pending, &mut t_fetch)?;
-    lap(&mut t_flush);
-    r.new_keys.sort_unstable();
+    // The new keys are sorted on another core while this one writes the
+    // held leads (the parsers are done by now).
+    let sorted = std::thread::scope(|scope| -> Result<bool, ImportError> {
+        let keys = &mut r.new_keys;
+        let sorter = std::thread::Builder::new()
+            .name("leadgen-sort".into())
+            .spawn_scoped(scope, move || keys.sort_unstable());
+        let rest = staged.take_oldest(usize::MAX);
+        tx.insert_rows(&rest)?;
+        freer.discard(rest);
+        lap(&mut t_insert);
+        flush(tx, &mut pending, &mut t_fetch)?;
+        lap(&mut t_flush);
+        Ok(sorter.is_ok_and(|sorter| sorter.join().is_ok()))
+    })?;
+    if !sorted {
+        // The thread could not start: sort here.
+        r.new_keys.sort_unstable();
+    }
     tx.insert_keys(&r.new_keys)?;
     let mut t_keys = Duration::ZERO;
     lap(&mut t_keys);
