@@ -36,12 +36,13 @@ impl LeadRow {
     pub fn encode(lead: &Lead) -> LeadRow {
         let mut values = Vec::with_capacity(VALUES);
         push_lead_values(&mut values, lead, 0);
-        let size: usize = values
+        // The exact size, so that the buffer is boxed without a copy.
+        let size: usize = values[2..]
             .iter()
             .map(|v| match v {
                 SqlValue::Null => 1,
-                SqlValue::Int(_) => 11,
-                SqlValue::Text(s) => s.len() + 6,
+                SqlValue::Int(n) => 1 + varint_len(zigzag(*n)),
+                SqlValue::Text(s) => 1 + varint_len(s.len() as u64) + s.len(),
             })
             .sum();
         let mut bytes = Vec::with_capacity(size + 8);
@@ -52,7 +53,7 @@ impl LeadRow {
                 SqlValue::Null => bytes.push(NULL),
                 SqlValue::Int(n) => {
                     bytes.push(INT);
-                    push_varint(&mut bytes, ((n << 1) ^ (n >> 63)) as u64);
+                    push_varint(&mut bytes, zigzag(*n));
                 }
                 SqlValue::Text(s) => {
                     bytes.push(TEXT);
@@ -103,6 +104,15 @@ impl LeadRow {
         }
         lead_from_row(&ValueRow(&values))
     }
+}
+
+fn zigzag(n: i64) -> u64 {
+    ((n << 1) ^ (n >> 63)) as u64
+}
+
+/// Bytes `push_varint` writes for `n`.
+fn varint_len(n: u64) -> usize {
+    (64 - n.leading_zeros() as usize).max(1).div_ceil(7)
 }
 
 fn push_varint(out: &mut Vec<u8>, mut n: u64) {
@@ -265,6 +275,15 @@ mod tests {
             let row = LeadRow::encode(&l);
             prop_assert_eq!(row.values(1).collect::<Vec<_>>(), lead_values(&l, 1));
             prop_assert_eq!(row.decode().unwrap(), l);
+        }
+
+        #[test]
+        fn varint_len_is_what_push_varint_writes(n in any::<u64>(), shift in 0u32..64) {
+            for n in [n, n >> shift, 0, 127, 128, u64::MAX] {
+                let mut out = Vec::new();
+                push_varint(&mut out, n);
+                prop_assert_eq!(varint_len(n), out.len(), "{}", n);
+            }
         }
     }
 }
