@@ -93,15 +93,26 @@ impl LeadRow {
             .chain(std::iter::from_fn(move || rest.next_value()))
     }
 
-    /// The lead again.
-    pub fn decode(&self) -> Result<Lead> {
-        let values: Vec<SqlValue<'_>> = self.values(0).collect();
-        if values.len() != VALUES {
+    /// Appends all of [`LeadRow::values`] to `out`; an error (and `out`
+    /// as it was) if the buffer does not hold them all.
+    pub fn push_values<'a>(&'a self, out: &mut Vec<SqlValue<'a>>, ws: WorkspaceId) -> Result<()> {
+        let start = out.len();
+        out.extend(self.values(ws));
+        let held = out.len() - start;
+        if held != VALUES {
+            out.truncate(start);
             return Err(StoreError::Corrupt(format!(
-                "an encoded lead holds {} values, not {VALUES}",
-                values.len()
+                "lead {}: an encoded row holds {held} values, not {VALUES}",
+                self.id()
             )));
         }
+        Ok(())
+    }
+
+    /// The lead again.
+    pub fn decode(&self) -> Result<Lead> {
+        let mut values = Vec::with_capacity(VALUES);
+        self.push_values(&mut values, 0)?;
         lead_from_row(&ValueRow(&values))
     }
 }

@@ -666,7 +666,7 @@ impl IngestTx for SqliteIngest<'_> {
             for group in part.chunks(rows) {
                 values.clear();
                 for lead in group {
-                    values.extend(lead.values(self.ws));
+                    lead.push_values(&mut values, self.ws)?;
                 }
                 stmt.execute(&values)?;
             }
