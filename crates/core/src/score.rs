@@ -350,11 +350,11 @@ pub fn intent_level(high: u32, medium: u32) -> IntentLevel {
 #[cfg(test)]
 mod word_tests {
     use super::contains_any_word;
+    use proptest::prelude::*;
 
     fn contains_word(h: &str, w: &str) -> bool {
         contains_any_word(h, &[w])
     }
-    use proptest::prelude::*;
 
     /// Whole-word containment, the obvious way: some place where the word
     /// matches with no word character just before or after it.
