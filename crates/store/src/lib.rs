@@ -27,6 +27,7 @@ mod sqlite_auth;
 mod sqlite_bulk;
 mod sqlite_companies;
 mod sqlite_jobs;
+mod sqlite_stats;
 pub mod suppression;
 #[cfg(feature = "testkit")]
 pub mod testing;

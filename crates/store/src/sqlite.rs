@@ -13,6 +13,7 @@ use crate::codec::{
 use crate::query::{Dialect, SortOrder, order_by, paginate, where_clause};
 use crate::schema::{LEAD_INDEXES, create_index_sql};
 use crate::sqlite_bulk::BulkStatement;
+use crate::sqlite_stats::LeadIndexStats;
 use crate::{
     Batch, BatchCounts, BatchMeta, ExportError, IngestTx, LeadFilter, LeadPage, LeadQuery, LeadRow,
     RecordChunk, Result, SourceRecord, Store, StoreError, StoreStats,
@@ -146,12 +147,41 @@ fn create_derived(conn: &Connection, fill_tags: bool) -> Result<()> {
     Ok(())
 }
 
+/// Writes the statistics of `leads` to `sqlite_stat1` as `ANALYZE leads`
+/// would, replacing any it had (samples in `sqlite_stat4` too).
+fn write_lead_stats(conn: &Connection, stats: &LeadIndexStats) -> Result<()> {
+    // Analysing the schema table (it has no indexes) creates the
+    // statistics tables where missing, as only ANALYZE may.
+    conn.execute_batch(
+        "ANALYZE sqlite_schema;
+         DELETE FROM sqlite_stat1 WHERE tbl = 'leads';",
+    )?;
+    let has_stat4: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat4')",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_stat4 {
+        conn.execute_batch("DELETE FROM sqlite_stat4 WHERE tbl = 'leads'")?;
+    }
+    let mut insert =
+        conn.prepare("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('leads', ?1, ?2)")?;
+    for (index, stat) in stats.stat1() {
+        insert.execute(params![index, stat])?;
+    }
+    Ok(())
+}
+
 /// The writer connection's page cache, in KiB.
 const CACHE_KIB: u32 = 256 * 1024;
 /// Its page cache while a load builds its indexes (see `commit`).
 const INDEX_BUILD_CACHE_KIB: u32 = 4 * 1024;
 /// Page cache while loading into an empty table (see `start`).
 const LOAD_CACHE_KIB: u32 = 32 * 1024;
+
+/// Inserts of at least this many rows count their statistics on a thread
+/// of their own.
+const THREADED_STATS_ROWS: usize = 4096;
 
 /// Rows per multi-row INSERT: fewer statement executions, within SQLite's
 /// limit of 32766 bound parameters.
@@ -360,6 +390,7 @@ impl Store for SqliteStore {
             ws,
             batch: None,
             rebuild_indexes: false,
+            stats: None,
             done: false,
         };
         tx.start(meta, now)?;
@@ -506,6 +537,9 @@ struct SqliteIngest<'a> {
     /// The table was empty at the start: indexes were dropped for the load
     /// and are rebuilt at commit, which is much faster than maintaining them.
     rebuild_indexes: bool,
+    /// With `rebuild_indexes`, the planner statistics of the rows loaded,
+    /// until a row is updated (then `ANALYZE` counts them at the end).
+    stats: Option<LeadIndexStats>,
     done: bool,
     /// The load runs in rollback-journal mode; WAL is restored at the end.
     left_wal: bool,
@@ -522,6 +556,33 @@ impl SqliteIngest<'_> {
 }
 
 impl SqliteIngest<'_> {
+    fn insert_encoded(&mut self, leads: &[LeadRow]) -> Result<()> {
+        let cols = format!("{}, updated_at", LEAD_COLUMNS.join(", "));
+        let row = format!("({})", vec!["?"; LEAD_COLUMNS.len() + 1].join(","));
+        let mut values: Vec<SqlValue<'_>> =
+            Vec::with_capacity(INSERT_ROWS * (LEAD_COLUMNS.len() + 1));
+        // Full groups of INSERT_ROWS rows per statement, then one row each.
+        let (full, rest) = leads.split_at(leads.len() - leads.len() % INSERT_ROWS);
+        for (rows, part) in [(INSERT_ROWS, full), (1, rest)] {
+            if part.is_empty() {
+                continue;
+            }
+            let sql = format!(
+                "INSERT INTO leads ({cols}) VALUES {}",
+                vec![row.as_str(); rows].join(",")
+            );
+            let mut stmt = BulkStatement::prepare(&self.conn, &sql)?;
+            for group in part.chunks(rows) {
+                values.clear();
+                for lead in group {
+                    lead.push_values(&mut values, self.ws)?;
+                }
+                stmt.execute(&values)?;
+            }
+        }
+        Ok(())
+    }
+
     fn start(&mut self, meta: &BatchMeta, now: i64) -> Result<()> {
         let c = &self.conn;
         let existing = c
@@ -555,6 +616,7 @@ impl SqliteIngest<'_> {
         if empty {
             drop_derived(c)?;
             self.rebuild_indexes = true;
+            self.stats = Some(LeadIndexStats::new()?);
             // A load into an empty table appends: the page cache then holds
             // little worth reading again, and its memory is better spent by
             // the import holding new leads until they are written.
@@ -648,33 +710,40 @@ impl IngestTx for SqliteIngest<'_> {
     }
 
     fn insert_rows(&mut self, leads: &[LeadRow]) -> Result<()> {
-        let cols = format!("{}, updated_at", LEAD_COLUMNS.join(", "));
-        let row = format!("({})", vec!["?"; LEAD_COLUMNS.len() + 1].join(","));
-        let mut values: Vec<SqlValue<'_>> =
-            Vec::with_capacity(INSERT_ROWS * (LEAD_COLUMNS.len() + 1));
-        // Full groups of INSERT_ROWS rows per statement, then one row each.
-        let (full, rest) = leads.split_at(leads.len() - leads.len() % INSERT_ROWS);
-        for (rows, part) in [(INSERT_ROWS, full), (1, rest)] {
-            if part.is_empty() {
-                continue;
-            }
-            let sql = format!(
-                "INSERT INTO leads ({cols}) VALUES {}",
-                vec![row.as_str(); rows].join(",")
-            );
-            let mut stmt = BulkStatement::prepare(&self.conn, &sql)?;
-            for group in part.chunks(rows) {
-                values.clear();
-                for lead in group {
-                    lead.push_values(&mut values, self.ws)?;
-                }
-                stmt.execute(&values)?;
-            }
+        let Some(mut stats) = self.stats.take() else {
+            return self.insert_encoded(leads);
+        };
+        // The statistics are counted on another core while this one
+        // inserts; on this one after, if that thread cannot start.
+        let ws = self.ws;
+        if leads.len() < THREADED_STATS_ROWS {
+            let counted = stats.add_rows(leads, ws);
+            self.stats = counted.ok().map(|()| stats);
+            return self.insert_encoded(leads);
         }
-        Ok(())
+        let (inserted, counted) = std::thread::scope(|scope| {
+            let counter = std::thread::Builder::new()
+                .name("leadgen-stats".into())
+                .spawn_scoped(scope, || stats.add_rows(leads, ws));
+            let inserted = self.insert_encoded(leads);
+            let counted = match counter {
+                Ok(counter) => counter.join().ok(),
+                Err(_) => None,
+            };
+            (inserted, counted)
+        });
+        let counted = match counted {
+            Some(counted) => counted,
+            None => stats.add_rows(leads, ws),
+        };
+        // Statistics that miss rows are dropped, for ANALYZE's.
+        self.stats = counted.ok().map(|()| stats);
+        inserted
     }
 
     fn update_leads(&mut self, leads: &[Lead]) -> Result<()> {
+        // An update changes rows already counted.
+        self.stats = None;
         let sets: Vec<String> = LEAD_COLUMNS
             .iter()
             .chain(std::iter::once(&codec::UPDATED_AT))
@@ -734,6 +803,10 @@ impl IngestTx for SqliteIngest<'_> {
             create_derived(&self.conn, true)?;
             tracing::debug!(ms = started.elapsed().as_millis() as u64, "indexes built");
         }
+        let counted = self.stats.take().filter(|s| s.rows() > 0);
+        if let Some(stats) = &counted {
+            write_lead_stats(&self.conn, stats)?;
+        }
         let started = std::time::Instant::now();
         self.conn.execute_batch("COMMIT")?;
         self.done = true;
@@ -745,7 +818,11 @@ impl IngestTx for SqliteIngest<'_> {
         // as `score >= 60`, and segment counts took the score index (1.3 s
         // instead of 72 ms). `optimize` analyses only tables never analysed
         // or grown tenfold, so this full pass (~0.6 s per million rows) is
-        // rare.
+        // rare; after a load into an empty table, the statistics of
+        // `leads` were counted as it was written, and are loaded here.
+        if counted.is_some() {
+            self.conn.execute_batch("ANALYZE sqlite_schema")?;
+        }
         self.conn
             .execute_batch("PRAGMA analysis_limit = 0; PRAGMA optimize = 0x10002;")?;
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "analysed");
