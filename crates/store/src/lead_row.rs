@@ -168,10 +168,13 @@ impl<'a> Values<'a> {
                 }
                 let (text, rest) = self.bytes.split_at(len);
                 self.bytes = rest;
-                // Written from a `str`, so always UTF-8.
-                std::str::from_utf8(text)
-                    .ok()
-                    .map(|s| SqlValue::Text(Cow::Borrowed(s)))
+                // SAFETY: `LeadRow::encode` is the only writer of the buffer
+                // (truncating it is the only other change, in tests), and
+                // it writes each text as its length then the bytes of a
+                // `str`. Reading the values in the order written, with the
+                // length checked above, slices out exactly such a `str`.
+                let text = unsafe { std::str::from_utf8_unchecked(text) };
+                Some(SqlValue::Text(Cow::Borrowed(text)))
             }
             _ => None,
         }
