@@ -232,10 +232,11 @@ pub fn import_csv(
     let parsers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
     let (raw_tx, raw_rx) = crossbeam_channel::bounded::<RawBatch>(parsers);
     let (recycle_tx, recycle_rx) = crossbeam_channel::unbounded::<Vec<RawRow>>();
-    // Emptied lead vectors back from the writer: a chunk's 4,096 leads take
-    // some 4 MB, which fresh from the allocator is fresh pages for the
-    // kernel to zero, chunk after chunk.
-    let (spent_tx, spent_rx) = crossbeam_channel::unbounded::<Vec<Lead>>();
+    // Emptied lead vectors and record buffers back from the writer: a
+    // chunk's 4,096 leads take some 4 MB and its raw records 1 MB, which
+    // fresh from the allocator are fresh pages for the kernel to zero,
+    // chunk after chunk.
+    let (spent_tx, spent_rx) = spent();
     let (chunk_tx, chunk_rx) = crossbeam_channel::unbounded::<(u64, Result<Chunk, ImportError>)>();
     // One token per batch in flight: the reader takes one before reading a
     // batch, the writer gives it back once the batch is written.
@@ -268,10 +269,18 @@ pub fn import_csv(
                     .spawn_scoped(scope, move || {
                         for batch in raw_rx {
                             let leads = spent
+                                .leads
                                 .try_recv()
                                 .unwrap_or_else(|_| Vec::with_capacity(batch.used));
-                            let chunk =
-                                parse_batch(&batch, leads, parser, ws, batch_id, observed_at);
+                            let text = spent.text.try_recv().unwrap_or_default();
+                            let chunk = parse_batch(
+                                &batch,
+                                (leads, text),
+                                parser,
+                                ws,
+                                batch_id,
+                                observed_at,
+                            );
                             let _ = recycle_tx.send(batch.rows);
                             if out.send((batch.seq, Ok(chunk))).is_err() {
                                 return;
@@ -386,9 +395,35 @@ fn read_batches(
 }
 
 /// A parser: parse, normalize, key; set aside what cannot be used.
+/// The buffers of chunks written, on their way from the writer back to the
+/// parsers for reuse: lead vectors (emptied) and raw-record text.
+#[derive(Clone)]
+struct Spent<L, T> {
+    leads: L,
+    text: T,
+}
+
+type SpentTx = Spent<crossbeam_channel::Sender<Vec<Lead>>, crossbeam_channel::Sender<Vec<u8>>>;
+type SpentRx = Spent<crossbeam_channel::Receiver<Vec<Lead>>, crossbeam_channel::Receiver<Vec<u8>>>;
+
+fn spent() -> (SpentTx, SpentRx) {
+    let (leads_tx, leads_rx) = crossbeam_channel::unbounded();
+    let (text_tx, text_rx) = crossbeam_channel::unbounded();
+    (
+        Spent {
+            leads: leads_tx,
+            text: text_tx,
+        },
+        Spent {
+            leads: leads_rx,
+            text: text_rx,
+        },
+    )
+}
+
 fn parse_batch(
     batch: &RawBatch,
-    leads: Vec<Lead>,
+    (leads, text): (Vec<Lead>, Vec<u8>),
     parser: &RowParser,
     ws: WorkspaceId,
     batch_id: i64,
@@ -406,8 +441,8 @@ fn parse_batch(
     };
     // Room for the rows as CSV text: their cells, a separator each, the
     // line number, and an eighth more for quoting.
-    let text: usize = rows.iter().map(|r| r.data_len() + r.len() + 12).sum();
-    let mut records = RecordChunkWriter::with_capacity(text + text / 8);
+    let room: usize = rows.iter().map(|r| r.data_len() + r.len() + 12).sum();
+    let mut records = RecordChunkWriter::with_buffer(text, room + room / 8);
     let mut bad = batch.bad.iter().peekable();
     let lossy = |row: &RawRow| row.lossy_cells().map(|c| c.into_owned()).collect();
     for (i, row) in rows.iter().enumerate() {
@@ -563,7 +598,7 @@ fn consume(
     opts: &ImportOptions,
     chunks: &crossbeam_channel::Receiver<(u64, Result<Chunk, ImportError>)>,
     tokens: &crossbeam_channel::Sender<()>,
-    spent: &crossbeam_channel::Sender<Vec<Lead>>,
+    spent: &SpentTx,
     rejects: &mut RejectsWriter,
     counts: &mut BatchCounts,
     total_bytes: u64,
@@ -691,7 +726,7 @@ fn consume(
             }
         }
         // Freed on the helper thread, then back to the parsers for reuse.
-        let back = spent.clone();
+        let back = spent.leads.clone();
         freer.run(move || {
             leads.clear();
             let _ = back.send(leads);
@@ -706,7 +741,7 @@ fn consume(
         lap(&mut t_insert);
         if let Some(records) = records {
             tx.store_records(&records)?;
-            freer.discard(records);
+            let _ = spent.text.send(records.data.into_bytes());
         }
         lap(&mut t_records);
         if pending.len() >= PENDING_FLUSH {

@@ -368,17 +368,19 @@ pub struct RecordChunkWriter {
 
 impl Default for RecordChunkWriter {
     fn default() -> Self {
-        RecordChunkWriter::with_capacity(1 << 20)
+        RecordChunkWriter::with_buffer(Vec::new(), 1 << 20)
     }
 }
 
 impl RecordChunkWriter {
-    /// A writer with room for `bytes` of CSV text before it grows.
-    pub fn with_capacity(bytes: usize) -> Self {
+    /// A writer into `buffer` (emptied first; a spent chunk's, say, see
+    /// [`RecordChunk::data`]), with room for `bytes` of CSV text before it
+    /// grows.
+    pub fn with_buffer(mut buffer: Vec<u8>, bytes: usize) -> Self {
+        buffer.clear();
+        buffer.reserve(bytes);
         RecordChunkWriter {
-            w: csv::WriterBuilder::new()
-                .flexible(true)
-                .from_writer(Vec::with_capacity(bytes)),
+            w: csv::WriterBuilder::new().flexible(true).from_writer(buffer),
             first_line: None,
             last_line: 0,
             line_buf: itoa::Buffer::new(),
