@@ -373,9 +373,9 @@ impl Default for RecordChunkWriter {
 }
 
 impl RecordChunkWriter {
-    /// A writer into `buffer` (emptied first; a spent chunk's, say, see
-    /// [`RecordChunk::data`]), with room for `bytes` of CSV text before it
-    /// grows.
+    /// A writer into `buffer`, emptied first (the import hands a written
+    /// chunk's [`RecordChunk::data`] back for reuse), with room for `bytes`
+    /// of CSV text before it grows.
     pub fn with_buffer(mut buffer: Vec<u8>, bytes: usize) -> Self {
         buffer.clear();
         buffer.reserve(bytes);
