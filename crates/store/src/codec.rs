@@ -315,7 +315,7 @@ pub fn lead_from_row(row: &impl RowGet) -> Result<Lead> {
 }
 
 /// Position of a column in `select_list()`, resolved at compile time.
-const fn col(name: &str) -> usize {
+pub(crate) const fn col(name: &str) -> usize {
     let mut i = 0;
     while i < LEAD_COLUMNS.len() {
         if const_eq(LEAD_COLUMNS[i], name) {

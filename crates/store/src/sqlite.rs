@@ -130,19 +130,70 @@ fn drop_derived(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// The indexes and triggers of `leads`, where missing; with `fill_tags`,
-/// `lead_tags` is first filled from the leads (after [`drop_derived`]).
-fn create_derived(conn: &Connection, fill_tags: bool) -> Result<()> {
+/// How [`create_derived`] fills `lead_tags` (empty after [`drop_derived`]).
+enum FillTags<'a> {
+    /// It is already filled.
+    No,
+    /// From the leads' `tags`, with `json_each`.
+    FromLeads,
+    /// With the rows a load gathered as it wrote the leads.
+    Rows(&'a [(&'a str, i64)]),
+}
+
+/// The indexes and triggers of `leads`, where missing, and `lead_tags`
+/// filled as `fill` says.
+fn create_derived(conn: &Connection, fill: FillTags<'_>) -> Result<()> {
     for (name, cols, unique) in LEAD_INDEXES {
         crate::timed(name, || {
             Ok(conn.execute_batch(&create_index_sql(name, cols, unique))?)
         })?;
     }
-    if fill_tags {
-        crate::timed("lead_tags", || Ok(conn.execute_batch(FILL_LEAD_TAGS)?))?;
-    }
+    crate::timed("lead_tags", || match fill {
+        FillTags::No => Ok(()),
+        FillTags::FromLeads => Ok(conn.execute_batch(FILL_LEAD_TAGS)?),
+        FillTags::Rows(rows) => insert_grouped(
+            conn,
+            "INSERT OR IGNORE INTO lead_tags (tag, lead_id) VALUES",
+            2,
+            rows,
+            |(tag, id), out| {
+                out.extend([SqlValue::Text((*tag).into()), SqlValue::Int(*id)]);
+                Ok(())
+            },
+        ),
+    })?;
     for (name, body) in LEAD_TAG_TRIGGERS {
         conn.execute_batch(&format!("CREATE TRIGGER IF NOT EXISTS {name} {body}"))?;
+    }
+    Ok(())
+}
+
+/// Runs `head` (`INSERT … VALUES`) over `rows`, each bound as the `width`
+/// values `push` appends: `INSERT_ROWS` rows per statement, then one a
+/// statement. Text is bound in place.
+fn insert_grouped<'v, T>(
+    conn: &Connection,
+    head: &str,
+    width: usize,
+    rows: &'v [T],
+    push: impl Fn(&'v T, &mut Vec<SqlValue<'v>>) -> Result<()>,
+) -> Result<()> {
+    let row = format!("({})", vec!["?"; width].join(","));
+    let mut values: Vec<SqlValue<'v>> = Vec::with_capacity(INSERT_ROWS * width);
+    let (full, rest) = rows.split_at(rows.len() - rows.len() % INSERT_ROWS);
+    for (n, part) in [(INSERT_ROWS, full), (1, rest)] {
+        if part.is_empty() {
+            continue;
+        }
+        let sql = format!("{head} {}", vec![row.as_str(); n].join(","));
+        let mut stmt = BulkStatement::prepare(conn, &sql)?;
+        for group in part.chunks(n) {
+            values.clear();
+            for r in group {
+                push(r, &mut values)?;
+            }
+            stmt.execute(&values)?;
+        }
     }
     Ok(())
 }
@@ -361,7 +412,7 @@ impl Store for SqliteStore {
             tx.execute_batch(m)?;
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
         }
-        create_derived(&tx, false)?;
+        create_derived(&tx, FillTags::No)?;
         tx.commit()?;
         Ok(())
     }
@@ -557,30 +608,18 @@ impl SqliteIngest<'_> {
 
 impl SqliteIngest<'_> {
     fn insert_encoded(&mut self, leads: &[LeadRow]) -> Result<()> {
-        let cols = format!("{}, updated_at", LEAD_COLUMNS.join(", "));
-        let row = format!("({})", vec!["?"; LEAD_COLUMNS.len() + 1].join(","));
-        let mut values: Vec<SqlValue<'_>> =
-            Vec::with_capacity(INSERT_ROWS * (LEAD_COLUMNS.len() + 1));
-        // Full groups of INSERT_ROWS rows per statement, then one row each.
-        let (full, rest) = leads.split_at(leads.len() - leads.len() % INSERT_ROWS);
-        for (rows, part) in [(INSERT_ROWS, full), (1, rest)] {
-            if part.is_empty() {
-                continue;
-            }
-            let sql = format!(
-                "INSERT INTO leads ({cols}) VALUES {}",
-                vec![row.as_str(); rows].join(",")
-            );
-            let mut stmt = BulkStatement::prepare(&self.conn, &sql)?;
-            for group in part.chunks(rows) {
-                values.clear();
-                for lead in group {
-                    lead.push_values(&mut values, self.ws)?;
-                }
-                stmt.execute(&values)?;
-            }
-        }
-        Ok(())
+        let head = format!(
+            "INSERT INTO leads ({}, updated_at) VALUES",
+            LEAD_COLUMNS.join(", ")
+        );
+        let ws = self.ws;
+        insert_grouped(
+            &self.conn,
+            &head,
+            LEAD_COLUMNS.len() + 1,
+            leads,
+            |lead, out| lead.push_values(out, ws),
+        )
     }
 
     fn start(&mut self, meta: &BatchMeta, now: i64) -> Result<()> {
@@ -789,6 +828,8 @@ impl IngestTx for SqliteIngest<'_> {
                 counts.rejected as i64
             ],
         )?;
+        // What the load gathered as it wrote: planner statistics and tags.
+        let mut counted = self.stats.take().filter(|s| s.rows() > 0);
         if self.rebuild_indexes {
             // SQLite's sorter hands a full buffer to a helper thread
             // (`PRAGMA threads`) and goes on scanning, but its buffer is as
@@ -800,10 +841,13 @@ impl IngestTx for SqliteIngest<'_> {
             self.conn
                 .execute_batch(&format!("PRAGMA cache_size = -{INDEX_BUILD_CACHE_KIB}"))?;
             let started = std::time::Instant::now();
-            create_derived(&self.conn, true)?;
+            let tag_rows = counted.as_mut().map(|s| s.tag_rows());
+            let fill = tag_rows
+                .as_deref()
+                .map_or(FillTags::FromLeads, FillTags::Rows);
+            create_derived(&self.conn, fill)?;
             tracing::debug!(ms = started.elapsed().as_millis() as u64, "indexes built");
         }
-        let counted = self.stats.take().filter(|s| s.rows() > 0);
         if let Some(stats) = &counted {
             write_lead_stats(&self.conn, stats)?;
         }

@@ -1,8 +1,10 @@
 //! A load into an empty SQLite store counts the planner statistics of
 //! `leads` as it writes them instead of running `ANALYZE` over the built
-//! indexes: what it writes to `sqlite_stat1` must be exactly what
-//! `ANALYZE leads` writes, and an update during the load (which changes
-//! rows already counted) must fall back to `ANALYZE`.
+//! indexes, and gathers the `lead_tags` rows instead of reading every
+//! lead's tags back with `json_each`: what it writes to `sqlite_stat1` must
+//! be exactly what `ANALYZE leads` writes, `lead_tags` exactly what
+//! `json_each` finds, and an update during the load (which changes rows
+//! already counted) must fall back to both.
 
 use leadgen_core::lead::{LeadStatus, Tier};
 use leadgen_core::{Lead, RecordId, SourceRef};
@@ -51,6 +53,14 @@ fn leads(n: usize, first_id: i64) -> Vec<Lead> {
             l.score = if i % 3 == 0 { 50 } else { (i * 13 % 101) as u8 };
             l.industry = industries[i * 5 % industries.len()].map(str::to_owned);
             l.state = states[i % 11 % states.len()].map(str::to_owned);
+            // Tags sort by bytes; one is twice in a lead, one needs JSON
+            // escapes, most leads have none.
+            l.tags = match i % 5 {
+                0 => vec!["webinar".into(), "Q4".into()],
+                1 => vec!["q4".into(), "say \"hi\"\\ñ".into(), "q4".into()],
+                2 => vec![format!("batch-{}", i % 7)],
+                _ => Vec::new(),
+            };
             l
         })
         .collect()
@@ -98,10 +108,37 @@ fn stats(conn: &Connection) -> Stats {
     (stat1, stat4)
 }
 
+/// Every row of `lead_tags`, in key order.
+fn lead_tags(conn: &Connection) -> Vec<(String, i64)> {
+    let mut stmt = conn
+        .prepare("SELECT tag, lead_id FROM lead_tags ORDER BY tag, lead_id")
+        .expect("reading lead_tags");
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("lead_tags")
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .expect("lead_tags rows")
+}
+
+/// `lead_tags` as `json_each` reads the leads' tags.
+fn lead_tags_from_json(conn: &Connection) -> Vec<(String, i64)> {
+    conn.execute_batch(
+        "DELETE FROM lead_tags;
+         INSERT OR IGNORE INTO lead_tags (tag, lead_id)
+         SELECT j.value, l.id FROM leads l, json_each(l.tags) j WHERE l.tags IS NOT NULL;",
+    )
+    .expect("filling lead_tags from the leads");
+    lead_tags(conn)
+}
+
 /// Loads `n` leads in two inserts (one big enough to be counted on a
 /// thread of its own), calls `between` on the open load, commits, and
-/// returns the statistics the store left then those `ANALYZE leads` writes.
-fn load_then_analyse(n: usize, between: impl FnOnce(&mut dyn IngestTx, i64)) -> (Stats, Stats) {
+/// returns the statistics the store left then those `ANALYZE leads` writes,
+/// and `lead_tags` as left then as `json_each` fills it.
+type Tags = Vec<(String, i64)>;
+fn load_then_analyse(
+    n: usize,
+    between: impl FnOnce(&mut dyn IngestTx, i64),
+) -> ((Stats, Stats), (Tags, Tags)) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("leadgen.db");
     let store = SqliteStore::open(&path).expect("opening SQLite");
@@ -119,14 +156,20 @@ fn load_then_analyse(n: usize, between: impl FnOnce(&mut dyn IngestTx, i64)) -> 
     drop(store);
     let conn = Connection::open(&path).expect("opening the file");
     let left = stats(&conn);
+    let tags = lead_tags(&conn);
     conn.execute_batch("PRAGMA analysis_limit = 0; ANALYZE leads")
         .expect("ANALYZE");
-    (left, stats(&conn))
+    ((left, stats(&conn)), (tags, lead_tags_from_json(&conn)))
 }
 
 #[test]
 fn a_load_into_an_empty_store_writes_the_statistics_analyze_would() {
-    let ((counted, samples), (analysed, analysed_samples)) = load_then_analyse(9000, |_, _| {});
+    let (((counted, samples), (analysed, analysed_samples)), (tags, from_json)) =
+        load_then_analyse(9000, |_, _| {});
+    // Of every five leads: two tags, two (q4 twice is one row), one.
+    assert_eq!(tags.len(), 9000);
+    assert!(tags.iter().any(|(t, _)| t == "say \"hi\"\\ñ"), "{tags:?}");
+    assert_eq!(tags, from_json);
     assert_eq!(counted.len(), 5, "one row per index of leads: {counted:?}");
     assert_eq!(counted, analysed);
     // The counted statistics were written by the load, not by an ANALYZE
@@ -137,12 +180,15 @@ fn a_load_into_an_empty_store_writes_the_statistics_analyze_would() {
 
 #[test]
 fn an_update_during_the_load_leaves_the_statistics_to_analyze() {
-    let ((left, samples), (analysed, _)) = load_then_analyse(5000, |tx, first| {
-        let mut changed = tx.get_leads(&[first]).expect("get");
-        changed[0].industry = Some("A new industry".into());
-        changed[0].score = 3;
-        tx.update_leads(&changed).expect("update");
-    });
+    let (((left, samples), (analysed, _)), (tags, from_json)) =
+        load_then_analyse(5000, |tx, first| {
+            let mut changed = tx.get_leads(&[first]).expect("get");
+            changed[0].industry = Some("A new industry".into());
+            changed[0].score = 3;
+            tx.update_leads(&changed).expect("update");
+        });
     assert_eq!(left, analysed);
     assert!(samples > 0, "ANALYZE ran at the end of the load");
+    assert!(!tags.is_empty());
+    assert_eq!(tags, from_json);
 }
