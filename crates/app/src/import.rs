@@ -275,7 +275,7 @@ pub fn import_csv(
                             let text = spent.text.try_recv().unwrap_or_default();
                             let chunk = parse_batch(
                                 &batch,
-                                (leads, text),
+                                Spent { leads, text },
                                 parser,
                                 ws,
                                 batch_id,
@@ -394,7 +394,6 @@ fn read_batches(
     Ok(())
 }
 
-/// A parser: parse, normalize, key; set aside what cannot be used.
 /// The buffers of chunks written, on their way from the writer back to the
 /// parsers for reuse: lead vectors (emptied) and raw-record text.
 #[derive(Clone)]
@@ -421,9 +420,11 @@ fn spent() -> (SpentTx, SpentRx) {
     )
 }
 
+/// A parser: parse, normalize, key; set aside what cannot be used. The
+/// chunk's leads and raw records go into `buffers` (spent ones, if any).
 fn parse_batch(
     batch: &RawBatch,
-    (leads, text): (Vec<Lead>, Vec<u8>),
+    buffers: Spent<Vec<Lead>, Vec<u8>>,
     parser: &RowParser,
     ws: WorkspaceId,
     batch_id: i64,
@@ -431,7 +432,7 @@ fn parse_batch(
 ) -> Chunk {
     let rows = &batch.rows[..batch.used];
     let mut chunk = Chunk {
-        leads,
+        leads: buffers.leads,
         encoded: Vec::with_capacity(rows.len()),
         keys: Vec::with_capacity(rows.len()),
         records: None,
@@ -442,7 +443,7 @@ fn parse_batch(
     // Room for the rows as CSV text: their cells, a separator each, the
     // line number, and an eighth more for quoting.
     let room: usize = rows.iter().map(|r| r.data_len() + r.len() + 12).sum();
-    let mut records = RecordChunkWriter::with_buffer(text, room + room / 8);
+    let mut records = RecordChunkWriter::with_buffer(buffers.text, room + room / 8);
     let mut bad = batch.bad.iter().peekable();
     let lossy = |row: &RawRow| row.lossy_cells().map(|c| c.into_owned()).collect();
     for (i, row) in rows.iter().enumerate() {

@@ -752,31 +752,24 @@ impl IngestTx for SqliteIngest<'_> {
         let Some(mut stats) = self.stats.take() else {
             return self.insert_encoded(leads);
         };
-        // The statistics are counted on another core while this one
-        // inserts; on this one after, if that thread cannot start.
         let ws = self.ws;
-        if leads.len() < THREADED_STATS_ROWS {
-            let counted = stats.add_rows(leads, ws);
-            self.stats = counted.ok().map(|()| stats);
-            return self.insert_encoded(leads);
-        }
+        // A large insert is counted on another core while this one inserts.
         let (inserted, counted) = std::thread::scope(|scope| {
-            let counter = std::thread::Builder::new()
-                .name("leadgen-stats".into())
-                .spawn_scoped(scope, || stats.add_rows(leads, ws));
-            let inserted = self.insert_encoded(leads);
-            let counted = match counter {
-                Ok(counter) => counter.join().ok(),
-                Err(_) => None,
+            let counter = if leads.len() >= THREADED_STATS_ROWS {
+                std::thread::Builder::new()
+                    .name("leadgen-stats".into())
+                    .spawn_scoped(scope, || stats.add_rows(leads, ws))
+                    .ok()
+            } else {
+                None
             };
-            (inserted, counted)
+            let inserted = self.insert_encoded(leads);
+            (inserted, counter.map(|c| matches!(c.join(), Ok(Ok(())))))
         });
-        let counted = match counted {
-            Some(counted) => counted,
-            None => stats.add_rows(leads, ws),
-        };
-        // Statistics that miss rows are dropped, for ANALYZE's.
-        self.stats = counted.ok().map(|()| stats);
+        // Counted here when no thread did (a small insert, or no thread to
+        // be had); a count that missed rows is dropped, for ANALYZE's.
+        let counted = counted.unwrap_or_else(|| stats.add_rows(leads, ws).is_ok());
+        self.stats = counted.then_some(stats);
         inserted
     }
 

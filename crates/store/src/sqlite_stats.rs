@@ -159,10 +159,13 @@ impl LeadIndexStats {
                                 .extend(bytes.iter().map(u8::to_ascii_lowercase));
                             bytes = &self.lowered;
                         }
-                        let next = self.texts.len() as u32;
                         Part::Text(match self.texts.get(bytes) {
                             Some(id) => *id,
-                            None => *self.texts.entry(bytes.to_vec()).or_insert(next),
+                            None => {
+                                let id = self.texts.len() as u32;
+                                self.texts.insert(bytes.to_vec(), id);
+                                id
+                            }
                         })
                     }
                 };
