@@ -13,7 +13,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use leadgen_core::dedupe::{LeadKeys, SourcePriority, merge_into};
+use leadgen_core::dedupe::{KeyHashes, SourcePriority, merge_into};
 use leadgen_core::geo::Country;
 use leadgen_core::mapping::{ColumnMapping, auto_map};
 use leadgen_core::record::{Cells, RowParser};
@@ -445,6 +445,7 @@ fn parse_batch(
     let room: usize = rows.iter().map(|r| r.data_len() + r.len() + 12).sum();
     let mut records = RecordChunkWriter::with_buffer(buffers.text, room + room / 8);
     let mut bad = batch.bad.iter().peekable();
+    let mut key_buf = String::new();
     let lossy = |row: &RawRow| row.lossy_cells().map(|c| c.into_owned()).collect();
     for (i, row) in rows.iter().enumerate() {
         if let Some((_, e)) = bad.next_if(|(at, _)| *at == i) {
@@ -458,7 +459,9 @@ fn parse_batch(
         match parser.parse(row, origin) {
             Ok(lead) => {
                 records.push(row.line(), row.raw_cells());
-                chunk.keys.push(LeadKeys::of(&lead).hashes().stored(ws));
+                chunk
+                    .keys
+                    .push(KeyHashes::of(&lead, &mut key_buf).stored(ws));
                 chunk.encoded.push(LeadRow::encode(&lead));
                 chunk.leads.push(lead);
             }

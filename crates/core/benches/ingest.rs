@@ -2,7 +2,7 @@
 //! score. The target is ≥ 1,000,000 rows/s on one core.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use leadgen_core::dedupe::LeadKeys;
+use leadgen_core::dedupe::KeyHashes;
 use leadgen_core::geo::Country;
 use leadgen_core::mapping::auto_map;
 use leadgen_core::record::{Cells, RowParser};
@@ -156,14 +156,14 @@ fn bench(c: &mut Criterion) {
                 || (),
                 |()| {
                     let mut n = 0usize;
+                    let mut key_buf = String::new();
                     for (i, row) in cells.iter().enumerate() {
                         let origin = SourceRef {
                             at: 0,
                             record: RecordId::new(1, i as u64 + 2),
                         };
                         if let Ok(lead) = parser.parse(row, origin) {
-                            n += LeadKeys::of(&lead)
-                                .hashes()
+                            n += KeyHashes::of(&lead, &mut key_buf)
                                 .email
                                 .map_or(0, |k| k as usize & 1);
                         }

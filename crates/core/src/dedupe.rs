@@ -6,7 +6,7 @@
 //! one, and remembers where it came from; every merged record stays linked.
 
 use crate::lead::{Field, Lead, Provenance, RecordId, SourceRef};
-use crate::names::person_name_key;
+use crate::names::push_person_name_key;
 
 /// The keys under which a lead can be found again. Each is a canonical string,
 /// so equal keys mean the same person.
@@ -66,6 +66,22 @@ pub fn stored_key(ws: i64, kind: KeyKind, hash: u64) -> i64 {
 }
 
 impl KeyHashes {
+    /// The fingerprints of [`LeadKeys::of`]'s keys, each key built in `buf`
+    /// (reused across leads) instead of allocated: the import's hot path.
+    pub fn of(lead: &Lead, buf: &mut String) -> KeyHashes {
+        let email = lead.email.as_ref().map(|e| {
+            e.dedupe_key_into(buf);
+            key_hash(buf)
+        });
+        let linkedin = lead.linkedin.as_ref().map(|l| key_hash(l.as_str()));
+        let name_company = name_company_key_into(lead, buf).then(|| key_hash(buf));
+        KeyHashes {
+            email,
+            linkedin,
+            name_company,
+        }
+    }
+
     /// The stored keys, in match priority order: email, LinkedIn, name+domain.
     pub fn stored(&self, ws: i64) -> [Option<i64>; 3] {
         [
@@ -89,16 +105,29 @@ impl LeadKeys {
 
 /// `first last|domain`, when the lead has both name parts and a company domain.
 pub fn name_company_key(lead: &Lead) -> Option<String> {
-    let (first, last, domain) = (
-        lead.first_name.as_deref()?,
-        lead.last_name.as_deref()?,
-        lead.company_domain.as_ref()?,
-    );
-    let name = person_name_key(first, last);
-    if name.trim().is_empty() {
-        return None;
+    let mut key = String::new();
+    name_company_key_into(lead, &mut key).then_some(key)
+}
+
+/// [`name_company_key`] into a reused buffer (cleared first); false, with
+/// the buffer empty, when the lead has no such key.
+pub fn name_company_key_into(lead: &Lead, buf: &mut String) -> bool {
+    buf.clear();
+    let (Some(first), Some(last), Some(domain)) = (
+        lead.first_name.as_deref(),
+        lead.last_name.as_deref(),
+        lead.company_domain.as_ref(),
+    ) else {
+        return false;
+    };
+    push_person_name_key(buf, first, last);
+    if buf.trim().is_empty() {
+        buf.clear();
+        return false;
     }
-    Some(format!("{name}|{}", domain.as_str()))
+    buf.push('|');
+    buf.push_str(domain.as_str());
+    true
 }
 
 /// Ranks the sources a value can come from. A higher number wins a conflict;

@@ -250,10 +250,15 @@ fn push_title(out: &mut String, word: &str) {
 /// so `Mary-Jane O'Neil` and `mary jane oneil` collide as they should.
 pub fn person_name_key(first: &str, last: &str) -> String {
     let mut out = String::with_capacity(first.len() + last.len() + 1);
-    push_letters_key(&mut out, first);
-    out.push(' ');
-    push_letters_key(&mut out, last);
+    push_person_name_key(&mut out, first, last);
     out
+}
+
+/// [`person_name_key`] appended to `out`.
+pub fn push_person_name_key(out: &mut String, first: &str, last: &str) {
+    push_letters_key(out, first);
+    out.push(' ');
+    push_letters_key(out, last);
 }
 
 fn push_letters_key(out: &mut String, part: &str) {

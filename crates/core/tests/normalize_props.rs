@@ -2,6 +2,7 @@
 //! canonical form parses back to itself, keys are stable, and the NANP fast
 //! path of `Phone::parse` agrees with the full `phonenumber` parser.
 
+use leadgen_core::dedupe::{KeyHashes, LeadKeys};
 use leadgen_core::domain::{Domain, host_of};
 use leadgen_core::email::Email;
 use leadgen_core::geo::{Country, us_state_code};
@@ -391,4 +392,37 @@ fn phone_fast_path_agrees_for_every_area_code() {
         fast_taken * 100 >= total * 99,
         "fast path took {fast_taken} of {total}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Identity keys
+// ---------------------------------------------------------------------------
+
+proptest! {
+    /// The import fingerprints a lead's keys in a reused buffer; that must
+    /// give exactly the fingerprints of the keys as strings, whatever the
+    /// buffer held before.
+    #[test]
+    fn key_hashes_in_a_reused_buffer_equal_the_keys_hashed(
+        email in prop::option::of(email_like()),
+        linkedin in prop::option::of(linkedin_like()),
+        first in prop::option::of(messy()),
+        last in prop::option::of(messy()),
+        site in prop::option::of(url_like()),
+        leftover in messy(),
+    ) {
+        let origin = leadgen_core::SourceRef {
+            at: 0,
+            record: leadgen_core::RecordId::new(1, 2),
+        };
+        let mut lead = leadgen_core::Lead::empty("csv_upload", origin);
+        lead.email = email.and_then(|e| Email::parse(&e).ok());
+        lead.linkedin = linkedin.and_then(|l| LinkedinUrl::parse(&l).ok());
+        lead.first_name = first;
+        lead.last_name = last;
+        lead.company_domain = site.and_then(|s| Domain::parse(&s).ok());
+        let mut buf = leftover;
+        let fast = KeyHashes::of(&lead, &mut buf);
+        prop_assert_eq!(fast, LeadKeys::of(&lead).hashes());
+    }
 }
