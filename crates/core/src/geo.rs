@@ -61,7 +61,7 @@ impl Country {
         {
             return Ok(c);
         }
-        let mut key = String::new();
+        let mut key = String::with_capacity(raw.len() + KEY_SLACK);
         normalize_key(raw, &mut key);
         match NAMES.get(key.as_str()) {
             Some(c) => Ok(*c),
@@ -146,6 +146,10 @@ static NAMES: LazyLock<HashMap<Box<str>, Country, foldhash::fast::RandomState>> 
         map
     });
 
+/// Room beyond the raw text's length for what [`normalize_key`] can add
+/// (`&` becomes ` and `), so a key is one allocation.
+const KEY_SLACK: usize = 8;
+
 /// Lowercases, folds Latin accents, drops `.` and apostrophes (so `U.S.A.`
 /// is `usa` and `Côte d'Ivoire` is `cote divoire`), turns `&` into `and`,
 /// any other punctuation into a space, collapses spaces and drops a leading
@@ -199,7 +203,7 @@ pub fn us_state_code(raw: &str) -> Option<&'static str> {
         let code = [a.to_ascii_uppercase(), b.to_ascii_uppercase()];
         return STATES.iter().find(|s| s.0.as_bytes() == code).map(|s| s.0);
     }
-    let mut key = String::new();
+    let mut key = String::with_capacity(raw.len() + KEY_SLACK);
     normalize_key(raw, &mut key);
     STATE_NAMES.get(key.as_str()).copied()
 }

@@ -172,8 +172,13 @@ pub fn tidy_name_part(raw: &str) -> String {
 /// particle is not at the start of the whole name, so it stays lower case
 /// (`Jane van der Berg`), whereas a last-name column on its own starts with
 /// a capital (`Van der Berg`).
-fn tidy_words<'a>(words: impl Iterator<Item = &'a str>, particles_lower_at_start: bool) -> String {
-    let mut out = String::new();
+fn tidy_words<'a>(
+    words: impl Iterator<Item = &'a str> + Clone,
+    particles_lower_at_start: bool,
+) -> String {
+    // One allocation: the words and a space between each (title case can
+    // change a few letters' lengths; the String grows then).
+    let mut out = String::with_capacity(words.clone().map(|w| w.len() + 1).sum());
     for (i, word) in words.enumerate() {
         if i > 0 {
             out.push(' ');

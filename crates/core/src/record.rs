@@ -252,14 +252,14 @@ fn is_tidy(s: &str) -> bool {
 /// Reads a head count: `250`, `1,200`, `51-200` (the lower bound), `10000+`.
 pub fn parse_count(raw: &str) -> Option<u64> {
     let first = raw.split(['-', '–', '+']).next()?.trim();
-    let digits: String = first
-        .chars()
-        .filter(|c| *c != ',' && *c != ' ' && *c != '.')
-        .collect();
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    // Digits with `,`, ` ` and `.` as group separators; anything else, no
+    // digit at all, or more than a u64 holds is no count.
+    let mut n: Option<u64> = None;
+    for c in first.chars().filter(|c| !matches!(c, ',' | ' ' | '.')) {
+        let d = c.to_digit(10)?;
+        n = Some(n.unwrap_or(0).checked_mul(10)?.checked_add(u64::from(d))?);
     }
-    digits.parse().ok()
+    n
 }
 
 /// Reads an amount such as `$1.5M`, `2,000,000`, `750K`, `1.2B USD`.
@@ -285,6 +285,30 @@ pub fn parse_money(raw: &str) -> Option<u64> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn head_counts() {
+        assert_eq!(parse_count("250"), Some(250));
+        assert_eq!(parse_count(" 1,200 "), Some(1200));
+        assert_eq!(parse_count("1 200"), Some(1200));
+        assert_eq!(parse_count("51-200"), Some(51));
+        assert_eq!(parse_count("51–200"), Some(51));
+        assert_eq!(parse_count("10000+"), Some(10000));
+        assert_eq!(parse_count("0"), Some(0));
+        assert_eq!(parse_count("18446744073709551615"), Some(u64::MAX));
+        for bad in [
+            "",
+            " ",
+            ",.",
+            "-5",
+            "ten",
+            "12a",
+            "٣",
+            "18446744073709551616",
+        ] {
+            assert_eq!(parse_count(bad), None, "{bad:?}");
+        }
+    }
 
     /// What `tidy_text` means, written the slow, obvious way.
     fn tidied(raw: &str) -> String {
