@@ -223,13 +223,6 @@ fn write_lead_stats(conn: &Connection, stats: &LeadIndexStats) -> Result<()> {
     Ok(())
 }
 
-/// Page size of a new database file. Against SQLite's default of 4 KiB, a
-/// load writes a quarter as many pages, one `pwrite` each, and its b-trees
-/// are shallower: side by side, the 1M-row sample imported 4–8% faster with
-/// a fifth less system time, and the query bench's p50/p95 stayed within the
-/// noise. The price is a 16 KiB WAL frame for a one-row update.
-pub const PAGE_SIZE: u32 = 16 * 1024;
-
 /// The writer connection's page cache, in KiB.
 const CACHE_KIB: u32 = 256 * 1024;
 /// Its page cache while a load builds its indexes (see `commit`).
@@ -305,9 +298,6 @@ impl SqliteStore {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        // Takes effect only while the file is still empty: an existing
-        // database keeps the page size it was created with.
-        conn.execute_batch(&format!("PRAGMA page_size = {PAGE_SIZE}"))?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
