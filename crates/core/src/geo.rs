@@ -147,7 +147,8 @@ static NAMES: LazyLock<HashMap<Box<str>, Country, foldhash::fast::RandomState>> 
     });
 
 /// Room beyond the raw text's length for what [`normalize_key`] can add
-/// (`&` becomes ` and `), so a key is one allocation.
+/// (`&` becomes ` and `, `ß` becomes `ss`), so a key is usually one
+/// allocation.
 const KEY_SLACK: usize = 8;
 
 /// Lowercases, folds Latin accents, drops `.` and apostrophes (so `U.S.A.`
