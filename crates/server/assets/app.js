@@ -24,8 +24,13 @@
   }
 
   // ---- live counters
-  if (window.EventSource && csrf()) {
+  // The stream is closed when the page is left: a browser speaking HTTP/1.1
+  // keeps six connections per host, and a page kept for "back" (the
+  // back-forward cache) would otherwise hold its stream open, so the
+  // seventh request waited (about a minute in the browser test) for one.
+  function openLiveCounters() {
     const es = new EventSource("/events");
+    window.addEventListener("pagehide", function () { es.close(); }, { once: true });
     es.addEventListener("progress", function (ev) {
       const d = JSON.parse(ev.data);
       (d.runs || []).forEach(function (r) {
@@ -50,6 +55,11 @@
         }
       });
     });
+  }
+  if (window.EventSource && csrf()) {
+    openLiveCounters();
+    // A page shown again from the back-forward cache reopens its stream.
+    window.addEventListener("pageshow", function (ev) { if (ev.persisted) openLiveCounters(); });
   }
 
   // ---- campaign builder: the segment's count and best leads as one types
