@@ -28,8 +28,11 @@
   // keeps six connections per host, and a page kept for "back" (the
   // back-forward cache) would otherwise hold its stream open, so the
   // seventh request waited (about a minute in the browser test) for one.
+  // Every stream the page opened is kept in `window.leadgenStreams`, so a
+  // test can see which are still open.
   function openLiveCounters() {
     const es = new EventSource("/events");
+    (window.leadgenStreams = window.leadgenStreams || []).push(es);
     window.addEventListener("pagehide", function () { es.close(); }, { once: true });
     es.addEventListener("progress", function (ev) {
       const d = JSON.parse(ev.data);

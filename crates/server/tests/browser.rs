@@ -346,6 +346,29 @@ async fn walk_through(app: App) {
     );
     b.screenshot("06-lead-detail.png").await;
 
+    // Leaving a page closes its live-counter stream; the page shown again
+    // from the back-forward cache opens a new one.
+    let states = "return (window.leadgenStreams || []).map(s => s.readyState);";
+    b.goto(&app.url("/leads")).await;
+    assert_eq!(b.script(states).await.as_array().map(Vec::len), Some(1));
+    b.script("window.leadgenKept = true; return 1;").await;
+    b.goto(&app.url("/settings")).await;
+    b.cmd(reqwest::Method::POST, "/back", json!({})).await;
+    b.wait_for("location.pathname === '/leads'", "the leads page again")
+        .await;
+    assert_eq!(
+        b.script("return window.leadgenKept === true;").await,
+        json!(true),
+        "the leads page came back from the back-forward cache"
+    );
+    // EventSource states: 0 connecting, 1 open, 2 closed.
+    b.wait_for(
+        "window.leadgenStreams.length === 2 && window.leadgenStreams[1].readyState === 1",
+        "a new stream",
+    )
+    .await;
+    assert_eq!(b.script(states).await, json!([2, 1]));
+
     // Save a service's key on the settings page: it comes back masked.
     b.goto(&app.url("/settings")).await;
     b.click("#service-hunter details summary").await;
