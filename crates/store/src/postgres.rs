@@ -598,6 +598,7 @@ impl Store for PgStore {
         let mut tx = PgIngest {
             conn,
             ws,
+            url: &self.url,
             batch: None,
             rebuild_indexes: false,
             keys_pkey_dropped: false,
@@ -770,9 +771,11 @@ const LEAD_KEYS_PKEY: &str = "lead_keys_pkey";
 struct PgIngest<'a> {
     conn: MutexGuard<'a, Conn>,
     ws: WorkspaceId,
+    /// The store's URL, for a second connection that builds indexes.
+    url: &'a str,
     batch: Option<Batch>,
     /// The table was empty at the start: indexes were dropped for the load
-    /// and are rebuilt at commit, which is much faster than maintaining them.
+    /// and are rebuilt after it, which is much faster than maintaining them.
     rebuild_indexes: bool,
     /// The primary key of `lead_keys` is dropped in this transaction (a
     /// load into an empty store); the first `insert_keys` or the commit
@@ -854,6 +857,60 @@ impl PgIngest<'_> {
         }
         Ok(())
     }
+}
+
+/// Builds the secondary indexes of `leads` (after a load into the empty
+/// table, once it is committed) on `conn` and a second connection at once,
+/// each taking the next index as it finishes one. PostgreSQL builds one
+/// index with parallel workers, but a build is partly serial: two at a
+/// time took the six over 850K leads in 4.6–5.5 s instead of 6.5 s.
+/// Outside the load's transaction the indexes are derived data: an import
+/// stopped here leaves its rows committed, and opening the store (which
+/// creates missing indexes) completes them. Each build holds the migration
+/// lock shared, so a store being opened meanwhile waits instead of
+/// creating the same index at the same time.
+fn build_lead_indexes(conn: &mut Conn, url: &str) -> Result<()> {
+    let mut ddl: Vec<(&str, String)> = lead_indexes().collect();
+    // The slowest builds first (four-column keys, then three), so that the
+    // last to start is a short one.
+    ddl.sort_by_key(|(_, sql)| std::cmp::Reverse(sql.matches(',').count()));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let build = |client: &mut Client| -> Result<()> {
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some((name, sql)) = ddl.get(i) else {
+                return Ok(());
+            };
+            crate::timed(name, || {
+                client
+                    .batch_execute(&format!(
+                        "BEGIN; SELECT pg_advisory_xact_lock_shared({MIGRATE_LOCK}, 0); \
+                         SET LOCAL maintenance_work_mem = '256MB'; {sql}; COMMIT"
+                    ))
+                    .map_err(|e| {
+                        let _ = client.batch_execute("ROLLBACK");
+                        StoreError::from(e)
+                    })
+            })?;
+        }
+    };
+    let other = Conn::open(url)
+        .inspect_err(|e| tracing::debug!(error = %e, "no second connection for index builds"))
+        .ok();
+    std::thread::scope(|scope| {
+        let helper = other.and_then(|mut other| {
+            std::thread::Builder::new()
+                .name("leadgen-index".into())
+                .spawn_scoped(scope, move || build(&mut other.client))
+                .ok()
+        });
+        let mine = build(&mut conn.client);
+        let theirs = helper.map_or(Ok(()), |h| {
+            h.join()
+                .unwrap_or_else(|_| Err(StoreError::Invalid("an index build panicked".into())))
+        });
+        mine.and(theirs)
+    })
 }
 
 impl Drop for PgIngest<'_> {
@@ -1062,12 +1119,16 @@ impl IngestTx for PgIngest<'_> {
                 .client
                 .batch_execute("SET LOCAL maintenance_work_mem = '256MB'")?;
             crate::timed("lead_keys key", || self.restore_keys_pkey())?;
-            for (name, ddl) in lead_indexes() {
-                crate::timed(name, || Ok(self.conn.client.batch_execute(&ddl)?))?;
-            }
         }
         self.conn.client.batch_execute("COMMIT")?;
         self.done = true;
+        if self.rebuild_indexes
+            && let Err(e) = build_lead_indexes(&mut self.conn, self.url)
+        {
+            // The rows are committed; a missing index costs speed, not
+            // answers, and opening the store builds it.
+            tracing::warn!(error = %e, "building the lead indexes after an import failed; they are built when the store is next opened");
+        }
         // Planner statistics after a bulk load; autovacuum would get there
         // later, but the first listing after an import should be fast. The
         // import is committed by now, so a failure here is only worth a warning.
