@@ -1207,6 +1207,49 @@ impl crate::verifications::VerificationStore for PgStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(feature = "testkit")]
+    use std::collections::BTreeSet;
+
+    /// The lead indexes of a migrated store, built again by
+    /// `build_lead_indexes` with `second` as its second connection's URL;
+    /// `None` (the skip printed) without PostgreSQL.
+    #[cfg(feature = "testkit")]
+    fn indexes_rebuilt_with(second: impl FnOnce(&str) -> String) -> Option<BTreeSet<String>> {
+        let url = crate::testing::pg_url()?;
+        let store = PgStore::connect(&url).unwrap();
+        let mut conn = store.conn().unwrap();
+        for (name, _) in lead_indexes() {
+            conn.client
+                .batch_execute(&format!("DROP INDEX {name}"))
+                .unwrap();
+        }
+        build_lead_indexes(&mut conn, &second(&url)).unwrap();
+        Some(crate::testing::pg_lead_index_names(&mut conn.client))
+    }
+
+    #[cfg(feature = "testkit")]
+    fn assert_all_lead_indexes(names: &BTreeSet<String>) {
+        for (name, _) in lead_indexes() {
+            assert!(names.contains(name), "{name} missing: {names:?}");
+        }
+    }
+
+    #[cfg(feature = "testkit")]
+    #[test]
+    fn lead_indexes_are_built_on_two_connections() {
+        if let Some(names) = indexes_rebuilt_with(|url| url.to_owned()) {
+            assert_all_lead_indexes(&names);
+        }
+    }
+
+    #[cfg(feature = "testkit")]
+    #[test]
+    fn lead_indexes_are_built_on_one_connection_when_no_second_can_be_had() {
+        // Nothing listens on port 1.
+        if let Some(names) = indexes_rebuilt_with(|_| "postgres://nobody@127.0.0.1:1/none".into()) {
+            assert_all_lead_indexes(&names);
+        }
+    }
 
     #[test]
     fn redacts_password() {

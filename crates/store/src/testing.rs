@@ -473,6 +473,19 @@ pub fn pg_url() -> Option<String> {
     Some(PgCluster::shared()?.fresh_database())
 }
 
+/// Names of the indexes on `leads` in the database `client` is connected to.
+pub fn pg_lead_index_names(client: &mut postgres::Client) -> std::collections::BTreeSet<String> {
+    client
+        .query(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'leads'",
+            &[],
+        )
+        .expect("listing the indexes of leads")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 /// A migrated SQLite store in a temporary directory, removed with the `TempDir`.
 pub fn sqlite_store() -> (TempDir, SqliteStore) {
     let dir = tempfile::tempdir().expect("creating a temporary directory");

@@ -108,15 +108,7 @@ impl Harness {
             }
             Probe::Postgres(url) => {
                 let mut client = ::postgres::Client::connect(url, ::postgres::NoTls).unwrap();
-                client
-                    .query(
-                        "SELECT indexname FROM pg_indexes WHERE tablename = 'leads'",
-                        &[],
-                    )
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.get(0))
-                    .collect()
+                leadgen_store::testing::pg_lead_index_names(&mut client)
             }
         }
     }
