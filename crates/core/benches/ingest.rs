@@ -9,6 +9,11 @@ use leadgen_core::record::{Cells, RowParser};
 use leadgen_core::score::ScoringRules;
 use leadgen_core::{RecordId, SourceRef};
 
+/// The allocator the `leadgen` binary runs with, so a row costs here what
+/// it costs in an import.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const HEADERS: [&str; 15] = [
     "First Name",
     "Last Name",

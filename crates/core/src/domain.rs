@@ -13,7 +13,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -110,7 +109,7 @@ fn host_into<'b>(raw: &str, buf: &'b mut String) -> Result<&'b str, DomainError>
     if s.is_empty() {
         return Err(DomainError::Empty);
     }
-    let rest = match s.find("://") {
+    let rest = match find_scheme_separator(s) {
         Some(i)
             if s[..i]
                 .bytes()
@@ -120,7 +119,10 @@ fn host_into<'b>(raw: &str, buf: &'b mut String) -> Result<&'b str, DomainError>
         }
         _ => s.strip_prefix("//").unwrap_or(s),
     };
-    let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+    let end = rest
+        .bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#' | b'\\'))
+        .unwrap_or(rest.len());
     let authority = &rest[..end];
     // User info (`user:pw@host`) or an email address: the host follows the last @.
     let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
@@ -132,9 +134,8 @@ fn host_into<'b>(raw: &str, buf: &'b mut String) -> Result<&'b str, DomainError>
         _ => hostport,
     };
     let bare = host.strip_suffix('.').unwrap_or(host);
-    if bare.parse::<Ipv4Addr>().is_ok()
-        || (!bare.is_empty() && bare.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
-    {
+    // Digits and dots only: every IPv4 address, and nothing that is a name.
+    if !bare.is_empty() && bare.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return Err(DomainError::IpAddress(host.to_owned()));
     }
     if bare.eq_ignore_ascii_case("localhost") || ends_with_ignore_case(bare, ".localhost") {
@@ -149,6 +150,20 @@ fn host_into<'b>(raw: &str, buf: &'b mut String) -> Result<&'b str, DomainError>
         reason,
     })?;
     Ok(buf.as_str())
+}
+
+/// Where the first `://` in `s` starts. Looked for from its colons: most
+/// cells have none, and a substring search pays to set itself up.
+pub(crate) fn find_scheme_separator(s: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = s.get(from..)?.find(':') {
+        let at = from + i;
+        if s.get(at..)?.starts_with("://") {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 fn ends_with_ignore_case(s: &str, suffix: &str) -> bool {
@@ -189,8 +204,10 @@ pub(crate) fn push_normalized_host(raw: &str, out: &mut String) -> Result<(), Ho
 }
 
 fn has_punycode_label(h: &str) -> bool {
-    h.split('.')
-        .any(|l| l.len() >= 4 && l.as_bytes()[..4].eq_ignore_ascii_case(b"xn--"))
+    // Every `xn--` label has a hyphen; most hosts have none.
+    h.contains('-')
+        && h.split('.')
+            .any(|l| l.len() >= 4 && l.as_bytes()[..4].eq_ignore_ascii_case(b"xn--"))
 }
 
 fn check_ldh(host: &str) -> Result<(), HostError> {
@@ -264,6 +281,13 @@ impl std::str::FromStr for Domain {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn scheme_separator_is_the_first_colon_slash_slash(s in "[:/aé]{0,10}") {
+            proptest::prop_assert_eq!(find_scheme_separator(&s), s.find("://"));
+        }
+    }
 
     fn d(raw: &str) -> String {
         Domain::parse(raw)

@@ -158,18 +158,21 @@ const KEY_SLACK: usize = 8;
 fn normalize_key(raw: &str, out: &mut String) {
     out.clear();
     let mut pending_space = false;
-    let push_word_char = |out: &mut String, s: &str, pending: &mut bool| {
+    // The space a word needs before its next character, if any.
+    let open_word = |out: &mut String, pending: &mut bool| {
         if *pending && !out.is_empty() {
             out.push(' ');
         }
         *pending = false;
+    };
+    let push_word_char = |out: &mut String, s: &str, pending: &mut bool| {
+        open_word(out, pending);
         out.push_str(s);
     };
     for c in raw.chars() {
         if c.is_ascii_alphanumeric() {
-            let lc = c.to_ascii_lowercase();
-            let mut buf = [0u8; 4];
-            push_word_char(out, lc.encode_utf8(&mut buf), &mut pending_space);
+            open_word(out, &mut pending_space);
+            out.push(c.to_ascii_lowercase());
         } else if c == '.' || c == '\'' || c == '\u{2019}' {
             // Dropped without a break: abbreviations and elisions.
         } else if c == '&' {

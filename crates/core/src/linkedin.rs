@@ -90,7 +90,10 @@ impl LinkedinUrl {
             return Err(LinkedinError::Empty);
         }
         let rest = strip_scheme(s).ok_or_else(|| LinkedinError::NotLinkedin(s.to_owned()))?;
-        let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let host_end = rest
+            .bytes()
+            .position(|b| matches!(b, b'/' | b'?' | b'#'))
+            .unwrap_or(rest.len());
         let host = &rest[..host_end];
         let host = host
             .rsplit_once(':')
@@ -108,7 +111,10 @@ impl LinkedinUrl {
             }));
         }
         let after_host = &rest[host_end..];
-        let path_end = after_host.find(['?', '#']).unwrap_or(after_host.len());
+        let path_end = after_host
+            .bytes()
+            .position(|b| matches!(b, b'?' | b'#'))
+            .unwrap_or(after_host.len());
         let path = &after_host[..path_end];
         let mut segs = path.split('/').filter(|p| !p.is_empty());
         let section = segs.next().unwrap_or("");
@@ -151,7 +157,7 @@ fn strip_scheme(s: &str) -> Option<&str> {
             return Some(&s[scheme.len()..]);
         }
     }
-    if s.contains("://") {
+    if crate::domain::find_scheme_separator(s).is_some() {
         return None;
     }
     Some(s.strip_prefix("//").unwrap_or(s))
@@ -239,11 +245,29 @@ fn push_slug(url: &mut String, raw: &str) -> Result<(), LinkedinError> {
         raw.into()
     };
     let start = url.len();
+    let is_slug_byte = |b: u8| {
+        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'&' | b'\'' | b'+')
+    };
+    if decoded.bytes().all(is_slug_byte) {
+        // The usual slug: ASCII, one byte per character, lower-cased in place.
+        if decoded.len() > MAX_SLUG {
+            return Err(bad("is longer than LinkedIn allows (100 characters)"));
+        }
+        url.push_str(&decoded);
+        if let Some(slug) = url.get_mut(start..) {
+            slug.make_ascii_lowercase();
+        }
+        return if url.len() == start {
+            Err(LinkedinError::MissingSlug)
+        } else {
+            Ok(())
+        };
+    }
     let mut count = 0usize;
     for c in decoded.chars() {
         count += 1;
         if c.is_ascii() {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '&' | '\'' | '+') {
+            if is_slug_byte(c as u8) {
                 url.push(c.to_ascii_lowercase());
             } else {
                 return Err(bad("contains a character LinkedIn names do not use"));
@@ -426,11 +450,21 @@ mod tests {
             LinkedinUrl::parse("linkedin.com/in/jane%2Fdoe"),
             Err(LinkedinError::BadSlug { .. })
         ));
-        let long = format!("linkedin.com/in/{}", "a".repeat(101));
-        assert!(matches!(
-            LinkedinUrl::parse(&long),
-            Err(LinkedinError::BadSlug { .. })
-        ));
+        // The limit counts characters, on the ASCII path and the other.
+        for (slug, ok) in [
+            ("A".repeat(100), true),
+            ("a".repeat(101), false),
+            ("é".repeat(100), true),
+            ("é".repeat(101), false),
+        ] {
+            let got = LinkedinUrl::parse(&format!("linkedin.com/in/{slug}"));
+            assert_eq!(
+                got.is_ok(),
+                ok,
+                "{} characters: {got:?}",
+                slug.chars().count()
+            );
+        }
         assert!(
             LinkedinError::SalesNavigator
                 .to_string()

@@ -72,7 +72,7 @@ impl RowParser {
         let cell = |f: Field| {
             self.mapping
                 .column_of(f)
-                .map(|c| cells.cell(c).trim())
+                .map(|c| trim(cells.cell(c)))
                 .filter(|s| !s.is_empty())
         };
         let mut lead = Lead::empty(&self.source, origin);
@@ -203,7 +203,7 @@ impl RowParser {
         }
         lead.tags = tags;
         for (col, name) in self.mapping.custom_columns() {
-            if let Some(v) = Some(cells.cell(*col).trim()).filter(|s| !s.is_empty()) {
+            if let Some(v) = Some(trim(cells.cell(*col))).filter(|s| !s.is_empty()) {
                 lead.custom.push((name.clone(), v.to_owned()));
             }
         }
@@ -224,9 +224,20 @@ impl RowParser {
     }
 }
 
+/// `str::trim`, without its scan when the ends are visibly not whitespace
+/// (an ASCII byte other than a space or control character), as in nearly
+/// every cell.
+pub(crate) fn trim(s: &str) -> &str {
+    let b = s.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 /// Trims and collapses inner whitespace.
 pub fn tidy_text(raw: &str) -> String {
-    let raw = raw.trim();
+    let raw = trim(raw);
     if is_tidy(raw) {
         return raw.to_owned();
     }
@@ -333,6 +344,11 @@ mod tests {
         #[test]
         fn tidy_text_is_whitespace_collapsed(s in "[ a-zé\\t\\n\\r\\u{0b}\\u{0c}\\u{a0}\\u{2003}]{0,24}") {
             prop_assert_eq!(tidy_text(&s), tidied(&s));
+        }
+
+        #[test]
+        fn trim_is_str_trim(s in "[ a!~é\\t\\n\\u{0b}\\u{7f}\\u{85}\\u{a0}\\u{3000}]{0,8}") {
+            prop_assert_eq!(trim(&s), s.trim());
         }
     }
 }

@@ -259,8 +259,9 @@ impl Default for ScoringRules {
 impl Condition {
     fn holds(&self, lead: &Lead) -> bool {
         match self {
+            // Numbers first: `field_text` would format them.
             Condition::Present { field } => {
-                field_text(lead, *field).is_some() || numeric(lead, *field).is_some()
+                numeric(lead, *field).is_some() || field_text(lead, *field).is_some()
             }
             Condition::OneOf { field, values } => field_text(lead, *field)
                 .is_some_and(|v| values.iter().any(|x| x.eq_ignore_ascii_case(&v))),
@@ -286,7 +287,7 @@ fn contains_any_word<W: AsRef<str>>(haystack: &str, words: &[W]) -> bool {
         .any(|i| {
             words.iter().any(|w| {
                 let w = w.as_ref().as_bytes();
-                !w.is_empty()
+                w.first().is_some_and(|c| c.eq_ignore_ascii_case(&h[i]))
                     && h.get(i..i + w.len())
                         .is_some_and(|m| m.eq_ignore_ascii_case(w))
                     && h.get(i + w.len()).is_none_or(|&b| !is_word(b))
