@@ -16,6 +16,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::text::split_ascii;
+
 /// A registrable domain (`acme.co.uk`), lower case ASCII (punycode for
 /// international names), with a suffix on the public suffix list.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -105,7 +107,7 @@ pub fn host_of(raw: &str) -> Option<String> {
 /// Finds the host in `raw`, checks it is a name (not an IP address or
 /// localhost) and writes it normalized into `buf`.
 fn host_into<'b>(raw: &str, buf: &'b mut String) -> Result<&'b str, DomainError> {
-    let s = raw.trim();
+    let s = crate::text::trim(raw);
     if s.is_empty() {
         return Err(DomainError::Empty);
     }
@@ -205,8 +207,8 @@ pub(crate) fn push_normalized_host(raw: &str, out: &mut String) -> Result<(), Ho
 
 fn has_punycode_label(h: &str) -> bool {
     // Every `xn--` label has a hyphen; most hosts have none.
-    h.contains('-')
-        && h.split('.')
+    h.bytes().any(|b| b == b'-')
+        && split_ascii(h, b'.')
             .any(|l| l.len() >= 4 && l.as_bytes()[..4].eq_ignore_ascii_case(b"xn--"))
 }
 
@@ -219,7 +221,7 @@ fn check_ldh(host: &str) -> Result<(), HostError> {
     }
     let mut labels = 0usize;
     let mut last = "";
-    for label in host.split('.') {
+    for label in split_ascii(host, b'.') {
         labels += 1;
         last = label;
         let b = label.as_bytes();

@@ -69,7 +69,7 @@ pub enum EmailError {
 
 /// The address inside `mailto:…?query` and `Name <addr>` wrappers, trimmed.
 pub fn unwrap_address(raw: &str) -> &str {
-    let mut s = raw.trim();
+    let mut s = crate::text::trim(raw);
     if s.len() >= 7 && s.as_bytes()[..7].eq_ignore_ascii_case(b"mailto:") {
         s = &s[7..];
         if let Some(q) = s.find('?') {

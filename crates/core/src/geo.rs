@@ -51,7 +51,7 @@ impl Country {
     /// `U.S.A.`, `Great Britain`, `England`), and local names of the bigger
     /// markets (`Deutschland`, `España`, `Österreich`).
     pub fn parse(raw: &str) -> Result<Country, CountryError> {
-        let raw = raw.trim();
+        let raw = crate::text::trim(raw);
         if raw.is_empty() {
             return Err(CountryError::Empty);
         }
@@ -202,7 +202,7 @@ fn normalize_key(raw: &str, out: &mut String) {
 /// (`CA`, `california`, `N. Carolina`, `Calif.`, `D.C.`) and returns its
 /// two-letter USPS code.
 pub fn us_state_code(raw: &str) -> Option<&'static str> {
-    let raw = raw.trim();
+    let raw = crate::text::trim(raw);
     if let &[a, b] = raw.as_bytes() {
         let code = [a.to_ascii_uppercase(), b.to_ascii_uppercase()];
         return STATES.iter().find(|s| s.0.as_bytes() == code).map(|s| s.0);

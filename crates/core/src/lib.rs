@@ -44,6 +44,7 @@ pub mod record;
 pub mod reply;
 pub mod score;
 pub mod segment;
+mod text;
 pub mod zipcodes;
 
 pub use lead::Field;

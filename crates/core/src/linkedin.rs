@@ -85,7 +85,7 @@ impl LinkedinUrl {
     /// its country/mobile subdomains, with or without scheme, with any
     /// query, fragment or trailing path (`/about/`, `/details/...`).
     pub fn parse(raw: &str) -> Result<LinkedinUrl, LinkedinError> {
-        let s = raw.trim();
+        let s = crate::text::trim(raw);
         if s.is_empty() {
             return Err(LinkedinError::Empty);
         }
@@ -116,7 +116,7 @@ impl LinkedinUrl {
             .position(|b| matches!(b, b'?' | b'#'))
             .unwrap_or(after_host.len());
         let path = &after_host[..path_end];
-        let mut segs = path.split('/').filter(|p| !p.is_empty());
+        let mut segs = crate::text::split_ascii(path, b'/').filter(|p| !p.is_empty());
         let section = segs.next().unwrap_or("");
         let (kind, canonical_section) = match_section(section, after_host, path)?;
         let raw_slug = segs.next().ok_or(LinkedinError::MissingSlug)?;

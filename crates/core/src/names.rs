@@ -165,7 +165,7 @@ fn is_particle(token: &str) -> bool {
 /// `mcdonald` → `McDonald`, `van der berg` → `Van der Berg` (particles stay
 /// lower case unless first). Mixed-case words (`DeShawn`) are kept.
 pub fn tidy_name_part(raw: &str) -> String {
-    if is_tidy_mixed_case_ascii(raw) {
+    if is_tidy_mixed_case(raw) {
         // Every word keeps its casing and the spacing is already single:
         // what `tidy_words` would build, without its passes.
         return raw.to_owned();
@@ -173,21 +173,27 @@ pub fn tidy_name_part(raw: &str) -> String {
     tidy_words(raw.split_whitespace(), false)
 }
 
-/// ASCII words, each with an upper- and a lower-case letter, joined by
-/// single spaces, nothing around them: `Jane`, `San Francisco`, `DeShawn`.
-fn is_tidy_mixed_case_ascii(s: &str) -> bool {
-    let (mut up, mut low, mut prev) = (false, false, b' ');
-    for &c in s.as_bytes() {
-        if c == b' ' {
-            if prev == b' ' || !(up && low) {
+/// Words, each with an upper- and a lower-case letter, joined by single
+/// spaces, nothing around them: `Jane`, `San Francisco`, `José`.
+fn is_tidy_mixed_case(s: &str) -> bool {
+    let (mut up, mut low, mut prev) = (false, false, ' ');
+    for c in s.chars() {
+        if c == ' ' {
+            if prev == ' ' || !(up && low) {
                 return false;
             }
             (up, low) = (false, false);
-        } else if c.is_ascii_graphic() {
+        } else if c.is_ascii() {
+            if !c.is_ascii_graphic() {
+                return false;
+            }
             up |= c.is_ascii_uppercase();
             low |= c.is_ascii_lowercase();
-        } else {
+        } else if c.is_whitespace() {
             return false;
+        } else {
+            up |= c.is_uppercase();
+            low |= c.is_lowercase();
         }
         prev = c;
     }
@@ -783,7 +789,7 @@ mod tests {
         /// The shortcut for tidy mixed-case ASCII gives what the word-by-word
         /// path gives, on strings built to sit on either side of it.
         #[test]
-        fn tidy_name_part_shortcut_agrees(s in "[ aZé'\\-\\t]{0,8}") {
+        fn tidy_name_part_shortcut_agrees(s in "[ aZéÉ'\\-\\t\\u{a0}\\u{3000}]{0,8}") {
             proptest::prop_assert_eq!(tidy_name_part(&s), tidy_words(s.split_whitespace(), false));
         }
     }

@@ -191,7 +191,7 @@ fn copy_e164(dst: &mut [u8; 16], src: &[u8]) -> Option<u8> {
 
 /// Trim, then drop one spreadsheet apostrophe.
 fn clean(raw: &str) -> &str {
-    let s = raw.trim();
+    let s = crate::text::trim(raw);
     match s.strip_prefix(['\'', '\u{2019}']) {
         Some(rest) => rest.trim(),
         None => s,

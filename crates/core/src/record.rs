@@ -11,6 +11,7 @@ use crate::mapping::ColumnMapping;
 use crate::names::{split_full_name, tidy_company_name, tidy_name_part};
 use crate::phone::Phone;
 use crate::score::ScoringRules;
+use crate::text::trim;
 
 /// Why a row was rejected. The message is written to the rejects file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -224,17 +225,6 @@ impl RowParser {
     }
 }
 
-/// `str::trim`, without its scan when the ends are visibly not whitespace
-/// (an ASCII byte other than a space or control character), as in nearly
-/// every cell.
-pub(crate) fn trim(s: &str) -> &str {
-    let b = s.as_bytes();
-    match (b.first(), b.last()) {
-        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => s,
-        _ => s.trim(),
-    }
-}
-
 /// Trims and collapses inner whitespace.
 pub fn tidy_text(raw: &str) -> String {
     let raw = trim(raw);
@@ -344,11 +334,6 @@ mod tests {
         #[test]
         fn tidy_text_is_whitespace_collapsed(s in "[ a-zé\\t\\n\\r\\u{0b}\\u{0c}\\u{a0}\\u{2003}]{0,24}") {
             prop_assert_eq!(tidy_text(&s), tidied(&s));
-        }
-
-        #[test]
-        fn trim_is_str_trim(s in "[ a!~é\\t\\n\\u{0b}\\u{7f}\\u{85}\\u{a0}\\u{3000}]{0,8}") {
-            prop_assert_eq!(trim(&s), s.trim());
         }
     }
 }
