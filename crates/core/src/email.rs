@@ -205,7 +205,7 @@ impl Email {
                 buf.make_ascii_lowercase();
             } else {
                 for c in base.chars().filter(|&c| !(gmail && c == '.')) {
-                    buf.extend(c.to_lowercase());
+                    push_lower_char(buf, c);
                 }
             }
             // `a.+tag` leaves `a.`, which is no address; drop the dot.
@@ -230,8 +230,17 @@ fn push_lower(buf: &mut String, s: &str) {
         buf.extend(s.bytes().map(|b| char::from(b.to_ascii_lowercase())));
     } else {
         for c in s.chars() {
-            buf.extend(c.to_lowercase());
+            push_lower_char(buf, c);
         }
+    }
+}
+
+/// `c` lower-cased; ASCII, most of any address, without the Unicode tables.
+fn push_lower_char(buf: &mut String, c: char) {
+    if c.is_ascii() {
+        buf.push(c.to_ascii_lowercase());
+    } else {
+        buf.extend(c.to_lowercase());
     }
 }
 

@@ -61,10 +61,8 @@ impl Country {
         {
             return Ok(c);
         }
-        let mut key = String::with_capacity(raw.len() + KEY_SLACK);
-        normalize_key(raw, &mut key);
-        match NAMES.get(key.as_str()) {
-            Some(c) => Ok(*c),
+        match with_key(raw, |key| NAMES.get(key).copied()) {
+            Some(c) => Ok(c),
             None => Err(CountryError::Unknown(raw.to_owned())),
         }
     }
@@ -151,6 +149,32 @@ static NAMES: LazyLock<HashMap<Box<str>, Country, foldhash::fast::RandomState>> 
 /// allocation.
 const KEY_SLACK: usize = 8;
 
+/// Calls `f` with `normalize_key(raw)`. A short name of ASCII letters and
+/// digits in single-spaced words, not starting with "the" (`United States`,
+/// `New York`), is its own key lower-cased: that one is built on the stack.
+fn with_key<R>(raw: &str, f: impl FnOnce(&str) -> R) -> R {
+    let mut buf = [0u8; 32];
+    let b = raw.as_bytes();
+    // Lower-cases into `buf` while checking; a space may not lead, trail
+    // or follow another.
+    let mut prev = b' ';
+    let plain = b.len() <= buf.len()
+        && b.iter().zip(buf.iter_mut()).all(|(&c, out)| {
+            let ok = c.is_ascii_alphanumeric() || (c == b' ' && prev != b' ');
+            prev = c;
+            *out = c.to_ascii_lowercase();
+            ok
+        })
+        && prev != b' '
+        && !buf.starts_with(b"the ");
+    if plain && let Some(Ok(key)) = buf.get(..b.len()).map(std::str::from_utf8) {
+        return f(key);
+    }
+    let mut key = String::with_capacity(raw.len() + KEY_SLACK);
+    normalize_key(raw, &mut key);
+    f(&key)
+}
+
 /// Lowercases, folds Latin accents, drops `.` and apostrophes (so `U.S.A.`
 /// is `usa` and `Côte d'Ivoire` is `cote divoire`), turns `&` into `and`,
 /// any other punctuation into a space, collapses spaces and drops a leading
@@ -207,9 +231,7 @@ pub fn us_state_code(raw: &str) -> Option<&'static str> {
         let code = [a.to_ascii_uppercase(), b.to_ascii_uppercase()];
         return STATES.iter().find(|s| s.0.as_bytes() == code).map(|s| s.0);
     }
-    let mut key = String::with_capacity(raw.len() + KEY_SLACK);
-    normalize_key(raw, &mut key);
-    STATE_NAMES.get(key.as_str()).copied()
+    with_key(raw, |key| STATE_NAMES.get(key).copied())
 }
 
 static STATE_NAMES: LazyLock<HashMap<Box<str>, &'static str, foldhash::fast::RandomState>> =
@@ -936,6 +958,20 @@ const STATES: &[StateEntry] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The key built on the stack is the one `normalize_key` builds.
+        #[test]
+        fn stack_key_is_normalize_key(
+            head in "(|the |The |THE)",
+            s in "[aZ9 .&é]{0,8}",
+        ) {
+            let raw = format!("{head}{s}");
+            let mut want = String::new();
+            normalize_key(&raw, &mut want);
+            proptest::prop_assert_eq!(with_key(&raw, str::to_owned), want);
+        }
+    }
 
     #[test]
     fn table_is_sorted_unique_and_complete() {
