@@ -474,6 +474,26 @@ fn parse_batch(
     chunk
 }
 
+/// The parsers' whole stage over `rows` (parse, normalize, key, encode,
+/// keep the raw record), as an import runs it: for benchmarks. Returns the
+/// rows accepted.
+#[doc(hidden)]
+pub fn parse_stage(rows: Vec<RawRow>, parser: &RowParser) -> (usize, Vec<RawRow>) {
+    let batch = RawBatch {
+        seq: 0,
+        used: rows.len(),
+        rows,
+        bad: Vec::new(),
+        bytes_read: 0,
+    };
+    let buffers = Spent {
+        leads: Vec::new(),
+        text: Vec::new(),
+    };
+    let chunk = parse_batch(&batch, buffers, parser, 1, 1, 1);
+    (chunk.leads.len(), batch.rows)
+}
+
 /// What a parsed row will do to the store.
 enum Action {
     Insert(LeadId),
