@@ -486,8 +486,9 @@ pub fn parse_stage(rows: Vec<RawRow>, parser: &RowParser) -> (usize, Vec<RawRow>
         bad: Vec::new(),
         bytes_read: 0,
     };
+    // Buffers as a parser thread's first batch has them.
     let buffers = Spent {
-        leads: Vec::new(),
+        leads: Vec::with_capacity(batch.used),
         text: Vec::new(),
     };
     let chunk = parse_batch(&batch, buffers, parser, 1, 1, 1);

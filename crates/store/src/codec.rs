@@ -88,13 +88,21 @@ fn phone_from_stored(s: &str) -> Result<Phone> {
 /// Appends the column values of a lead to `out`, so a batch of rows shares
 /// one buffer.
 pub fn push_lead_values<'a>(out: &mut Vec<SqlValue<'a>>, lead: &'a Lead, ws: WorkspaceId) {
+    out.extend(lead_values(lead, ws));
+}
+
+/// Values per lead row: the `LEAD_COLUMNS`, then `updated_at`.
+pub const LEAD_VALUES: usize = LEAD_COLUMNS.len() + 1;
+
+/// The values [`push_lead_values`] appends, on the stack.
+pub fn lead_values(lead: &Lead, ws: WorkspaceId) -> [SqlValue<'_>; LEAD_VALUES] {
     fn phone(p: &Option<Phone>) -> SqlValue<'_> {
         p.as_ref()
             .map_or(SqlValue::Null, |p| SqlValue::Text(phone_to_stored(p)))
     }
     let has_extra_provenance =
         !lead.provenance.fields.is_empty() || !lead.provenance.linked.is_empty();
-    out.extend([
+    [
         SqlValue::Int(lead.id),
         SqlValue::Int(ws),
         text(lead.email.as_ref().map(|e| e.as_str())),
@@ -129,7 +137,7 @@ pub fn push_lead_values<'a>(out: &mut Vec<SqlValue<'a>>, lead: &'a Lead, ws: Wor
         owned(has_extra_provenance.then(|| provenance_to_json(&lead.provenance))),
         SqlValue::Int(lead.created_at),
         SqlValue::Int(lead.updated_at),
-    ]);
+    ]
 }
 
 /// Appends `s` as a JSON string literal. Written by hand because it runs for

@@ -15,15 +15,12 @@ use std::borrow::Cow;
 
 use leadgen_core::{Lead, LeadId, WorkspaceId};
 
-use crate::codec::{LEAD_COLUMNS, RowGet, SqlValue, lead_from_row, push_lead_values};
+use crate::codec::{LEAD_VALUES as VALUES, RowGet, SqlValue, lead_from_row, lead_values};
 use crate::{Result, StoreError};
 
 const NULL: u8 = 0;
 const INT: u8 = 1;
 const TEXT: u8 = 2;
-
-/// Values per row: the lead columns, then `updated_at`.
-const VALUES: usize = LEAD_COLUMNS.len() + 1;
 
 /// One lead's column values, as `push_lead_values` gives them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,8 +31,7 @@ pub struct LeadRow {
 impl LeadRow {
     /// Encodes `lead`, keeping its id.
     pub fn encode(lead: &Lead) -> LeadRow {
-        let mut values = Vec::with_capacity(VALUES);
-        push_lead_values(&mut values, lead, 0);
+        let values = lead_values(lead, 0);
         // The exact size, so that the buffer is boxed without a copy.
         let size: usize = values[2..]
             .iter()
@@ -215,7 +211,7 @@ mod tests {
 
     fn lead_values(lead: &Lead, ws: WorkspaceId) -> Vec<SqlValue<'_>> {
         let mut out = Vec::new();
-        push_lead_values(&mut out, lead, ws);
+        crate::codec::push_lead_values(&mut out, lead, ws);
         out
     }
 
