@@ -392,8 +392,9 @@ impl Default for RecordChunkWriter {
 /// vector loop over the short cells of a lead file (a word-at-a-time
 /// version measured ~300 instructions a row slower).
 fn needs_quotes(cell: &[u8]) -> bool {
-    cell.iter()
-        .fold(false, |any, &b| any | matches!(b, b',' | b'"' | b'\r' | b'\n'))
+    cell.iter().fold(false, |any, &b| {
+        any | matches!(b, b',' | b'"' | b'\r' | b'\n')
+    })
 }
 
 fn push_field(out: &mut Vec<u8>, cell: &[u8]) {
