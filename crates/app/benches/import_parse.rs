@@ -13,7 +13,7 @@ use leadgen_app::sample::{SampleSpec, write_sample};
 use leadgen_core::dedupe::KeyHashes;
 use leadgen_core::geo::Country;
 use leadgen_core::mapping::auto_map;
-use leadgen_core::record::{Cells, RowParser};
+use leadgen_core::record::RowParser;
 use leadgen_core::score::ScoringRules;
 use leadgen_core::{RecordId, SourceRef};
 
@@ -23,14 +23,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Rows per iteration: one import chunk.
 const ROWS: u64 = 4096;
-
-struct Row<'a>(&'a RawRow);
-
-impl Cells for Row<'_> {
-    fn cell(&self, col: usize) -> &str {
-        self.0.get(col)
-    }
-}
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -72,7 +64,7 @@ fn bench(c: &mut Criterion) {
                     at: 0,
                     record: RecordId::new(1, row.line()),
                 };
-                if let Ok(lead) = parser.parse(&Row(row), origin) {
+                if let Ok(lead) = parser.parse(row, origin) {
                     n += KeyHashes::of(&lead, &mut key_buf)
                         .email
                         .map_or(0, |k| k as usize & 1);
