@@ -267,15 +267,19 @@ pub fn import_csv(
                 std::thread::Builder::new()
                     .name("leadgen-parse".into())
                     .spawn_scoped(scope, move || {
+                        // This thread's raw-record text, packed into a
+                        // spent chunk's buffer.
+                        let mut text = Vec::new();
                         for batch in raw_rx {
                             let leads = spent
                                 .leads
                                 .try_recv()
                                 .unwrap_or_else(|_| Vec::with_capacity(batch.used));
-                            let text = spent.text.try_recv().unwrap_or_default();
+                            let packed = spent.packed.try_recv().unwrap_or_default();
                             let chunk = parse_batch(
                                 &batch,
-                                Spent { leads, text },
+                                Spent { leads, packed },
+                                &mut text,
                                 parser,
                                 ws,
                                 batch_id,
@@ -395,11 +399,11 @@ fn read_batches(
 }
 
 /// The buffers of chunks written, on their way from the writer back to the
-/// parsers for reuse: lead vectors (emptied) and raw-record text.
+/// parsers for reuse: lead vectors (emptied) and packed raw records.
 #[derive(Clone)]
 struct Spent<L, T> {
     leads: L,
-    text: T,
+    packed: T,
 }
 
 type SpentTx = Spent<crossbeam_channel::Sender<Vec<Lead>>, crossbeam_channel::Sender<Vec<u8>>>;
@@ -411,20 +415,22 @@ fn spent() -> (SpentTx, SpentRx) {
     (
         Spent {
             leads: leads_tx,
-            text: text_tx,
+            packed: text_tx,
         },
         Spent {
             leads: leads_rx,
-            text: text_rx,
+            packed: text_rx,
         },
     )
 }
 
 /// A parser: parse, normalize, key; set aside what cannot be used. The
-/// chunk's leads and raw records go into `buffers` (spent ones, if any).
+/// chunk's leads and packed raw records go into `buffers` (spent ones, if
+/// any); the records are written as text into `text` first.
 fn parse_batch(
     batch: &RawBatch,
     buffers: Spent<Vec<Lead>, Vec<u8>>,
+    text: &mut Vec<u8>,
     parser: &RowParser,
     ws: WorkspaceId,
     batch_id: i64,
@@ -443,7 +449,7 @@ fn parse_batch(
     // Room for the rows as CSV text: their cells, a separator each, the
     // line number, and an eighth more for quoting.
     let room: usize = rows.iter().map(|r| r.data_len() + r.len() + 12).sum();
-    let mut records = RecordChunkWriter::with_buffer(buffers.text, room + room / 8);
+    let mut records = RecordChunkWriter::with_buffer(std::mem::take(text), room + room / 8);
     let mut bad = batch.bad.iter().peekable();
     let mut key_buf = String::new();
     let lossy = |row: &RawRow| row.lossy_cells().map(|c| c.into_owned()).collect();
@@ -470,7 +476,7 @@ fn parse_batch(
                 .push((row.line(), reason.to_string(), lossy(row))),
         }
     }
-    chunk.records = records.finish();
+    (chunk.records, *text) = records.finish_into(buffers.packed);
     chunk
 }
 
@@ -489,9 +495,9 @@ pub fn parse_stage(rows: Vec<RawRow>, parser: &RowParser) -> (usize, Vec<RawRow>
     // Buffers as a parser thread's first batch has them.
     let buffers = Spent {
         leads: Vec::with_capacity(batch.used),
-        text: Vec::new(),
+        packed: Vec::new(),
     };
-    let chunk = parse_batch(&batch, buffers, parser, 1, 1, 1);
+    let chunk = parse_batch(&batch, buffers, &mut Vec::new(), parser, 1, 1, 1);
     (chunk.leads.len(), batch.rows)
 }
 
@@ -766,7 +772,7 @@ fn consume(
         lap(&mut t_insert);
         if let Some(records) = records {
             tx.store_records(&records)?;
-            let _ = spent.text.send(records.data.into_bytes());
+            let _ = spent.packed.send(records.packed);
         }
         lap(&mut t_records);
         if pending.len() >= PENDING_FLUSH {

@@ -72,6 +72,13 @@ CREATE TABLE leads (
 );
 "#];
 
+/// Raw-record chunks are stored packed (`codec::pack_records`), as bytes;
+/// those stored before stay in `data`. Already compressed, they are not
+/// compressed again.
+const PACKED_CHUNKS: &str = "ALTER TABLE source_chunks ADD COLUMN packed BYTEA;
+ALTER TABLE source_chunks ALTER COLUMN packed SET STORAGE EXTERNAL;
+ALTER TABLE source_chunks ALTER COLUMN data DROP NOT NULL;";
+
 /// The secondary indexes of `leads` as (name, DDL): the shared list, and a
 /// GIN index over the tags as `jsonb` that `tags has "x"` (`?`) reads.
 fn lead_indexes() -> impl Iterator<Item = (&'static str, String)> {
@@ -566,6 +573,7 @@ impl Store for PgStore {
             intent.as_str(),
             crate::schema::WIDEN_SEGMENT_INDEXES,
             crate::settings::SETTINGS_DDL,
+            PACKED_CHUNKS,
         ];
         for (i, m) in MIGRATIONS.iter().copied().chain(later).enumerate() {
             let version = i as i64 + 1;
@@ -706,9 +714,11 @@ impl Store for PgStore {
         };
         let batch = batch_from_row(&row)?;
         let line = i64::try_from(record.line()).unwrap_or(i64::MAX);
-        let data: Option<String> = conn
+        // Packed chunks are in `packed`, older ones in `data` as text.
+        let data: Option<Vec<u8>> = conn
             .query_opt(
-                "SELECT data FROM source_chunks WHERE batch_id = $1 AND first_line <= $2 AND last_line >= $2",
+                "SELECT coalesce(packed, convert_to(data, 'UTF8')) FROM source_chunks \
+                 WHERE batch_id = $1 AND first_line <= $2 AND last_line >= $2",
                 &[SqlValue::Int(batch.id), SqlValue::Int(line)],
             )?
             .map(|r| r.try_get(0))
@@ -1085,15 +1095,18 @@ impl IngestTx for PgIngest<'_> {
 
     fn store_records(&mut self, chunk: &RecordChunk) -> Result<()> {
         let batch_id = self.batch().id;
-        let line = |l: u64| SqlValue::Int(i64::try_from(l).unwrap_or(i64::MAX));
-        self.conn.execute(
-            "INSERT INTO source_chunks (batch_id, first_line, last_line, data) VALUES ($1, $2, $3, $4)
+        let line = |l: u64| i64::try_from(l).unwrap_or(i64::MAX);
+        let stmt = self.conn.statement(
+            "INSERT INTO source_chunks (batch_id, first_line, last_line, packed) VALUES ($1, $2, $3, $4)
              ON CONFLICT (batch_id, first_line) DO NOTHING",
+        )?;
+        self.conn.client.execute(
+            &stmt,
             &[
-                SqlValue::Int(batch_id),
-                line(chunk.first_line),
-                line(chunk.last_line),
-                SqlValue::Text(chunk.data.as_str().into()),
+                &batch_id,
+                &line(chunk.first_line),
+                &line(chunk.last_line),
+                &chunk.packed,
             ],
         )?;
         Ok(())

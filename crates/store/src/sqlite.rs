@@ -527,11 +527,12 @@ impl Store for SqliteStore {
         else {
             return Ok(None);
         };
-        let data: Option<String> = conn
+        // Packed chunks are BLOBs in the TEXT column, older ones text.
+        let data: Option<Vec<u8>> = conn
             .query_row(
                 "SELECT data FROM source_chunks WHERE batch_id = ?1 AND first_line <= ?2 AND last_line >= ?2",
                 params![batch.id, record.line() as i64],
-                |r| r.get(0),
+                |r| Ok(r.get_ref(0)?.as_bytes()?.to_vec()),
             )
             .optional()?;
         Ok(data
@@ -803,7 +804,7 @@ impl IngestTx for SqliteIngest<'_> {
             .prepare_cached(
                 "INSERT OR IGNORE INTO source_chunks (batch_id, first_line, last_line, data) VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![batch_id, chunk.first_line as i64, chunk.last_line as i64, chunk.data])?;
+            .execute(params![batch_id, chunk.first_line as i64, chunk.last_line as i64, chunk.packed])?;
         Ok(())
     }
 

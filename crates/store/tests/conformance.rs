@@ -93,6 +93,58 @@ impl Harness {
         }
     }
 
+    /// Whether the chunk of `batch` starting at `first_line` is stored
+    /// packed, and as how many bytes, read through a separate connection.
+    fn stored_chunk(&self, batch: i64, first_line: i64) -> (bool, i64) {
+        match &self.probe {
+            Probe::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                conn.query_row(
+                    "SELECT typeof(data) = 'blob', length(CAST(data AS BLOB)) FROM source_chunks \
+                     WHERE batch_id = ?1 AND first_line = ?2",
+                    [batch, first_line],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap()
+            }
+            Probe::Postgres(url) => {
+                let mut client = ::postgres::Client::connect(url, ::postgres::NoTls).unwrap();
+                let row = client
+                    .query_one(
+                        "SELECT packed IS NOT NULL, coalesce(length(packed), octet_length(data))::int8 \
+                         FROM source_chunks WHERE batch_id = $1 AND first_line = $2",
+                        &[&batch, &first_line],
+                    )
+                    .unwrap();
+                (row.get(0), row.get(1))
+            }
+        }
+    }
+
+    /// Stores a chunk of raw records as text, the way stores kept them
+    /// before chunks were packed.
+    fn store_text_chunk(&self, batch: i64, first_line: i64, last_line: i64, text: &str) {
+        match &self.probe {
+            Probe::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                conn.execute(
+                    "INSERT INTO source_chunks (batch_id, first_line, last_line, data) VALUES (?1, ?2, ?3, ?4)",
+                    rusqlite::params![batch, first_line, last_line, text],
+                )
+                .unwrap();
+            }
+            Probe::Postgres(url) => {
+                let mut client = ::postgres::Client::connect(url, ::postgres::NoTls).unwrap();
+                client
+                    .execute(
+                        "INSERT INTO source_chunks (batch_id, first_line, last_line, data) VALUES ($1, $2, $3, $4)",
+                        &[&batch, &first_line, &last_line, &text],
+                    )
+                    .unwrap();
+            }
+        }
+    }
+
     /// Names of the indexes on `leads`, read through a separate connection.
     fn index_names(&self) -> BTreeSet<String> {
         match &self.probe {
@@ -150,6 +202,7 @@ conformance! {
     ],
     harness: [
         indexes_exist_after_ingest_into_empty_store,
+        raw_records_are_packed_and_text_chunks_still_read,
     ],
 }
 
@@ -964,6 +1017,50 @@ fn source_record_reads_back_raw_cells(s: &dyn Store) {
         None,
         "an unknown batch"
     );
+}
+
+fn raw_records_are_packed_and_text_chunks_still_read(h: &Harness) {
+    let s = &*h.store;
+    let mut tx = s.begin_ingest(WS, &meta("packed"), NOW).unwrap();
+    let batch = tx.batch().clone();
+    let mut w = RecordChunkWriter::default();
+    let mut text_len = 0;
+    for line in 2..=301u64 {
+        let cells = [
+            format!("p{line}@example.com"),
+            "Ada".into(),
+            "Lovelace".into(),
+        ];
+        text_len += line.to_string().len() + cells.iter().map(|c| c.len() + 1).sum::<usize>() + 1;
+        w.push(line, cells.iter().map(|c| c.as_bytes()));
+    }
+    tx.store_records(&w.finish().unwrap()).unwrap();
+    tx.commit(BatchCounts::default(), NOW + 1).unwrap();
+    let (packed, bytes) = h.stored_chunk(batch.id, 2);
+    assert!(packed, "a new chunk is stored packed");
+    assert!(
+        (bytes as usize) * 3 < text_len,
+        "{bytes} bytes stored for {text_len} of text"
+    );
+    let rec = s
+        .source_record(WS, RecordId::new(batch.id, 150))
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.cells, ["p150@example.com", "Ada", "Lovelace"]);
+
+    // A store written before chunks were packed.
+    h.store_text_chunk(
+        batch.id,
+        400,
+        401,
+        "400,old@example.com,\"Smith, Jo\"\n401,x\n",
+    );
+    let rec = s
+        .source_record(WS, RecordId::new(batch.id, 400))
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.cells, ["old@example.com", "Smith, Jo"]);
+    assert_eq!(h.stored_chunk(batch.id, 400).0, false);
 }
 
 fn stats_count_leads_and_batches(s: &dyn Store) {
