@@ -378,8 +378,11 @@ const PACKED_LZ4: u8 = 1;
 ///
 /// The raw records are as large as the import file: stored as text they
 /// were 234 MB of a 650 MB store after a 1M-row `gen-sample` import. LZ4
-/// (`lz4_flex`) packs them 3.3-fold at ~600 MB/s on one core, on the
-/// parser threads; a chunk unpacks in about half a millisecond. `zstd -1`
+/// (`lz4_flex`) packs them 3.3-fold at ~650 MB/s on one core, on the
+/// parser threads (~2,200 instructions a row; its bounds-checked encoder,
+/// the crate's default, took ~3,200); a chunk unpacks in about half a
+/// millisecond, with the checked decoder, as stored bytes may be damaged.
+/// `zstd -1`
 /// packs 5-fold but at ~450 MB/s (its command-line tool on this machine),
 /// on the threads an import is short of. Text too long to carry its length
 /// in a `u32` is kept as it is.
