@@ -411,15 +411,15 @@ type SpentRx = Spent<crossbeam_channel::Receiver<Vec<Lead>>, crossbeam_channel::
 
 fn spent() -> (SpentTx, SpentRx) {
     let (leads_tx, leads_rx) = crossbeam_channel::unbounded();
-    let (text_tx, text_rx) = crossbeam_channel::unbounded();
+    let (packed_tx, packed_rx) = crossbeam_channel::unbounded();
     (
         Spent {
             leads: leads_tx,
-            packed: text_tx,
+            packed: packed_tx,
         },
         Spent {
             leads: leads_rx,
-            packed: text_rx,
+            packed: packed_rx,
         },
     )
 }
