@@ -1060,7 +1060,7 @@ fn raw_records_are_packed_and_text_chunks_still_read(h: &Harness) {
         .unwrap()
         .unwrap();
     assert_eq!(rec.cells, ["old@example.com", "Smith, Jo"]);
-    assert_eq!(h.stored_chunk(batch.id, 400).0, false);
+    assert!(!h.stored_chunk(batch.id, 400).0);
 }
 
 fn stats_count_leads_and_batches(s: &dyn Store) {
