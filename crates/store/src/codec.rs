@@ -382,10 +382,10 @@ const PACKED_LZ4: u8 = 1;
 /// parser threads (~2,200 instructions a row; its bounds-checked encoder,
 /// the crate's default, took ~3,200); a chunk unpacks in about half a
 /// millisecond, with the checked decoder, as stored bytes may be damaged.
-/// `zstd -1`
-/// packs 5-fold but at ~450 MB/s (its command-line tool on this machine),
-/// on the threads an import is short of. Text too long to carry its length
-/// in a `u32` is kept as it is.
+/// `zstd -1` packs 5-fold but at ~450 MB/s (its command-line tool on this
+/// machine), on the threads an import is short of. Text too long to carry
+/// its length in a `u32` (over 4 GiB, which a chunk never reaches) is kept
+/// as it is.
 pub fn pack_records(text: &[u8], out: &mut Vec<u8>) {
     out.clear();
     let Ok(len) = u32::try_from(text.len()) else {
