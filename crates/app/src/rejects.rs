@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::csv_source::RawRow;
+use crate::export::escape_formula;
 
 /// Failure to maintain the rejects file; the message says what to do.
 #[derive(Debug, Error)]
@@ -56,7 +57,7 @@ pub struct RejectsWriter {
     writer: Option<csv::Writer<BufWriter<File>>>,
     count: u64,
     /// Reused for escaped cells so a reject costs no allocation per cell.
-    scratch: String,
+    scratch: Vec<u8>,
 }
 
 impl std::fmt::Debug for RejectsWriter {
@@ -98,7 +99,7 @@ impl RejectsWriter {
             headers: headers.to_vec(),
             writer: None,
             count: 0,
-            scratch: String::new(),
+            scratch: Vec::new(),
         })
     }
 
@@ -141,7 +142,7 @@ impl RejectsWriter {
                 w.write_field("line").map_err(to_write_error)?;
                 w.write_field("reason").map_err(to_write_error)?;
                 for h in &self.headers {
-                    w.write_field(escape_formula(h, &mut self.scratch))
+                    w.write_field(escape_formula(h.as_bytes(), &mut self.scratch))
                         .map_err(to_write_error)?;
                 }
                 w.write_record(None::<&[u8]>).map_err(to_write_error)?;
@@ -153,11 +154,11 @@ impl RejectsWriter {
             .write_field(format_u64(line, &mut digits))
             .map_err(to_write_error)?;
         writer
-            .write_field(escape_formula(reason, &mut self.scratch))
+            .write_field(escape_formula(reason.as_bytes(), &mut self.scratch))
             .map_err(to_write_error)?;
         for cell in cells {
             writer
-                .write_field(escape_formula(cell.as_ref(), &mut self.scratch))
+                .write_field(escape_formula(cell.as_ref().as_bytes(), &mut self.scratch))
                 .map_err(to_write_error)?;
         }
         writer.write_record(None::<&[u8]>).map_err(to_write_error)?;
@@ -188,19 +189,6 @@ impl RejectsWriter {
             source,
         })?;
         Ok(Some(self.path))
-    }
-}
-
-/// Returns `cell`, or `'` + `cell` when a spreadsheet would treat it as a formula.
-fn escape_formula<'a>(cell: &'a str, scratch: &'a mut String) -> &'a str {
-    match cell.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => {
-            scratch.clear();
-            scratch.push('\'');
-            scratch.push_str(cell);
-            scratch
-        }
-        _ => cell,
     }
 }
 
@@ -247,17 +235,6 @@ mod tests {
             RejectsWriter::path_for(Path::new("x/leads.rejects.csv")),
             PathBuf::from("x/leads.rejects.rejects.csv")
         );
-    }
-
-    #[test]
-    fn formulas_are_defused() {
-        let mut s = String::new();
-        assert_eq!(escape_formula("=1+1", &mut s), "'=1+1");
-        assert_eq!(escape_formula("@SUM(A1)", &mut s), "'@SUM(A1)");
-        assert_eq!(escape_formula("+1 415", &mut s), "'+1 415");
-        assert_eq!(escape_formula("-2", &mut s), "'-2");
-        assert_eq!(escape_formula("plain", &mut s), "plain");
-        assert_eq!(escape_formula("", &mut s), "");
     }
 
     #[test]

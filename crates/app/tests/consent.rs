@@ -70,16 +70,28 @@ fn an_export_for_sending_leaves_suppressed_leads_out() {
     )
     .unwrap();
     let mut out = Vec::new();
-    let (n, left_out) =
-        export_for_sending(&s, 1, &LeadFilter::default(), Format::Jsonl, &mut out).unwrap();
+    let (n, left_out) = export_for_sending(
+        &s,
+        1,
+        &LeadFilter::default(),
+        Format::Jsonl,
+        &mut out,
+        &|_| {},
+    )
+    .unwrap();
     assert_eq!((n, left_out), (1, 2));
     let text = String::from_utf8(out).unwrap();
     assert_eq!(text.lines().count(), 1);
     assert!(text.contains("keep@ok.com"));
     // A plain export (not for sending) has all three.
     let mut all = Vec::new();
+    let heard = std::cell::Cell::new(0);
     assert_eq!(
-        export(&s, 1, &LeadFilter::default(), Format::Csv, &mut all).unwrap(),
+        export(&s, 1, &LeadFilter::default(), Format::Csv, &mut all, &|n| {
+            heard.set(n)
+        })
+        .unwrap(),
         3
     );
+    assert_eq!(heard.get(), 3, "progress hears the final count");
 }

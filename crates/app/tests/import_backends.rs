@@ -109,6 +109,7 @@ fn exported(b: &Backend) -> BTreeMap<LeadId, Map<String, Value>> {
         &LeadFilter::default(),
         Format::Jsonl,
         &mut out,
+        &|_| {},
     )
     .unwrap_or_else(|e| panic!("{}: export: {e}", b.name));
     String::from_utf8(out)

@@ -355,6 +355,7 @@ fn export_jsonl(store: &dyn Store) -> String {
         &LeadFilter::default(),
         Format::Jsonl,
         &mut out,
+        &|_| {},
     )
     .expect("exporting");
     String::from_utf8(out).expect("JSONL is UTF-8")

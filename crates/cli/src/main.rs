@@ -422,22 +422,30 @@ fn run(cli: Cli) -> Result<()> {
                 ExportFormat::Csv => Format::Csv,
                 ExportFormat::Jsonl => Format::Jsonl,
             };
-            let n = match &args.output {
-                Some(path) => {
-                    let file = std::fs::File::create(path)
-                        .with_context(|| format!("creating {}", path.display()))?;
-                    let mut w = std::io::BufWriter::new(file);
-                    let n = write_export(&*store, &filter, format, args.for_sending, &mut w)?;
-                    w.flush()?;
-                    n
-                }
-                None => {
-                    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-                    let n = write_export(&*store, &filter, format, args.for_sending, &mut w)?;
-                    w.flush()?;
-                    n
-                }
+            // On stderr, and drawn only when that is a terminal.
+            let bar = ProgressBar::new(store.count_leads(DEFAULT_WORKSPACE, &filter)?);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:40} {pos}/{len} leads ({elapsed}, eta {eta})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let progress = |n: u64| bar.set_position(n);
+            let mut w: Box<dyn Write> = match &args.output {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
             };
+            let n = write_export(
+                &*store,
+                &filter,
+                format,
+                args.for_sending,
+                &mut w,
+                &progress,
+            )?;
+            w.flush()?;
+            bar.finish_and_clear();
             eprintln!("exported {n} leads");
             Ok(())
         }
@@ -668,11 +676,20 @@ fn write_export(
     format: Format,
     for_sending: bool,
     w: &mut dyn Write,
+    progress: &dyn Fn(u64),
 ) -> Result<u64> {
     if !for_sending {
-        return Ok(export::export(store, DEFAULT_WORKSPACE, filter, format, w)?);
+        return Ok(export::export(
+            store,
+            DEFAULT_WORKSPACE,
+            filter,
+            format,
+            w,
+            progress,
+        )?);
     }
-    let (n, left_out) = export::export_for_sending(store, DEFAULT_WORKSPACE, filter, format, w)?;
+    let (n, left_out) =
+        export::export_for_sending(store, DEFAULT_WORKSPACE, filter, format, w, progress)?;
     eprintln!("left out {left_out} suppressed lead(s)");
     Ok(n)
 }
