@@ -229,8 +229,30 @@ const CACHE_KIB: u32 = 256 * 1024;
 const INDEX_BUILD_CACHE_KIB: u32 = 4 * 1024;
 /// Page cache while loading into an empty table (see `start`).
 const LOAD_CACHE_KIB: u32 = 32 * 1024;
-/// Page cache while an export reads its leads (see `export_leads`).
-const EXPORT_CACHE_KIB: u32 = 8 * 1024;
+/// Page cache while a read scans the whole table (see `with_scan_cache`).
+const SCAN_CACHE_KIB: u32 = 8 * 1024;
+
+/// Runs `read`, a scan of whole tables (an export, the totals of `stats`),
+/// with the connection's page cache at [`SCAN_CACHE_KIB`], then gives the
+/// writer its cache size back, also when `read` fails. A scan reads each
+/// page once, in order: a cache as large as the table (the writer's
+/// 256 MiB) only takes memory, which is slow to take on a machine that
+/// hands freed memory back to its host.
+fn with_scan_cache<T, E: From<StoreError>>(
+    conn: &Connection,
+    read: impl FnOnce() -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
+    let set = |kib: u32| {
+        conn.execute_batch(&format!("PRAGMA cache_size = -{kib}"))
+            .map_err(StoreError::from)
+    };
+    set(SCAN_CACHE_KIB)?;
+    let out = read();
+    let restored = set(CACHE_KIB);
+    let out = out?;
+    restored?;
+    Ok(out)
+}
 
 /// Inserts of at least this many rows count their statistics on a thread
 /// of their own.
@@ -505,12 +527,7 @@ impl Store for SqliteStore {
             w.sql
         );
         let conn = self.conn();
-        // An export reads each page once, in order: a cache as large as the
-        // table (the writer's 256 MiB) only takes memory, which is slow to
-        // take on a machine that hands freed memory back to its host.
-        conn.execute_batch(&format!("PRAGMA cache_size = -{EXPORT_CACHE_KIB}"))
-            .map_err(StoreError::from)?;
-        let mut read = || -> Result<u64, ExportError> {
+        with_scan_cache(&conn, || {
             let mut stmt = conn.prepare(&sql).map_err(StoreError::from)?;
             let mut rows = stmt
                 .query(params_from_iter(w.params.iter()))
@@ -521,14 +538,7 @@ impl Store for SqliteStore {
                 n += 1;
             }
             Ok(n)
-        };
-        let n = read();
-        let restored = conn
-            .execute_batch(&format!("PRAGMA cache_size = -{CACHE_KIB}"))
-            .map_err(StoreError::from);
-        let n = n?;
-        restored?;
-        Ok(n)
+        })
     }
 
     fn source_record(&self, ws: WorkspaceId, record: RecordId) -> Result<Option<SourceRecord>> {
@@ -567,31 +577,42 @@ impl Store for SqliteStore {
         let conn = self.conn();
         let group = |col: &str| -> Result<Vec<(String, u64)>> {
             let mut stmt = conn.prepare(&format!(
-                "SELECT {col}, count(*) FROM leads WHERE workspace_id = ?1 GROUP BY {col} ORDER BY 2 DESC"
+                "SELECT {col}, count(*) FROM leads WHERE workspace_id = ?1 GROUP BY {col} ORDER BY 2 DESC, 1"
             ))?;
             let rows = stmt.query_map([ws], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         };
-        let (leads, with_email, with_phone, with_linkedin): (i64, i64, i64, i64) = conn.query_row(
-            "SELECT count(*), count(email), count(phone), count(linkedin_url) FROM leads WHERE workspace_id = ?1",
-            [ws],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )?;
+        // One scan of the table for the totals and the sources (no index
+        // holds them), where a count and a GROUP BY took two.
+        let by_source: Vec<(String, [u64; 4])> = with_scan_cache(&conn, || {
+            let mut stmt = conn.prepare(
+                "SELECT source, count(*), count(email), count(phone), count(linkedin_url)
+                 FROM leads WHERE workspace_id = ?1 GROUP BY source ORDER BY 2 DESC, 1",
+            )?;
+            let rows = stmt.query_map([ws], |r| {
+                let n = |i| r.get::<_, i64>(i).map(|n| n as u64);
+                Ok((r.get::<_, String>(0)?, [n(1)?, n(2)?, n(3)?, n(4)?]))
+            })?;
+            Ok::<_, StoreError>(rows.collect::<rusqlite::Result<_>>()?)
+        })?;
+        let total = |i: usize| by_source.iter().map(|(_, n)| n[i]).sum::<u64>();
+        let (leads, with_email, with_phone, with_linkedin) =
+            (total(0), total(1), total(2), total(3));
         let (batches, source_records): (i64, i64) = conn.query_row(
             "SELECT count(*), coalesce(sum(rows_read), 0) FROM batches WHERE workspace_id = ?1",
             [ws],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         Ok(StoreStats {
-            leads: leads as u64,
+            leads,
             by_status: group("status")?,
             by_tier: group("tier")?,
-            by_source: group("source")?,
-            with_email: with_email as u64,
-            with_phone: with_phone as u64,
-            with_linkedin: with_linkedin as u64,
+            by_source: by_source.iter().map(|(s, n)| (s.clone(), n[0])).collect(),
+            with_email,
+            with_phone,
+            with_linkedin,
             batches: batches as u64,
             source_records: source_records as u64,
         })

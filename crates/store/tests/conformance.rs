@@ -1066,9 +1066,15 @@ fn raw_records_are_packed_and_text_chunks_still_read(h: &Harness) {
 fn stats_count_leads_and_batches(s: &dyn Store) {
     assert_eq!(s.stats(WS).unwrap(), leadgen_store::StoreStats::default());
     let (_, leads) = ingest(s, WS, "stats", dataset);
-    let (_, more) = ingest(s, WS, "stats2", |b| vec![full_lead(b, 2, 1)]);
+    // A second source: the totals are counted over every source.
+    let (_, more) = ingest(s, WS, "stats2", |b| {
+        let mut l = full_lead(b, 2, 1);
+        l.source = "apollo".into();
+        vec![l]
+    });
     let all: Vec<&Lead> = leads.iter().chain(&more).collect();
     let st = s.stats(WS).unwrap();
+    assert_eq!(st.by_source.len(), 2, "{:?}", st.by_source);
     assert_eq!(st.leads, all.len() as u64);
     assert_eq!(
         st.with_email,
