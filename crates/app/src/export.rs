@@ -349,6 +349,65 @@ pub fn export_for_sending(
     Ok((n, left_out.get()))
 }
 
+/// Formats leads into the output, in one of the two formats.
+enum LeadWriter<'o> {
+    Jsonl {
+        out: &'o mut dyn Write,
+        line: Vec<u8>,
+    },
+    Csv {
+        w: Box<csv::Writer<&'o mut dyn Write>>,
+        cell: Vec<u8>,
+        scratch: Vec<u8>,
+    },
+}
+
+impl<'o> LeadWriter<'o> {
+    /// A writer into `out`; for CSV the header is written first.
+    fn new(format: Format, out: &'o mut dyn Write) -> std::io::Result<Self> {
+        Ok(match format {
+            Format::Jsonl => LeadWriter::Jsonl {
+                out,
+                line: Vec::with_capacity(4096),
+            },
+            Format::Csv => {
+                let mut w = Box::new(csv::Writer::from_writer(out));
+                w.write_record(COLUMNS)?;
+                LeadWriter::Csv {
+                    w,
+                    cell: Vec::new(),
+                    scratch: Vec::new(),
+                }
+            }
+        })
+    }
+
+    fn write(&mut self, lead: &Lead) -> std::io::Result<()> {
+        match self {
+            LeadWriter::Jsonl { out, line } => {
+                line.clear();
+                write_json_line(line, lead);
+                out.write_all(line)
+            }
+            LeadWriter::Csv { w, cell, scratch } => {
+                for c in cells(lead) {
+                    cell.clear();
+                    c.write_text(cell);
+                    w.write_field(escape_formula(cell, scratch))?;
+                }
+                Ok(w.write_record(None::<&[u8]>)?)
+            }
+        }
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        match self {
+            LeadWriter::Jsonl { out, .. } => out.flush(),
+            LeadWriter::Csv { mut w, .. } => w.flush(),
+        }
+    }
+}
+
 /// Writes the leads matching `filter` that `keep` accepts; how many.
 fn write_leads(
     store: &dyn Store,
@@ -359,49 +418,19 @@ fn write_leads(
     keep: &dyn Fn(&Lead) -> bool,
     progress: &dyn Fn(u64),
 ) -> Result<u64, ExportError> {
+    let mut w = LeadWriter::new(format, out)?;
     let mut written = 0u64;
-    // Whether to write `lead`; counts it and reports progress if so.
-    let mut admit = |lead: &Lead| {
-        if !keep(lead) {
-            return false;
+    store.export_leads(ws, filter, &mut |lead| {
+        if !keep(&lead) {
+            return Ok(());
         }
         written += 1;
         if written.is_multiple_of(PROGRESS_EVERY) {
             progress(written);
         }
-        true
-    };
-    let mut line = Vec::with_capacity(4096);
-    match format {
-        Format::Jsonl => {
-            store.export_leads(ws, filter, &mut |lead| {
-                if !admit(&lead) {
-                    return Ok(());
-                }
-                line.clear();
-                write_json_line(&mut line, &lead);
-                out.write_all(&line)
-            })?;
-        }
-        Format::Csv => {
-            let mut w = csv::Writer::from_writer(out);
-            w.write_record(COLUMNS).map_err(std::io::Error::from)?;
-            let mut scratch = Vec::new();
-            store.export_leads(ws, filter, &mut |lead| {
-                if !admit(&lead) {
-                    return Ok(());
-                }
-                for cell in cells(&lead) {
-                    line.clear();
-                    cell.write_text(&mut line);
-                    w.write_field(escape_formula(&line, &mut scratch))
-                        .map_err(std::io::Error::from)?;
-                }
-                w.write_record(None::<&[u8]>).map_err(std::io::Error::from)
-            })?;
-            w.flush()?;
-        }
-    }
+        w.write(&lead)
+    })?;
+    w.finish()?;
     progress(written);
     Ok(written)
 }
@@ -442,17 +471,16 @@ mod tests {
         l
     }
 
+    /// The lead's CSV row, as the export writes it (without the header).
     fn csv_row(lead: &Lead) -> String {
-        let mut line = Vec::new();
-        let mut scratch = Vec::new();
-        let mut w = csv::Writer::from_writer(Vec::new());
-        for cell in cells(lead) {
-            line.clear();
-            cell.write_text(&mut line);
-            w.write_field(escape_formula(&line, &mut scratch)).unwrap();
-        }
-        w.write_record(None::<&[u8]>).unwrap();
-        String::from_utf8(w.into_inner().unwrap()).unwrap()
+        let mut out = Vec::new();
+        let mut w = LeadWriter::new(Format::Csv, &mut out).unwrap();
+        w.write(lead).unwrap();
+        w.finish().unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let (header, row) = text.split_once('\n').unwrap();
+        assert_eq!(header, COLUMNS.join(","));
+        row.to_owned()
     }
 
     #[test]

@@ -165,6 +165,88 @@ fn the_sample_imports_to_its_answer_key_and_both_backends_export_the_same_leads(
     }
 }
 
+/// A writer that takes `left` more bytes, then fails as a full disk does.
+struct FullDisk {
+    left: usize,
+}
+
+impl std::io::Write for FullDisk {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "no space left on device",
+            ));
+        }
+        let n = buf.len().min(self.left);
+        self.left -= n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn an_export_writes_every_lead_once_and_stops_with_the_writers_error() {
+    for b in backends() {
+        let (path, key) = write_sample_file(b.dir.path());
+        import(&b, &path, "csv_upload", &[]);
+        for format in [Format::Csv, Format::Jsonl] {
+            let heard = std::cell::Cell::new(0);
+            let mut out = Vec::new();
+            let n = export(
+                &*b.store,
+                WS,
+                &LeadFilter::default(),
+                format,
+                &mut out,
+                &|n| heard.set(n),
+            )
+            .unwrap_or_else(|e| panic!("{}: export: {e}", b.name));
+            assert_eq!(n, key.unique_leads, "{}: {format:?}", b.name);
+            assert_eq!(heard.get(), n, "{}: progress hears the total", b.name);
+            // Ids in order, each once.
+            let ids: Vec<u64> = match format {
+                Format::Csv => csv::Reader::from_reader(&out[..])
+                    .records()
+                    .map(|r| r.unwrap()[0].parse().unwrap())
+                    .collect(),
+                Format::Jsonl => String::from_utf8(out)
+                    .unwrap()
+                    .lines()
+                    .map(|l| {
+                        serde_json::from_str::<Value>(l).unwrap()["id"]
+                            .as_u64()
+                            .unwrap()
+                    })
+                    .collect(),
+            };
+            assert_eq!(ids.len() as u64, n, "{}: {format:?}", b.name);
+            assert!(
+                ids.windows(2).all(|w| w[0] < w[1]),
+                "{}: {format:?}",
+                b.name
+            );
+            let err = export(
+                &*b.store,
+                WS,
+                &LeadFilter::default(),
+                format,
+                &mut FullDisk { left: 50_000 },
+                &|_| {},
+            )
+            .expect_err("the disk is full");
+            assert!(
+                err.to_string().contains("no space left"),
+                "{}: {format:?}: {err}",
+                b.name
+            );
+        }
+    }
+}
+
 /// Every stored lead with the import's wall-clock times taken out.
 fn leads_without_times(b: &Backend) -> Vec<leadgen_core::Lead> {
     exported(b)
