@@ -146,6 +146,29 @@ pub struct StoreStats {
     pub source_records: u64,
 }
 
+/// What [`StoreStats`] counts per source in one scan of `leads` (no index
+/// holds the sources): the query, with the workspace as parameter `ws`
+/// (`?1` or `$1`), and its rows made into the stats. Leads, emails, phones
+/// and LinkedIn URLs are summed over the sources.
+pub(crate) mod source_totals {
+    pub fn sql(ws: &str) -> String {
+        format!(
+            "SELECT source, count(*), count(email), count(phone), count(linkedin_url)
+             FROM leads WHERE workspace_id = {ws} GROUP BY source ORDER BY 2 DESC, 1"
+        )
+    }
+
+    /// Fills the per-source and total counts of `stats` from the rows.
+    pub fn fill(stats: &mut super::StoreStats, rows: Vec<(String, [u64; 4])>) {
+        let total = |i: usize| rows.iter().map(|(_, n)| n[i]).sum::<u64>();
+        stats.leads = total(0);
+        stats.with_email = total(1);
+        stats.with_phone = total(2);
+        stats.with_linkedin = total(3);
+        stats.by_source = rows.into_iter().map(|(s, n)| (s, n[0])).collect();
+    }
+}
+
 /// A lead store. Every call is scoped to one workspace.
 pub trait Store:
     jobs::JobQueue

@@ -749,29 +749,29 @@ impl Store for PgStore {
         };
         let by_status = group("status")?;
         let by_tier = group("tier")?;
-        let by_source = group("source")?;
-        let r = conn.query_one(
-            "SELECT count(*), count(email), count(phone), count(linkedin_url) FROM leads WHERE workspace_id = $1",
-            &p,
-        )?;
-        let (leads, with_email, with_phone, with_linkedin): (i64, i64, i64, i64) =
-            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+        // One scan of the table for the totals and the sources.
+        let sources = conn
+            .query(&crate::source_totals::sql("$1"), &p)?
+            .iter()
+            .map(|r| {
+                let n = |i| r.try_get::<_, i64>(i).map(|n| n as u64);
+                Ok((r.try_get::<_, String>(0)?, [n(1)?, n(2)?, n(3)?, n(4)?]))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let r = conn.query_one(
             "SELECT count(*), coalesce(sum(rows_read), 0)::BIGINT FROM batches WHERE workspace_id = $1",
             &p,
         )?;
         let (batches, source_records): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
-        Ok(StoreStats {
-            leads: leads as u64,
+        let mut stats = StoreStats {
             by_status,
             by_tier,
-            by_source,
-            with_email: with_email as u64,
-            with_phone: with_phone as u64,
-            with_linkedin: with_linkedin as u64,
             batches: batches as u64,
             source_records: source_records as u64,
-        })
+            ..StoreStats::default()
+        };
+        crate::source_totals::fill(&mut stats, sources);
+        Ok(stats)
     }
 }
 

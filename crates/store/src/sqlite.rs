@@ -584,38 +584,29 @@ impl Store for SqliteStore {
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         };
-        // One scan of the table for the totals and the sources (no index
-        // holds them), where a count and a GROUP BY took two.
-        let by_source: Vec<(String, [u64; 4])> = with_scan_cache(&conn, || {
-            let mut stmt = conn.prepare(
-                "SELECT source, count(*), count(email), count(phone), count(linkedin_url)
-                 FROM leads WHERE workspace_id = ?1 GROUP BY source ORDER BY 2 DESC, 1",
-            )?;
+        // One scan of the table for the totals and the sources.
+        let sources: Vec<(String, [u64; 4])> = with_scan_cache(&conn, || {
+            let mut stmt = conn.prepare(&crate::source_totals::sql("?1"))?;
             let rows = stmt.query_map([ws], |r| {
                 let n = |i| r.get::<_, i64>(i).map(|n| n as u64);
                 Ok((r.get::<_, String>(0)?, [n(1)?, n(2)?, n(3)?, n(4)?]))
             })?;
             Ok::<_, StoreError>(rows.collect::<rusqlite::Result<_>>()?)
         })?;
-        let total = |i: usize| by_source.iter().map(|(_, n)| n[i]).sum::<u64>();
-        let (leads, with_email, with_phone, with_linkedin) =
-            (total(0), total(1), total(2), total(3));
         let (batches, source_records): (i64, i64) = conn.query_row(
             "SELECT count(*), coalesce(sum(rows_read), 0) FROM batches WHERE workspace_id = ?1",
             [ws],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        Ok(StoreStats {
-            leads,
+        let mut stats = StoreStats {
             by_status: group("status")?,
             by_tier: group("tier")?,
-            by_source: by_source.iter().map(|(s, n)| (s.clone(), n[0])).collect(),
-            with_email,
-            with_phone,
-            with_linkedin,
             batches: batches as u64,
             source_records: source_records as u64,
-        })
+            ..StoreStats::default()
+        };
+        crate::source_totals::fill(&mut stats, sources);
+        Ok(stats)
     }
 }
 
