@@ -149,9 +149,9 @@ impl RejectsWriter {
                 self.writer.insert(w)
             }
         };
-        let mut digits = itoa_buffer();
+        let mut digits = itoa::Buffer::new();
         writer
-            .write_field(format_u64(line, &mut digits))
+            .write_field(digits.format(line))
             .map_err(to_write_error)?;
         writer
             .write_field(escape_formula(reason.as_bytes(), &mut self.scratch))
@@ -192,24 +192,6 @@ impl RejectsWriter {
     }
 }
 
-fn itoa_buffer() -> [u8; 20] {
-    [0; 20]
-}
-
-/// Formats a line number without allocating.
-fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
-}
-
 fn csv_io_error(e: csv::Error) -> io::Error {
     match e.into_kind() {
         csv::ErrorKind::Io(io) => io,
@@ -235,14 +217,6 @@ mod tests {
             RejectsWriter::path_for(Path::new("x/leads.rejects.csv")),
             PathBuf::from("x/leads.rejects.rejects.csv")
         );
-    }
-
-    #[test]
-    fn numbers_format_like_display() {
-        let mut buf = itoa_buffer();
-        for n in [0u64, 7, 10, 12345, u64::MAX] {
-            assert_eq!(format_u64(n, &mut buf), n.to_string().as_bytes());
-        }
     }
 
     #[test]
