@@ -28,6 +28,7 @@ mod sqlite_bulk;
 mod sqlite_companies;
 mod sqlite_jobs;
 mod sqlite_stats;
+mod sqlite_writeback;
 pub mod suppression;
 #[cfg(feature = "testkit")]
 pub mod testing;

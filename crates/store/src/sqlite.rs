@@ -14,6 +14,7 @@ use crate::query::{Dialect, SortOrder, order_by, paginate, where_clause};
 use crate::schema::{LEAD_INDEXES, create_index_sql};
 use crate::sqlite_bulk::BulkStatement;
 use crate::sqlite_stats::LeadIndexStats;
+use crate::sqlite_writeback::{self as writeback, Writeback};
 use crate::{
     Batch, BatchCounts, BatchMeta, ExportError, IngestTx, LeadFilter, LeadPage, LeadQuery, LeadRow,
     RecordChunk, Result, SourceRecord, Store, StoreError, StoreStats,
@@ -447,29 +448,7 @@ impl Store for SqliteStore {
         meta: &BatchMeta,
         now: i64,
     ) -> Result<Box<dyn IngestTx + '_>> {
-        let conn = self.conn();
-        // A rollback journal for the load when this is the only connection:
-        // appended pages are written once, straight to the file, where WAL
-        // would write them twice and, once the transaction outgrows the page
-        // cache, search an ever longer WAL index on every page read. Another
-        // connection (a running server) keeps WAL: the switch then fails and
-        // the load goes on in WAL mode.
-        let journal: String = conn
-            .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
-            .unwrap_or_else(|_| "wal".into());
-        let left_wal = journal.eq_ignore_ascii_case("delete");
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        let mut tx = SqliteIngest {
-            left_wal,
-            conn,
-            ws,
-            batch: None,
-            rebuild_indexes: false,
-            stats: None,
-            done: false,
-        };
-        tx.start(meta, now)?;
-        Ok(Box::new(tx))
+        Ok(Box::new(self.ingest(ws, meta, now)?))
     }
 
     fn batches(&self, ws: WorkspaceId) -> Result<Vec<Batch>> {
@@ -623,6 +602,43 @@ struct SqliteIngest<'a> {
     done: bool,
     /// The load runs in rollback-journal mode; WAL is restored at the end.
     left_wal: bool,
+    /// In rollback-journal mode, a helper syncing the file as the load
+    /// writes it (see `sqlite_writeback`); stopped after the commit.
+    writeback: Option<Writeback>,
+}
+
+impl SqliteStore {
+    /// Opens an import's transaction (see [`Store::begin_ingest`]).
+    fn ingest(&self, ws: WorkspaceId, meta: &BatchMeta, now: i64) -> Result<SqliteIngest<'_>> {
+        let conn = self.conn();
+        // A rollback journal for the load when this is the only connection:
+        // appended pages are written once, straight to the file, where WAL
+        // would write them twice and, once the transaction outgrows the page
+        // cache, search an ever longer WAL index on every page read. Another
+        // connection (a running server) keeps WAL: the switch then fails and
+        // the load goes on in WAL mode.
+        let journal: String = conn
+            .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
+            .unwrap_or_else(|_| "wal".into());
+        let left_wal = journal.eq_ignore_ascii_case("delete");
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let writeback = conn
+            .path()
+            .filter(|p| left_wal && !p.is_empty())
+            .and_then(|p| Writeback::start(Path::new(p), writeback::PERIOD));
+        let mut tx = SqliteIngest {
+            left_wal,
+            writeback,
+            conn,
+            ws,
+            batch: None,
+            rebuild_indexes: false,
+            stats: None,
+            done: false,
+        };
+        tx.start(meta, now)?;
+        Ok(tx)
+    }
 }
 
 impl SqliteIngest<'_> {
@@ -876,6 +892,7 @@ impl IngestTx for SqliteIngest<'_> {
         let started = std::time::Instant::now();
         self.conn.execute_batch("COMMIT")?;
         self.done = true;
+        self.writeback = None;
         self.restore_wal();
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "committed");
         let started = std::time::Instant::now();
@@ -978,18 +995,39 @@ mod tests {
         -pages
     }
 
+    fn meta(name: &str) -> BatchMeta {
+        BatchMeta {
+            kind: "csv".into(),
+            name: name.into(),
+            source: "csv_upload".into(),
+            content_hash: name.into(),
+            headers: vec!["first_name".into()],
+        }
+    }
+
+    #[test]
+    fn a_load_in_rollback_journal_mode_syncs_the_file_as_it_goes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("leadgen.db");
+        let alone = SqliteStore::open(&path).expect("opening");
+        let tx = alone.ingest(1, &meta("a.csv"), 1).expect("begin");
+        assert!(tx.left_wal && tx.writeback.is_some());
+        drop(tx);
+        drop(alone);
+        // Beside a reader the load stays in WAL mode, where the pages go to
+        // the WAL file, not the database file: no helper.
+        let shared = SqliteStore::open_with_readers(&path, 1).expect("opening");
+        let tx = shared.ingest(1, &meta("b.csv"), 1).expect("begin");
+        assert!(!tx.left_wal && tx.writeback.is_none());
+    }
+
     #[test]
     fn an_export_gives_the_writer_its_cache_back_even_when_the_sink_fails() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = SqliteStore::open(&dir.path().join("leadgen.db")).expect("opening");
-        let meta = BatchMeta {
-            kind: "csv".into(),
-            name: "export.csv".into(),
-            source: "csv_upload".into(),
-            content_hash: "export".into(),
-            headers: vec!["first_name".into()],
-        };
-        let mut tx = store.begin_ingest(1, &meta, 1).expect("begin");
+        let mut tx = store
+            .begin_ingest(1, &meta("export.csv"), 1)
+            .expect("begin");
         let first = tx.reserve_lead_ids(2).expect("reserve");
         let leads: Vec<Lead> = (0..2)
             .map(|i| {
