@@ -1033,7 +1033,7 @@ mod tests {
     }
 
     #[test]
-    fn a_load_in_rollback_journal_mode_syncs_the_file_as_it_goes() {
+    fn a_load_in_rollback_journal_mode_starts_the_writeback_helper_and_one_in_wal_mode_does_not() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("leadgen.db");
         let alone = SqliteStore::open(&path).expect("opening");
