@@ -241,6 +241,14 @@ const LOAD_CACHE_KIB: u32 = 32 * 1024;
 /// Page cache while a read scans the whole table (see `with_scan_cache`).
 const SCAN_CACHE_KIB: u32 = 8 * 1024;
 
+/// Gives the writer connection its usual page cache and sort threads, which
+/// a load or a scan changes for its duration.
+fn writer_settings(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!(
+        "PRAGMA cache_size = -{CACHE_KIB}; PRAGMA threads = {SORT_THREADS};"
+    ))
+}
+
 /// Runs `read`, a scan of whole tables (an export, the totals of `stats`),
 /// with the connection's page cache at [`SCAN_CACHE_KIB`], then gives the
 /// writer its cache size back, also when `read` fails. A scan reads each
@@ -251,13 +259,10 @@ fn with_scan_cache<T, E: From<StoreError>>(
     conn: &Connection,
     read: impl FnOnce() -> std::result::Result<T, E>,
 ) -> std::result::Result<T, E> {
-    let set = |kib: u32| {
-        conn.execute_batch(&format!("PRAGMA cache_size = -{kib}"))
-            .map_err(StoreError::from)
-    };
-    set(SCAN_CACHE_KIB)?;
+    conn.execute_batch(&format!("PRAGMA cache_size = -{SCAN_CACHE_KIB}"))
+        .map_err(StoreError::from)?;
     let out = read();
-    let restored = set(CACHE_KIB);
+    let restored = writer_settings(conn).map_err(StoreError::from);
     let out = out?;
     restored?;
     Ok(out)
@@ -337,9 +342,7 @@ impl SqliteStore {
              PRAGMA busy_timeout = 10000;
              PRAGMA foreign_keys = ON;",
         )?;
-        conn.execute_batch(&format!(
-            "PRAGMA cache_size = -{CACHE_KIB}; PRAGMA threads = {SORT_THREADS};"
-        ))?;
+        writer_settings(&conn)?;
         let store = SqliteStore {
             conn: Mutex::new(conn),
             readers: Vec::new(),
@@ -727,9 +730,7 @@ impl Drop for SqliteIngest<'_> {
         }
         if self.rebuild_indexes {
             // The load's own cache sizes and sort threads end with it.
-            let _ = self.conn.execute_batch(&format!(
-                "PRAGMA cache_size = -{CACHE_KIB}; PRAGMA threads = {SORT_THREADS};"
-            ));
+            let _ = writer_settings(&self.conn);
         }
         self.restore_wal();
     }
