@@ -508,3 +508,46 @@ fn without_a_priority_the_newer_value_wins() {
         );
     }
 }
+
+/// Ann twice, under two emails, joined by her LinkedIn profile; and Bob.
+const TWO_EMAILS: &str = "Email,First Name,Last Name,Company,Website,LinkedIn\n\
+                          ann@acme.com,Ann,Lee,Acme,acme.com,linkedin.com/in/ann-lee\n\
+                          ann.lee@gmail.com,Ann,Lee,Acme,acme.com,linkedin.com/in/ann-lee\n\
+                          bob@acme.com,Bob,Kim,Acme,acme.com,\n";
+
+#[test]
+fn a_deleted_lead_comes_back_as_one_new_lead_under_either_of_its_emails() {
+    for b in backends() {
+        let path = write_file(b.dir.path(), "two-emails.csv", TWO_EMAILS);
+        let first = import(&b, &path, "csv_upload", &[]);
+        assert_eq!((first.inserted, first.merged), (2, 1), "{}", b.name);
+        let ann = exported(&b)
+            .into_values()
+            .find(|lead| lead["first_name"] == "Ann")
+            .expect("ann");
+        let ann = ann["id"].as_i64().unwrap();
+        assert!(b.store.delete_lead(WS, ann).unwrap(), "{}", b.name);
+        assert_eq!(lead_count(&b), 1, "{}", b.name);
+
+        // Only one of her emails is the lead's own; the other key stays
+        // stored until this import, which must not take it for a lead.
+        let back = import(&b, &path, "csv_upload", &[]);
+        assert_eq!((back.inserted, back.merged), (1, 2), "{}", b.name);
+        assert_eq!(lead_count(&b), 2, "{}", b.name);
+        let ann_again = exported(&b)
+            .into_values()
+            .find(|lead| lead["first_name"] == "Ann")
+            .expect("ann is back");
+        assert_ne!(ann_again["id"].as_i64().unwrap(), ann, "{}", b.name);
+
+        // Her keys now lead to the new lead, both emails alike.
+        let only_gmail = write_file(
+            b.dir.path(),
+            "gmail.csv",
+            "Email,First Name\nann.lee@gmail.com,Annie\n",
+        );
+        let again = import(&b, &only_gmail, "csv_upload", &[]);
+        assert_eq!((again.inserted, again.merged), (0, 1), "{}", b.name);
+        assert_eq!(lead_count(&b), 2, "{}", b.name);
+    }
+}

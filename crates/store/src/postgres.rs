@@ -15,6 +15,7 @@ use postgres::types::{IsNull, ToSql, Type};
 use postgres::{Client, NoTls, Row, Statement};
 
 use crate::codec::{self, LEAD_COLUMNS, RowGet, SqlValue, UPDATED_AT, lead_from_row, select_list};
+use crate::lead_edits::{clear_marks_sql, drop_dead_keys};
 use crate::query::{Dialect, SortOrder, order_by, paginate, where_clause};
 use crate::schema::{LEAD_INDEXES, create_index_sql};
 use crate::{
@@ -574,6 +575,7 @@ impl Store for PgStore {
             crate::schema::WIDEN_SEGMENT_INDEXES,
             crate::settings::SETTINGS_DDL,
             PACKED_CHUNKS,
+            crate::lead_edits::DELETED_LEADS_DDL,
         ];
         for (i, m) in MIGRATIONS.iter().copied().chain(later).enumerate() {
             let version = i as i64 + 1;
@@ -948,13 +950,33 @@ impl IngestTx for PgIngest<'_> {
     }
 
     fn load_keys(&mut self) -> Result<Vec<(i64, LeadId)>> {
+        let dead = self
+            .conn
+            .query(
+                "SELECT lead_id FROM deleted_leads WHERE workspace_id = $1",
+                &[SqlValue::Int(self.ws)],
+            )?
+            .iter()
+            .map(|r| Ok(r.try_get(0)?))
+            .collect::<Result<std::collections::HashSet<LeadId>>>()?;
         let rows = self.conn.query(
             "SELECT key, lead_id FROM lead_keys WHERE workspace_id = $1",
             &[SqlValue::Int(self.ws)],
         )?;
-        rows.iter()
+        let keys = rows
+            .iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        let (live, stale) = drop_dead_keys(keys, &dead);
+        if !dead.is_empty() {
+            self.conn
+                .client
+                .execute("DELETE FROM lead_keys WHERE key = ANY($1)", &[&stale])?;
+            self.conn
+                .client
+                .execute(&clear_marks_sql(|n| format!("${n}")), &[&self.ws])?;
+        }
+        Ok(live)
     }
 
     fn insert_keys(&mut self, keys: &[(i64, LeadId)]) -> Result<()> {

@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
 use crate::codec::{
     self, LEAD_COLUMNS, RowGet, SqlValue, lead_from_row, push_lead_values, select_list,
 };
+use crate::lead_edits::{clear_marks_sql, drop_dead_keys};
 use crate::query::{Dialect, SortOrder, order_by, paginate, where_clause};
 use crate::schema::{LEAD_INDEXES, create_index_sql};
 use crate::sqlite_bulk::BulkStatement;
@@ -86,6 +87,7 @@ fn migrations() -> Vec<String> {
     ));
     all.push(crate::schema::WIDEN_SEGMENT_INDEXES.to_owned());
     all.push(crate::settings::SETTINGS_DDL.to_owned());
+    all.push(crate::lead_edits::DELETED_LEADS_DDL.to_owned());
     all
 }
 
@@ -750,11 +752,25 @@ impl IngestTx for SqliteIngest<'_> {
     }
 
     fn load_keys(&mut self) -> Result<Vec<(i64, LeadId)>> {
+        let dead: std::collections::HashSet<LeadId> = self
+            .conn
+            .prepare("SELECT lead_id FROM deleted_leads WHERE workspace_id = ?1")?
+            .query_map([self.ws], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
         let mut stmt = self
             .conn
             .prepare("SELECT key, lead_id FROM lead_keys WHERE workspace_id = ?1")?;
         let rows = stmt.query_map([self.ws], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let (live, stale) = drop_dead_keys(rows.collect::<rusqlite::Result<_>>()?, &dead);
+        if !dead.is_empty() {
+            let mut delete = self.conn.prepare("DELETE FROM lead_keys WHERE key = ?1")?;
+            for key in stale {
+                delete.execute([key])?;
+            }
+            self.conn
+                .execute(&clear_marks_sql(|n| format!("?{n}")), [self.ws])?;
+        }
+        Ok(live)
     }
 
     fn insert_keys(&mut self, keys: &[(i64, LeadId)]) -> Result<()> {

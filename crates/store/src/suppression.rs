@@ -15,6 +15,7 @@ use sha2::Digest;
 
 use crate::Result;
 use crate::codec::SqlValue;
+use crate::lead_edits::{clear_marks_sql, delete_marked_keys_sql, mark_deleted_sql};
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
 
@@ -539,8 +540,10 @@ pub trait PersonData {
 }
 
 /// Tables holding rows about a lead, by their lead column; `leads` last.
+/// Identity keys are not among them: nothing indexes them by lead, so the
+/// erased leads are marked deleted and the keys of every marked lead go in
+/// one pass at the end (`lead_edits::delete_marked_keys_sql`).
 const PERSONAL_TABLES: &[(&str, &str)] = &[
-    ("lead_keys", "lead_id"),
     ("email_verifications", "lead_id"),
     ("campaign_leads", "lead_id"),
     ("leads", "id"),
@@ -596,6 +599,10 @@ impl PersonData for SqliteStore {
         let tx = conn.transaction()?;
         let mut erased = 0;
         for id in ids {
+            tx.execute(
+                &mark_deleted_sql(|n| format!("?{n}")),
+                rusqlite::params![workspace, id],
+            )?;
             for (table, column) in PERSONAL_TABLES {
                 let n = tx.execute(
                     &erase_sql(|n| format!("?{n}"), table, column),
@@ -605,6 +612,9 @@ impl PersonData for SqliteStore {
                     erased += n as u64;
                 }
             }
+        }
+        for sql in [delete_marked_keys_sql, clear_marks_sql] {
+            tx.execute(&sql(|n| format!("?{n}")), [workspace])?;
         }
         tx.commit()?;
         Ok(erased)
@@ -636,6 +646,7 @@ impl PersonData for PgStore {
         let mut tx = conn.client.transaction()?;
         let mut erased = 0;
         for id in ids {
+            tx.execute(&mark_deleted_sql(|n| format!("${n}")), &[&workspace, id])?;
             for (table, column) in PERSONAL_TABLES {
                 let n = tx.execute(
                     &erase_sql(|n| format!("${n}"), table, column),
@@ -645,6 +656,9 @@ impl PersonData for PgStore {
                     erased += n;
                 }
             }
+        }
+        for sql in [delete_marked_keys_sql, clear_marks_sql] {
+            tx.execute(&sql(|n| format!("${n}")), &[&workspace])?;
         }
         tx.commit()?;
         Ok(erased)

@@ -2,10 +2,11 @@
 //! run on SQLite and on PostgreSQL (a throw-away cluster; skipped with a loud
 //! line when PostgreSQL is not installed, except on CI).
 
+use leadgen_core::dedupe::{KeyHashes, KeyKind, stored_key};
 use leadgen_core::lead::LeadStatus;
 use leadgen_core::{Lead, RecordId, SourceRef, WorkspaceId};
-use leadgen_store::testing;
-use leadgen_store::{BatchCounts, BatchMeta, LeadEdit, NewApiKey, Role, Store};
+use leadgen_store::testing::{self, meta};
+use leadgen_store::{BatchCounts, BatchMeta, LeadEdit, LeadEdits, NewApiKey, Role, Store};
 
 const NOW: i64 = 1_700_000_000_000;
 const WS: WorkspaceId = 1;
@@ -30,6 +31,7 @@ both! {
     touching_a_key_records_its_last_use,
     lead_edits_change_status_and_tags_within_the_workspace,
     deleting_a_lead_frees_its_identity_keys,
+    a_deleted_leads_keys_stay_hidden_until_an_import_removes_them,
 }
 
 fn workspaces_get_fresh_ids_and_ensure_is_idempotent(s: &dyn Store) {
@@ -183,11 +185,19 @@ fn one_lead(s: &dyn Store, ws: WorkspaceId, email: &str) -> i64 {
     lead.id = id;
     lead.email = Some(leadgen_core::email::Email::parse(email).unwrap());
     lead.tags = vec!["old".into()];
+    let own = KeyHashes::of(&lead, &mut String::new()).stored(ws)[0].unwrap();
     tx.insert_leads(&[lead]).unwrap();
-    let key = leadgen_core::dedupe::stored_key(ws, leadgen_core::dedupe::KeyKind::Email, 42);
-    tx.insert_keys(&[(key, id)]).unwrap();
+    // Its own email's key, and one its fields do not give, as a row merged
+    // into it under another email leaves.
+    tx.insert_keys(&[(own, id), (merged_key(ws, id), id)])
+        .unwrap();
     tx.commit(BatchCounts::default(), NOW).unwrap();
     id
+}
+
+/// The key `one_lead` stores for lead `id` beside its own.
+fn merged_key(ws: WorkspaceId, id: i64) -> i64 {
+    stored_key(ws, KeyKind::Email, 1_000_000 + id as u64)
 }
 
 fn lead_edits_change_status_and_tags_within_the_workspace(s: &dyn Store) {
@@ -240,7 +250,53 @@ fn deleting_a_lead_frees_its_identity_keys(s: &dyn Store) {
             NOW,
         )
         .unwrap();
-    assert!(tx.load_keys().unwrap().is_empty(), "its key went with it");
+    assert!(tx.load_keys().unwrap().is_empty(), "its keys went with it");
+}
+
+fn a_deleted_leads_keys_stay_hidden_until_an_import_removes_them(s: &dyn Store) {
+    let id = one_lead(s, WS, "m@example.com");
+    let kept = one_lead(s, WS, "k@example.com");
+    assert!(s.delete_lead(WS, id).unwrap());
+    let ids = |keys: Vec<(i64, i64)>| keys.into_iter().map(|(_, id)| id).collect::<Vec<_>>();
+    let mut tx = s.begin_ingest(WS, &meta("after-delete-1"), NOW).unwrap();
+    assert_eq!(ids(tx.load_keys().unwrap()), vec![kept, kept]);
+    drop(tx);
+    // The load that removed them rolled back: they are still hidden.
+    let mut tx = s.begin_ingest(WS, &meta("after-delete-2"), NOW).unwrap();
+    assert_eq!(ids(tx.load_keys().unwrap()), vec![kept, kept]);
+    // The person comes back as a new lead: its key now leads there, which
+    // it could not if the old row were still stored under the key.
+    tx.insert_keys(&[(merged_key(WS, id), 77)]).unwrap();
+    tx.commit(BatchCounts::default(), NOW).unwrap();
+    let mut tx = s.begin_ingest(WS, &meta("after-delete-3"), NOW).unwrap();
+    let mut keys = tx.load_keys().unwrap();
+    keys.retain(|(_, id)| *id != kept);
+    assert_eq!(keys, vec![(merged_key(WS, id), 77)]);
+}
+
+/// Where the keys are, in the SQLite file itself: the lead's own key goes
+/// with it, the other one at the next load of the workspace's keys.
+#[test]
+fn sqlite_deletes_a_leads_own_keys_at_once_and_the_rest_at_the_next_import() {
+    let (dir, s) = testing::sqlite_store();
+    let id = one_lead(&s, WS, "o@example.com");
+    let file = rusqlite::Connection::open(testing::sqlite_path(dir.path())).unwrap();
+    let count = |sql: &str| -> i64 { file.query_row(sql, [id], |r| r.get(0)).unwrap() };
+    let keys = "SELECT count(*) FROM lead_keys WHERE lead_id = ?1";
+    let marks = "SELECT count(*) FROM deleted_leads WHERE lead_id = ?1";
+    assert_eq!(count(keys), 2);
+    assert!(s.delete_lead(WS, id).unwrap());
+    assert_eq!(
+        count(keys),
+        1,
+        "its own key is gone, the merged one not yet"
+    );
+    assert_eq!(count(marks), 1);
+    let mut tx = s.begin_ingest(WS, &meta("after-delete"), NOW).unwrap();
+    assert!(tx.load_keys().unwrap().is_empty());
+    tx.commit(BatchCounts::default(), NOW).unwrap();
+    assert_eq!(count(keys), 0);
+    assert_eq!(count(marks), 0, "the mark goes with the keys");
 }
 
 #[test]

@@ -221,6 +221,18 @@ mod person {
         );
         assert_eq!(s.erase_leads(1, &[jane]).unwrap(), 1);
         assert!(s.get_lead(1, jane).unwrap().is_none());
+        // Her identity keys are gone from the store, not merely hidden.
+        let mut tx = s
+            .begin_ingest(1, &testing::meta("after-erasure"), 1)
+            .unwrap();
+        let owners: std::collections::BTreeSet<_> = tx
+            .load_keys()
+            .unwrap()
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect();
+        assert_eq!(owners, [leads[1].id].into());
+        drop(tx);
         assert!(
             s.lead_ids_by_email(1, "jane@example.com")
                 .unwrap()
