@@ -178,3 +178,45 @@ fn bad_urls_say_what_to_check() {
     );
     assert!(!msg.contains("secret"), "the password is not shown: {msg}");
 }
+
+/// A load into an empty store truncates the (empty) tables in its
+/// transaction so that COPY writes the rows frozen: every page is
+/// all-visible at once, and the index builds and ANALYZE after the commit
+/// do not set hint bits on every page of the load and write it again. A
+/// load into a store that has leads copies them as usual.
+#[test]
+fn a_load_into_an_empty_store_writes_its_rows_all_visible() {
+    let Some(url) = testing::pg_url() else {
+        return;
+    };
+    let s = PgStore::connect(&url).unwrap();
+    let mut tx = s.begin_ingest(1, &meta("bulk"), 1_000).unwrap();
+    let b = tx.batch().clone();
+    let first = tx.reserve_lead_ids(2_000).unwrap();
+    let leads: Vec<_> = (0..2_000)
+        .map(|i| {
+            let mut l = lead(b.id, b.started_at, i);
+            l.id = first + i64::from(i);
+            l
+        })
+        .collect();
+    tx.insert_leads(&leads).unwrap();
+    tx.insert_keys(&[(1, first), (2, first + 1)]).unwrap();
+    tx.commit(BatchCounts::default(), 2_000).unwrap();
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let visible = |client: &mut postgres::Client, table: &str| -> (i32, i32) {
+        let row = client
+            .query_one(
+                "SELECT relpages, relallvisible FROM pg_class WHERE relname = $1",
+                &[&table],
+            )
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    let (pages, all_visible) = visible(&mut client, "leads");
+    assert!(pages > 10, "{pages} pages");
+    assert_eq!(all_visible, pages, "leads: every page all-visible");
+
+    ingest_one(&s, 1, "later", 5_000);
+    assert_eq!(s.count_leads(1, &LeadFilter::default()).unwrap(), 2_001);
+}
