@@ -861,13 +861,15 @@ impl PgIngest<'_> {
             }
         };
         self.batch = Some(batch_from_row(&row)?);
-        let empty: bool = c
-            .query_one(
-                "SELECT NOT EXISTS (SELECT 1 FROM leads) AND NOT EXISTS (SELECT 1 FROM lead_keys)",
-                &[],
-            )?
-            .try_get(0)?;
-        if empty {
+        // A second look once both tables are held: an import into another
+        // workspace that found them empty at the same moment may have
+        // committed its rows in between, which must be neither truncated
+        // nor loaded around.
+        if store_is_empty(c)? && {
+            c.client
+                .batch_execute("LOCK TABLE leads, lead_keys IN ACCESS EXCLUSIVE MODE")?;
+            store_is_empty(c)?
+        } {
             // DDL is transactional: a rollback brings the indexes back.
             for (name, _) in lead_indexes() {
                 c.client
@@ -896,6 +898,15 @@ impl PgIngest<'_> {
         }
         Ok(())
     }
+}
+
+/// No lead and no identity key in any workspace.
+fn store_is_empty(c: &mut Conn) -> Result<bool> {
+    Ok(c.query_one(
+        "SELECT NOT EXISTS (SELECT 1 FROM leads) AND NOT EXISTS (SELECT 1 FROM lead_keys)",
+        &[],
+    )?
+    .try_get(0)?)
 }
 
 /// Builds the secondary indexes of `leads` (after a load into the empty

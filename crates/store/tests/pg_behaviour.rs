@@ -220,3 +220,38 @@ fn a_load_into_an_empty_store_writes_its_rows_all_visible() {
     ingest_one(&s, 1, "later", 5_000);
     assert_eq!(s.count_leads(1, &LeadFilter::default()).unwrap(), 2_001);
 }
+
+/// Two imports into different workspaces of an empty store may both find it
+/// empty. The one that waits for the other's table locks must look again
+/// once it holds them: rows committed meanwhile are not truncated. (Here
+/// the other writer is a plain insert held open until the import waits.)
+#[test]
+fn a_load_that_found_the_store_empty_keeps_rows_committed_while_it_waited() {
+    let Some(url) = testing::pg_url() else {
+        return;
+    };
+    let s = PgStore::connect(&url).unwrap();
+    let mut other = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut open = other.transaction().unwrap();
+    open.execute(
+        "INSERT INTO leads (id, workspace_id, source, status, lifecycle, score, tier, intent, \
+         created_at, updated_at) VALUES (1, 2, 'csv_upload', 'raw', 'new', 0, 'C', 'cold', 0, 0)",
+        &[],
+    )
+    .unwrap();
+    std::thread::scope(|scope| {
+        let load = scope.spawn(|| {
+            // Finds no committed row, then waits for the insert's lock.
+            let tx = s.begin_ingest(1, &meta("while-waiting"), 1_000).unwrap();
+            tx.commit(BatchCounts::default(), 2_000).unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        open.commit().unwrap();
+        load.join().unwrap();
+    });
+    let n: i64 = other
+        .query_one("SELECT count(*) FROM leads", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1, "the row committed while the load waited is kept");
+}
