@@ -70,9 +70,15 @@ pub(crate) fn mark_deleted_sql(p: fn(usize) -> String) -> String {
     )
 }
 
-/// Forgets the deleted leads of workspace `p(1)`, once their keys are gone.
-pub(crate) fn clear_marks_sql(p: fn(usize) -> String) -> String {
-    format!("DELETE FROM deleted_leads WHERE workspace_id = {}", p(1))
+/// Forgets deleted lead `p(2)` of workspace `p(1)` once its keys are gone.
+/// Only marks that were read are cleared: on PostgreSQL a lead deleted
+/// meanwhile (its keys not seen) keeps its mark.
+pub(crate) fn clear_mark_sql(p: fn(usize) -> String) -> String {
+    format!(
+        "DELETE FROM deleted_leads WHERE workspace_id = {} AND lead_id = {}",
+        p(1),
+        p(2)
+    )
 }
 
 /// Every stored key of workspace `p(1)`'s deleted leads, found in one pass

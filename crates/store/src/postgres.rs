@@ -15,7 +15,7 @@ use postgres::types::{IsNull, ToSql, Type};
 use postgres::{Client, NoTls, Row, Statement};
 
 use crate::codec::{self, LEAD_COLUMNS, RowGet, SqlValue, UPDATED_AT, lead_from_row, select_list};
-use crate::lead_edits::{clear_marks_sql, drop_dead_keys};
+use crate::lead_edits::{clear_mark_sql, drop_dead_keys};
 use crate::query::{Dialect, SortOrder, order_by, paginate, where_clause};
 use crate::schema::{LEAD_INDEXES, create_index_sql};
 use crate::{
@@ -1010,9 +1010,11 @@ impl IngestTx for PgIngest<'_> {
             self.conn
                 .client
                 .execute("DELETE FROM lead_keys WHERE key = ANY($1)", &[&stale])?;
-            self.conn
-                .client
-                .execute(&clear_marks_sql(|n| format!("${n}")), &[&self.ws])?;
+            for id in &dead {
+                self.conn
+                    .client
+                    .execute(&clear_mark_sql(|n| format!("${n}")), &[&self.ws, id])?;
+            }
         }
         Ok(live)
     }

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
 use crate::codec::{
     self, LEAD_COLUMNS, RowGet, SqlValue, lead_from_row, push_lead_values, select_list,
 };
-use crate::lead_edits::{clear_marks_sql, drop_dead_keys};
+use crate::lead_edits::{clear_mark_sql, drop_dead_keys};
 use crate::query::{Dialect, SortOrder, order_by, paginate, where_clause};
 use crate::schema::{LEAD_INDEXES, create_index_sql};
 use crate::sqlite_bulk::BulkStatement;
@@ -767,8 +767,10 @@ impl IngestTx for SqliteIngest<'_> {
             for key in stale {
                 delete.execute([key])?;
             }
-            self.conn
-                .execute(&clear_marks_sql(|n| format!("?{n}")), [self.ws])?;
+            let mut clear = self.conn.prepare(&clear_mark_sql(|n| format!("?{n}")))?;
+            for id in &dead {
+                clear.execute(params![self.ws, id])?;
+            }
         }
         Ok(live)
     }

@@ -15,7 +15,7 @@ use sha2::Digest;
 
 use crate::Result;
 use crate::codec::SqlValue;
-use crate::lead_edits::{clear_marks_sql, delete_marked_keys_sql, mark_deleted_sql};
+use crate::lead_edits::{clear_mark_sql, delete_marked_keys_sql, mark_deleted_sql};
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
 
@@ -613,8 +613,12 @@ impl PersonData for SqliteStore {
                 }
             }
         }
-        for sql in [delete_marked_keys_sql, clear_marks_sql] {
-            tx.execute(&sql(|n| format!("?{n}")), [workspace])?;
+        tx.execute(&delete_marked_keys_sql(|n| format!("?{n}")), [workspace])?;
+        for id in ids {
+            tx.execute(
+                &clear_mark_sql(|n| format!("?{n}")),
+                rusqlite::params![workspace, id],
+            )?;
         }
         tx.commit()?;
         Ok(erased)
@@ -657,8 +661,9 @@ impl PersonData for PgStore {
                 }
             }
         }
-        for sql in [delete_marked_keys_sql, clear_marks_sql] {
-            tx.execute(&sql(|n| format!("${n}")), &[&workspace])?;
+        tx.execute(&delete_marked_keys_sql(|n| format!("${n}")), &[&workspace])?;
+        for id in ids {
+            tx.execute(&clear_mark_sql(|n| format!("${n}")), &[&workspace, id])?;
         }
         tx.commit()?;
         Ok(erased)
