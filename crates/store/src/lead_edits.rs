@@ -70,6 +70,14 @@ pub(crate) fn mark_deleted_sql(p: fn(usize) -> String) -> String {
     )
 }
 
+/// The deleted leads of workspace `p(1)`.
+pub(crate) fn marks_sql(p: fn(usize) -> String) -> String {
+    format!(
+        "SELECT lead_id FROM deleted_leads WHERE workspace_id = {}",
+        p(1)
+    )
+}
+
 /// Forgets deleted lead `p(2)` of workspace `p(1)` once its keys are gone.
 /// Only marks that were read are cleared: on PostgreSQL a lead deleted
 /// meanwhile (its keys not seen) keeps its mark.

@@ -15,7 +15,7 @@ use postgres::types::{IsNull, ToSql, Type};
 use postgres::{Client, NoTls, Row, Statement};
 
 use crate::codec::{self, LEAD_COLUMNS, RowGet, SqlValue, UPDATED_AT, lead_from_row, select_list};
-use crate::lead_edits::{clear_mark_sql, drop_dead_keys};
+use crate::lead_edits::{clear_mark_sql, drop_dead_keys, marks_sql};
 use crate::query::{Dialect, SortOrder, order_by, paginate, where_clause};
 use crate::schema::{LEAD_INDEXES, create_index_sql};
 use crate::{
@@ -629,7 +629,6 @@ impl Store for PgStore {
             batch: None,
             rebuild_indexes: false,
             keys_pkey_dropped: false,
-            frozen: false,
             inserted: 0,
             done: false,
         };
@@ -805,15 +804,14 @@ struct PgIngest<'a> {
     url: &'a str,
     batch: Option<Batch>,
     /// The table was empty at the start: indexes were dropped for the load
-    /// and are rebuilt after it, which is much faster than maintaining them.
+    /// and are rebuilt after it, which is much faster than maintaining them;
+    /// and `leads` and `lead_keys` were truncated in this transaction, so
+    /// COPY writes their rows frozen.
     rebuild_indexes: bool,
     /// The primary key of `lead_keys` is dropped in this transaction (a
     /// load into an empty store); the first `insert_keys` or the commit
     /// restores it.
     keys_pkey_dropped: bool,
-    /// `leads` and `lead_keys` were emptied by TRUNCATE in this
-    /// transaction, so COPY may write their rows frozen.
-    frozen: bool,
     inserted: u64,
     done: bool,
 }
@@ -885,7 +883,6 @@ impl PgIngest<'_> {
             // ANALYZE after the commit do not set hint bits on (and write
             // again) every page of the load.
             c.client.batch_execute("TRUNCATE leads, lead_keys")?;
-            self.frozen = true;
         }
         Ok(())
     }
@@ -990,10 +987,7 @@ impl IngestTx for PgIngest<'_> {
     fn load_keys(&mut self) -> Result<Vec<(i64, LeadId)>> {
         let dead = self
             .conn
-            .query(
-                "SELECT lead_id FROM deleted_leads WHERE workspace_id = $1",
-                &[SqlValue::Int(self.ws)],
-            )?
+            .query(&marks_sql(|n| format!("${n}")), &[SqlValue::Int(self.ws)])?
             .iter()
             .map(|r| Ok(r.try_get(0)?))
             .collect::<Result<std::collections::HashSet<LeadId>>>()?;
@@ -1054,7 +1048,7 @@ impl IngestTx for PgIngest<'_> {
                 client,
                 &format!(
                     "COPY lead_keys (key, workspace_id, lead_id) FROM STDIN {}",
-                    binary_copy(self.frozen)
+                    binary_copy(self.rebuild_indexes)
                 ),
                 true,
             )?;
@@ -1113,7 +1107,9 @@ impl IngestTx for PgIngest<'_> {
         if leads.is_empty() {
             return Ok(());
         }
-        self.inserted += self.conn.copy_leads("leads", self.ws, leads, self.frozen)?;
+        self.inserted += self
+            .conn
+            .copy_leads("leads", self.ws, leads, self.rebuild_indexes)?;
         Ok(())
     }
 
@@ -1154,7 +1150,8 @@ impl IngestTx for PgIngest<'_> {
             .filter(|l| deleted.contains(&l.id))
             .map(LeadRow::encode)
             .collect();
-        self.conn.copy_leads("leads", self.ws, &rows, self.frozen)?;
+        self.conn
+            .copy_leads("leads", self.ws, &rows, self.rebuild_indexes)?;
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
 use crate::codec::{
     self, LEAD_COLUMNS, RowGet, SqlValue, lead_from_row, push_lead_values, select_list,
 };
-use crate::lead_edits::{clear_mark_sql, drop_dead_keys};
+use crate::lead_edits::{clear_mark_sql, drop_dead_keys, marks_sql};
 use crate::query::{Dialect, SortOrder, order_by, paginate, where_clause};
 use crate::schema::{LEAD_INDEXES, create_index_sql};
 use crate::sqlite_bulk::BulkStatement;
@@ -754,7 +754,7 @@ impl IngestTx for SqliteIngest<'_> {
     fn load_keys(&mut self) -> Result<Vec<(i64, LeadId)>> {
         let dead: std::collections::HashSet<LeadId> = self
             .conn
-            .prepare("SELECT lead_id FROM deleted_leads WHERE workspace_id = ?1")?
+            .prepare(&marks_sql(|n| format!("?{n}")))?
             .query_map([self.ws], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         let mut stmt = self
