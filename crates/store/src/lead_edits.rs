@@ -198,6 +198,7 @@ impl LeadEdits for PgStore {
     fn delete_lead(&self, ws: WorkspaceId, id: LeadId) -> Result<bool> {
         let mut conn = self.conn()?;
         let mut tx = conn.client.transaction()?;
+        crate::postgres::lock_ingest(&mut tx, ws)?;
         let rows = tx.query(&delete_returning_sql(|n| format!("${n}")), &[&ws, &id])?;
         let Some(row) = rows.first() else {
             return Ok(false);

@@ -514,8 +514,35 @@ fn batch_from_row(r: &Row) -> Result<Batch> {
 
 /// Folds a workspace id into the second key of a two-key advisory lock. A
 /// collision only serializes two imports that could have run side by side.
-fn lock_key(ws: WorkspaceId) -> i64 {
-    i64::from((ws ^ (ws >> 32)) as i32)
+fn lock_key(ws: WorkspaceId) -> i32 {
+    (ws ^ (ws >> 32)) as i32
+}
+
+/// Writes the rows staged in `merged_leads` over their leads of workspace
+/// `$1`: every column but the id and the workspace.
+fn merge_update_sql() -> String {
+    let set: Vec<String> = LEAD_COLUMNS
+        .iter()
+        .chain([&UPDATED_AT])
+        .filter(|c| !matches!(**c, "id" | "workspace_id"))
+        .map(|c| format!("{c} = m.{c}"))
+        .collect();
+    format!(
+        "UPDATE leads SET {} FROM merged_leads m WHERE leads.id = m.id AND leads.workspace_id = $1",
+        set.join(", ")
+    )
+}
+
+/// Takes workspace `ws`'s ingest lock until the end of the transaction on
+/// `c`. Imports into one workspace take turns on it, and deleting or erasing
+/// a lead waits for a running import: that import has loaded the lead's
+/// keys and would otherwise find them pointing at a vanished row.
+pub(crate) fn lock_ingest(c: &mut impl postgres::GenericClient, ws: WorkspaceId) -> Result<()> {
+    c.execute(
+        "SELECT pg_advisory_xact_lock($1, $2)",
+        &[&INGEST_LOCK, &lock_key(ws)],
+    )?;
+    Ok(())
 }
 
 impl PgStore {
@@ -821,13 +848,7 @@ impl PgIngest<'_> {
         let ws = self.ws;
         let c = &mut self.conn;
         // Imports into one workspace take turns; others run side by side.
-        c.execute(
-            "SELECT pg_advisory_xact_lock($1::INT4, $2::INT4)",
-            &[
-                SqlValue::Int(INGEST_LOCK.into()),
-                SqlValue::Int(lock_key(ws)),
-            ],
-        )?;
+        lock_ingest(&mut c.client, ws)?;
         let existing = c.query_opt(
             &format!(
                 "SELECT {BATCH_COLS} FROM batches WHERE workspace_id = $1 AND content_hash = $2"
@@ -1094,12 +1115,15 @@ impl IngestTx for PgIngest<'_> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        // Locked until the import commits: an edit or a worker's update of
+        // one of these leads waits, then applies to the merged row, instead
+        // of being overwritten by it.
         let sql = format!(
-            "SELECT {} FROM leads WHERE id = ANY($1) ORDER BY id",
+            "SELECT {} FROM leads WHERE workspace_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE",
             select_list()
         );
         let stmt = self.conn.statement(&sql)?;
-        let rows = self.conn.client.query(&stmt, &[&ids])?;
+        let rows = self.conn.client.query(&stmt, &[&self.ws, &ids])?;
         rows.iter().map(lead_from_row).collect()
     }
 
@@ -1129,29 +1153,21 @@ impl IngestTx for PgIngest<'_> {
             keep.sort_unstable();
             keep.into_iter().map(|i| &leads[i]).collect()
         };
-        // The new rows replace the old ones: a delete by id and a COPY,
-        // where an UPDATE joined to a staging table both copied the rows
-        // twice and rewrote them (~30% slower). Only leads of this
-        // workspace are replaced; an id from another is left alone, as an
-        // UPDATE would leave it.
-        let ids: Vec<LeadId> = leads.iter().map(|l| l.id).collect();
-        let stmt = self
-            .conn
-            .statement("DELETE FROM leads WHERE workspace_id = $1 AND id = ANY($2) RETURNING id")?;
-        let deleted: std::collections::HashSet<LeadId> = self
-            .conn
-            .client
-            .query(&stmt, &[&self.ws, &ids])?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<std::result::Result<_, _>>()?;
-        let rows: Vec<LeadRow> = leads
-            .into_iter()
-            .filter(|l| deleted.contains(&l.id))
-            .map(LeadRow::encode)
-            .collect();
+        // The rows are COPYed into a staging table and written with one
+        // UPDATE joined to it. Replacing them (delete by id + COPY) was ~30%
+        // cheaper, but an edit waiting on a row (`get_leads` locks them)
+        // then found it deleted and did nothing; after an UPDATE it follows
+        // the row to its new version. Only leads of this workspace are
+        // updated; an id from another is left alone.
+        let rows: Vec<LeadRow> = leads.into_iter().map(LeadRow::encode).collect();
+        self.conn.client.batch_execute(
+            "CREATE TEMP TABLE IF NOT EXISTS merged_leads (LIKE leads) ON COMMIT DROP;
+             TRUNCATE merged_leads",
+        )?;
         self.conn
-            .copy_leads("leads", self.ws, &rows, self.rebuild_indexes)?;
+            .copy_leads("merged_leads", self.ws, &rows, false)?;
+        let stmt = self.conn.statement(&merge_update_sql())?;
+        self.conn.client.execute(&stmt, &[&self.ws])?;
         Ok(())
     }
 

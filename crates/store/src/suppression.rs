@@ -648,6 +648,7 @@ impl PersonData for PgStore {
     fn erase_leads(&self, workspace: i64, ids: &[LeadId]) -> Result<u64> {
         let mut conn = self.conn()?;
         let mut tx = conn.client.transaction()?;
+        crate::postgres::lock_ingest(&mut tx, workspace)?;
         let mut erased = 0;
         for id in ids {
             tx.execute(&mark_deleted_sql(|n| format!("${n}")), &[&workspace, id])?;

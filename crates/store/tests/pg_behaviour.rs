@@ -7,9 +7,10 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use leadgen_core::RecordId;
+use leadgen_core::lead::LeadStatus;
 use leadgen_store::postgres::PgStore;
 use leadgen_store::testing::{self, ingest_one, lead, meta};
-use leadgen_store::{BatchCounts, LeadFilter, RecordChunkWriter, Store};
+use leadgen_store::{BatchCounts, LeadEdit, LeadEdits, LeadFilter, RecordChunkWriter, Store};
 
 fn two_stores() -> Option<(PgStore, PgStore, String)> {
     let url = testing::pg_url()?;
@@ -254,4 +255,93 @@ fn a_load_that_found_the_store_empty_keeps_rows_committed_while_it_waited() {
         .unwrap()
         .get(0);
     assert_eq!(n, 1, "the row committed while the load waited is kept");
+}
+
+/// Seeds workspace 1 with leads `p0`, `p1`, … and returns their ids.
+fn seed(s: &PgStore, n: u32) -> Vec<i64> {
+    testing::insert_leads(s, 1, "seed", |b| {
+        (0..n).map(|i| lead(b.id, b.started_at, i)).collect()
+    })
+    .unwrap()
+    .iter()
+    .map(|l| l.id)
+    .collect()
+}
+
+/// An import reads the leads it merges into locked: an edit of one of them
+/// (the API, a verification) waits for the import and then applies to the
+/// merged row. Read unlocked, the edit committed at once and the import's
+/// write put the old status back; written as delete + insert, the waiting
+/// edit found no row.
+#[test]
+fn an_edit_made_while_an_import_merges_into_the_lead_is_kept() {
+    let Some((a, b, _)) = two_stores() else {
+        return;
+    };
+    let id = seed(&a, 1)[0];
+    let mut tx = a.begin_ingest(1, &meta("merge"), 1_000).unwrap();
+    let mut target = tx.get_leads(&[id]).unwrap().remove(0);
+    target.title = Some("CTO".into());
+    let edited = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let edit = s.spawn(|| {
+            let edit = LeadEdit {
+                status: Some(LeadStatus::Validated),
+                tags: None,
+            };
+            let found = b.edit_lead(1, id, &edit, 3_000).unwrap();
+            edited.store(true, Ordering::SeqCst);
+            found
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            !edited.load(Ordering::SeqCst),
+            "the edit did not wait for the import holding the lead"
+        );
+        tx.update_leads(&[target]).unwrap();
+        tx.commit(BatchCounts::default(), 2_000).unwrap();
+        assert!(
+            edit.join().unwrap(),
+            "the edit found its lead after the merge"
+        );
+    });
+    let got = a.get_lead(1, id).unwrap().unwrap();
+    assert_eq!(got.title.as_deref(), Some("CTO"), "the merge is kept");
+    assert_eq!(got.status, LeadStatus::Validated, "the edit is kept");
+}
+
+/// A lead deleted while an import of its workspace runs would vanish from
+/// under the import's key map (which loaded its keys) and fail it; the
+/// delete waits for the import instead, and then deletes the merged lead.
+#[test]
+fn a_delete_waits_for_a_running_import_of_its_workspace() {
+    let Some((a, b, url)) = two_stores() else {
+        return;
+    };
+    let ids = seed(&a, 2);
+    let mut tx = a.begin_ingest(1, &meta("during-delete"), 1_000).unwrap();
+    let deleted = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let delete = s.spawn(|| {
+            let found = b.delete_lead(1, ids[0]).unwrap();
+            deleted.store(true, Ordering::SeqCst);
+            found
+        });
+        // Another workspace's lead is deleted meanwhile (third connection).
+        let c = PgStore::connect(&url).unwrap();
+        assert!(!c.delete_lead(2, ids[1]).unwrap());
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            !deleted.load(Ordering::SeqCst),
+            "the delete did not wait for the import"
+        );
+        let mut got = tx.get_leads(&ids).unwrap();
+        assert_eq!(got.len(), 2, "the import still finds both leads");
+        got[0].title = Some("merged".into());
+        tx.update_leads(&got[..1]).unwrap();
+        tx.commit(BatchCounts::default(), 2_000).unwrap();
+        assert!(delete.join().unwrap());
+    });
+    assert!(a.get_lead(1, ids[0]).unwrap().is_none());
+    assert!(a.get_lead(1, ids[1]).unwrap().is_some());
 }
